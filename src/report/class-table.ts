@@ -1,0 +1,103 @@
+import Table from 'cli-table3';
+
+export interface ClassAccuracyRow {
+  name: string;
+  /** Test examples of this class. */
+  count: number;
+  /** Share classified correctly without attack, 0..1. */
+  clean: number;
+  /** Share of all test examples of the class still classified correctly under attack, 0..1. */
+  robust: number;
+}
+
+export interface ClassSummary {
+  /** Class with the highest robust accuracy (the first one on ties). */
+  best: ClassAccuracyRow;
+  /** Class with the lowest robust accuracy (the first one on ties). */
+  worst: ClassAccuracyRow;
+  /** best.robust - worst.robust, 0..1 like the rows (x100 for percentage points). */
+  gap: number;
+  /** Unweighted mean over classes, 0..1, so every class counts the same whatever its size. */
+  meanClean: number;
+  meanRobust: number;
+}
+
+export interface ClassTableOptions {
+  title?: string;
+  /** The attack behind the robust column, e.g. 'PGD-20 eps=0.1'. */
+  attackLabel: string;
+}
+
+/** Characters of the robust-accuracy bar at 100%. */
+const BAR_WIDTH = 10;
+
+export function summarizeClasses(rows: readonly ClassAccuracyRow[]): ClassSummary {
+  if (rows.length === 0) throw new RangeError('class rows are empty, expected at least one class');
+  for (const row of rows) checkRow(row);
+
+  let best = rows[0];
+  let worst = rows[0];
+  for (const row of rows) {
+    if (row.robust > best.robust) best = row;
+    if (row.robust < worst.robust) worst = row;
+  }
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  return {
+    best,
+    worst,
+    gap: best.robust - worst.robust,
+    meanClean: mean(rows.map((row) => row.clean)),
+    meanRobust: mean(rows.map((row) => row.robust)),
+  };
+}
+
+/**
+ * The per-class report: one row per class, then the mean, the best and worst class and the gap between them,
+ * which is the class-wise robustness disparity this project studies.
+ */
+export function formatClassTable(rows: readonly ClassAccuracyRow[], options: ClassTableOptions): string {
+  const summary = summarizeClasses(rows);
+  const table = new Table({
+    head: ['class', 'n', 'clean %', 'robust %', 'robust'],
+    colAligns: ['left', 'right', 'right', 'right', 'left'],
+    // No colours: reports go to log files and CI output as well as terminals.
+    style: { head: [], border: [], compact: true },
+  });
+  for (const row of rows) {
+    table.push([row.name, row.count, formatPercent(row.clean), formatPercent(row.robust), robustBar(row.robust)]);
+  }
+
+  const title = `${options.title ?? 'Per-class accuracy'} (robust under ${options.attackLabel})`;
+  // From the printed (rounded) values, so that the line adds up for a reader checking it by eye.
+  const gapPoints = (Number(formatPercent(summary.best.robust)) - Number(formatPercent(summary.worst.robust))).toFixed(1);
+  return [
+    title,
+    table.toString(),
+    `mean: clean ${formatPercent(summary.meanClean)}%  robust ${formatPercent(summary.meanRobust)}%`,
+    `best: ${summary.best.name} ${formatPercent(summary.best.robust)}%  ` +
+      `worst: ${summary.worst.name} ${formatPercent(summary.worst.robust)}%  gap: ${gapPoints} points`,
+    `robust = share of all test examples of the class still classified correctly under attack (${options.attackLabel})`,
+  ].join('\n');
+}
+
+function checkRow(row: ClassAccuracyRow): void {
+  for (const field of ['clean', 'robust'] as const) {
+    const value = row[field];
+    if (!(value >= 0 && value <= 1)) {
+      throw new RangeError(`class "${row.name}" ${field} accuracy is ${value}, expected a share in [0, 1]`);
+    }
+  }
+  if (!Number.isInteger(row.count) || row.count < 0) {
+    throw new RangeError(`class "${row.name}" count is ${row.count}, expected a non-negative integer`);
+  }
+}
+
+/** Percent with one decimal, without the sign: 0.8312 -> "83.1". */
+function formatPercent(share: number): string {
+  return (share * 100).toFixed(1);
+}
+
+function robustBar(share: number): string {
+  const filled = Math.round(share * BAR_WIDTH);
+  return '#'.repeat(filled) + '.'.repeat(BAR_WIDTH - filled);
+}
