@@ -1,0 +1,47 @@
+// Registers the module and nothing else.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "errors.h"
+#include "model_wrap.h"
+#include "tensor_bridge.h"
+
+namespace classwise {
+namespace {
+
+Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("torchVersion", TORCH_VERSION);
+  result.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
+  result.Set("cudaDeviceCount", Napi::Number::New(env, static_cast<double>(torch::cuda::device_count())));
+  result.Set("threads", Napi::Number::New(env, at::get_num_threads()));
+  return result;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    Napi::Object options = ObjectArgument(info, 0, "thread options");
+    at::set_num_threads(static_cast<int>(IntegerOption(options, "threads", 1, 1, 1024, "thread options")));
+    return Napi::Number::New(env, at::get_num_threads());
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Use every core by default; LibTorch may count only physical ones.
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("NativeModel", ModelWrap::Define(env));
+  return exports;
+}
+
+}  // namespace
+}  // namespace classwise
+
+// NODE_API_MODULE pastes the name into an identifier, so it needs an unqualified function.
+static Napi::Object InitClasswiseAt(Napi::Env env, Napi::Object exports) { return classwise::Init(env, exports); }
+NODE_API_MODULE(classwise_at, InitClasswiseAt)

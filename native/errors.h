@@ -1,0 +1,54 @@
+// The one place where C++ failures become JavaScript errors with a `code`.
+#pragma once
+
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace classwise {
+
+// Error codes seen by JavaScript (err.code).
+inline constexpr const char* kInvalidArgument = "ERR_INVALID_ARGUMENT";
+inline constexpr const char* kOutOfRange = "ERR_OUT_OF_RANGE";
+inline constexpr const char* kShapeMismatch = "ERR_SHAPE_MISMATCH";
+inline constexpr const char* kTorch = "ERR_TORCH";
+inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
+inline constexpr const char* kDevice = "ERR_DEVICE";
+inline constexpr const char* kInternal = "ERR_INTERNAL";
+
+// Thrown by native code for failures whose cause the user can fix; `code` travels to JavaScript.
+class ClasswiseError : public std::runtime_error {
+ public:
+  ClasswiseError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// A message and code taken from any C++ exception (ClasswiseError, c10::Error, std::bad_alloc, ...).
+struct ErrorInfo {
+  std::string code;
+  std::string message;
+};
+ErrorInfo DescribeCurrentException();
+
+// A JS Error (TypeError / RangeError for argument problems) carrying `code`.
+Napi::Error MakeJsError(Napi::Env env, const std::string& code, const std::string& message);
+
+// Runs a JS-thread method body, turning any C++ exception into a thrown JS error.
+template <typename Body>
+Napi::Value Guarded(Napi::Env env, Body&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    ErrorInfo info = DescribeCurrentException();
+    throw MakeJsError(env, info.code, info.message);
+  }
+}
+
+}  // namespace classwise

@@ -1,0 +1,34 @@
+// The C++ object behind a JavaScript Model: network, device, optimizer state and a lock.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "models.h"
+
+namespace classwise {
+
+struct ModelState {
+  ModelSpec spec;
+  std::shared_ptr<Classifier> net;
+  torch::Device device = torch::kCPU;
+  // SGD momentum buffers, one per parameter in named_parameters() order; zeros until the first step,
+  // which makes the first update equal PyTorch's (buffer = gradient).
+  std::vector<torch::Tensor> momentum;
+  // One native call at a time per model: training and evaluation share weights and BN statistics.
+  std::mutex busy;
+};
+
+std::shared_ptr<ModelState> CreateModelState(const ModelSpec& spec, const std::string& device, uint64_t seed);
+
+// A generator private to one call, so concurrent calls on different models stay deterministic.
+at::Generator MakeGenerator(const torch::Device& device, uint64_t seed);
+
+// Resolves "cpu" | "cuda" | "cuda:N" | "auto"; throws ClasswiseError for an unknown or absent device.
+torch::Device ResolveDevice(const std::string& name);
+
+}  // namespace classwise

@@ -1,0 +1,43 @@
+// Classifiers with their input normalisation inside, so images stay in [0,1] and epsilon is in pixels.
+// Parameter names match the PyTorch definitions in docs/models.md.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace classwise {
+
+struct ModelSpec {
+  std::string architecture;  // "smallcnn" | "preact-resnet18"
+  int64_t numClasses = 10;
+  int64_t channels = 1;
+  int64_t height = 28;
+  int64_t width = 28;
+  std::vector<double> mean;  // per channel
+  std::vector<double> std;   // per channel
+};
+
+// (x - mean) / std with per-channel buffers, saved with the weights as normalize.mean / normalize.std.
+struct NormalizeImpl : torch::nn::Module {
+  NormalizeImpl(const std::vector<double>& mean, const std::vector<double>& std);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor mean, std;
+};
+TORCH_MODULE(Normalize);
+
+// Every architecture exposes its logits and its final linear layer (for per-class weight norms).
+struct Classifier : torch::nn::Module {
+  virtual torch::Tensor forward(const torch::Tensor& images) = 0;
+  virtual torch::nn::Linear finalLayer() = 0;
+};
+
+// Throws ClasswiseError naming the field for an unknown architecture or an input shape it cannot take.
+std::shared_ptr<Classifier> BuildClassifier(const ModelSpec& spec);
+
+// Architectures this build knows, for error messages.
+const std::vector<std::string>& ArchitectureNames();
+
+}  // namespace classwise
