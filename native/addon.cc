@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "model_wrap.h"
+#include "promise_worker.h"
 #include "tensor_bridge.h"
 
 namespace classwise {
@@ -17,7 +18,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   result.Set("torchVersion", TORCH_VERSION);
   result.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
   result.Set("cudaDeviceCount", Napi::Number::New(env, static_cast<double>(torch::cuda::device_count())));
-  result.Set("threads", Napi::Number::New(env, at::get_num_threads()));
+  result.Set("threads", Napi::Number::New(env, WorkerThreads()));
   return result;
 }
 
@@ -25,14 +26,14 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
     Napi::Object options = ObjectArgument(info, 0, "thread options");
-    at::set_num_threads(static_cast<int>(IntegerOption(options, "threads", 1, 1, 1024, "thread options")));
-    return Napi::Number::New(env, at::get_num_threads());
+    SetWorkerThreads(static_cast<int>(IntegerOption(options, "threads", 1, 1, 1024, "thread options")));
+    return Napi::Number::New(env, WorkerThreads());
   });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // Use every core by default; LibTorch may count only physical ones.
-  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // Every core by default; LibTorch alone may count only physical ones.
+  SetWorkerThreads(WorkerThreads());
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("NativeModel", ModelWrap::Define(env));

@@ -1,6 +1,22 @@
 #include "promise_worker.h"
 
+#include <torch/torch.h>
+
+#include <atomic>
+#include <thread>
+
 namespace classwise {
+
+namespace {
+std::atomic<int> configuredThreads{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+}  // namespace
+
+void SetWorkerThreads(int threads) {
+  configuredThreads = threads;
+  at::set_num_threads(threads);
+}
+
+int WorkerThreads() { return configuredThreads; }
 
 PromiseWorker::PromiseWorker(Napi::Env env, Napi::Value onProgress)
     : Napi::AsyncProgressQueueWorker<Progress>(env, "classwise-at"),
@@ -15,6 +31,8 @@ Napi::Promise PromiseWorker::Start() {
 
 void PromiseWorker::Execute(const Reporter& report) {
   try {
+    // OpenMP thread counts are per calling thread: set ours on this worker thread.
+    if (at::get_num_threads() != configuredThreads) at::set_num_threads(configuredThreads);
     Run(report);
   } catch (...) {
     failure_ = DescribeCurrentException();

@@ -10,6 +10,10 @@
 
 namespace classwise {
 
+// Intra-op threads used by every worker (all cores unless set).
+void SetWorkerThreads(int threads);
+int WorkerThreads();
+
 struct Progress {
   int64_t done = 0;
   int64_t total = 0;

@@ -1,0 +1,46 @@
+/** Option parsers: each rejects a bad value with one line naming the value and what is accepted. */
+import { InvalidArgumentError } from 'commander';
+
+export function parseNumberIn(min: number, max: number, hint = '') {
+  return (text: string): number => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected a number in [${min}, ${max}]${hint}`);
+    }
+    return value;
+  };
+}
+
+export function parseInteger(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer in [${min}, ${max}]`,
+      );
+    }
+    return value;
+  };
+}
+
+/** A count per class, or "all". */
+export function parsePerClass(text: string): number | null {
+  if (text === 'all') return null;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('expected an integer >= 1 or "all"');
+  return value;
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]) {
+  return (text: string): T => {
+    if (!(choices as readonly string[]).includes(text)) {
+      throw new InvalidArgumentError(`accepted: ${choices.join(', ')}`);
+    }
+    return text as T;
+  };
+}
+
+export function parseDevice(text: string): string {
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(text)) throw new InvalidArgumentError('accepted: auto, cpu, cuda, cuda:N');
+  return text;
+}

@@ -1,0 +1,127 @@
+/**
+ * The typed, private view of the native addon, and its loader. Public modules wrap this; users never
+ * see these shapes directly.
+ */
+import path from 'path';
+
+export interface NativeProgress {
+  done: number;
+  total: number;
+  lossSum: number;
+  correct: number;
+}
+export type ProgressCallback = (event: NativeProgress) => void;
+
+export interface NativeAttackConfig {
+  kind: 'none' | 'fgsm' | 'pgd';
+  norm?: 'linf' | 'l2';
+  eps?: number;
+  stepSize?: number;
+  steps?: number;
+  restarts?: number;
+  randomStart?: boolean;
+  targeted?: boolean;
+}
+
+export interface NativeModelSpec {
+  architecture: string;
+  numClasses: number;
+  channels: number;
+  height: number;
+  width: number;
+  mean: number[];
+  std: number[];
+  device: string;
+  seed: number;
+}
+
+export interface NativeModelInfo {
+  architecture: string;
+  numClasses: number;
+  channels: number;
+  height: number;
+  width: number;
+  device: string;
+  parameterCount: number;
+}
+
+export interface NativeTrainResult {
+  steps: number;
+  seen: number;
+  correct: number;
+  lossSum: number;
+  seconds: number;
+}
+
+export interface NativeEvaluation {
+  cleanConfusion: Int32Array;
+  adversarialConfusion: Int32Array;
+  cleanLossSum: Float64Array;
+  gradientNormSum: Float64Array;
+  cleanPredictions: Int32Array;
+  adversarialPredictions: Int32Array;
+  weightNorms: Float64Array;
+  seconds: number;
+}
+
+export interface NativeTensor {
+  dtype: 'F32' | 'F64' | 'I64';
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  train(
+    data: { images: Uint8Array; labels: Int32Array; order: Int32Array; learningRates: Float64Array },
+    options: {
+      method: string;
+      attack?: NativeAttackConfig;
+      momentum: number;
+      weightDecay: number;
+      nesterov: boolean;
+      batchSize: number;
+      seed: number;
+    },
+    onProgress?: ProgressCallback,
+  ): Promise<NativeTrainResult>;
+  evaluate(
+    data: { images: Uint8Array; labels: Int32Array; targets?: Int32Array },
+    options: { attack?: NativeAttackConfig; batchSize: number; seed: number },
+    onProgress?: ProgressCallback,
+  ): Promise<NativeEvaluation>;
+  attack(
+    data: { images: Float32Array; labels: Int32Array; targets?: Int32Array },
+    options: { attack: NativeAttackConfig; batchSize: number; seed: number },
+    onProgress?: ProgressCallback,
+  ): Promise<{ adversarial: Float32Array; predictions: Int32Array }>;
+  getState(): Promise<Record<string, NativeTensor>>;
+  setState(tensors: Record<string, NativeTensor>): Promise<void>;
+}
+
+export interface NativeAddon {
+  runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  setThreads(options: { threads: number }): number;
+  NativeModel: new (spec: NativeModelSpec) => NativeModel;
+}
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon once: a prebuild from prebuilds/ or the local build/Release. */
+export function nativeAddon(): NativeAddon {
+  if (!loaded) {
+    const root = path.resolve(__dirname, '..');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      loaded = require('node-gyp-build')(root) as NativeAddon;
+    } catch (cause) {
+      const error = new Error(
+        `classwise-at: the native addon could not be loaded from ${root} (${(cause as Error).message}). ` +
+          'Build it with `npm run build` (needs LibTorch: apt-get install libtorch-dev).',
+      );
+      (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
+      throw error;
+    }
+  }
+  return loaded;
+}

@@ -1,0 +1,103 @@
+/**
+ * The training loop of the library: one native call per epoch (the addon runs every step and attack),
+ * optional class-wise evaluation after each epoch. Epoch e's shuffle and attack noise derive from
+ * (seed, e) alone, so a run resumed at an epoch boundary ends exactly where an uninterrupted one would.
+ */
+import { AttackOptions, toNativeAttack } from '../attack';
+import { ImageDataset } from '../data/dataset';
+import { shuffledIndices } from '../data/random';
+import { invalidArgument } from '../errors';
+import { ClassEvaluation, evaluate } from '../evaluate';
+import { Model } from '../model';
+import { NativeProgress } from '../native';
+import { learningRatesForEpoch, LrSchedule } from './schedule';
+
+export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs'] as const;
+export type TrainMethod = (typeof TRAIN_METHODS)[number];
+
+export interface TrainOptions {
+  method: TrainMethod;
+  /** Total epochs of the run (also the schedule's length). */
+  epochs: number;
+  schedule: LrSchedule;
+  /** Inner maximisation: required for 'pgd' and 'fgsm-rs'. */
+  attack?: AttackOptions;
+  batchSize?: number;
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  seed?: number;
+  /** Evaluated after every epoch. */
+  evaluation?: { data: Pick<ImageDataset, 'images' | 'labels'>; attack?: AttackOptions | null; batchSize?: number };
+  /** First epoch to run, 0-based (a resumed run passes the checkpoint's epoch count). */
+  startEpoch?: number;
+  onProgress?: (epoch: number, progress: NativeProgress) => void;
+  onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+}
+
+export interface EpochRecord {
+  /** 1-based number of the epoch just finished. */
+  epoch: number;
+  learningRate: { first: number; last: number };
+  trainLoss: number;
+  /** Accuracy on the examples trained on (adversarial ones for AT). */
+  trainAccuracy: number;
+  trainSeconds: number;
+  imagesPerSecond: number;
+  evaluation?: ClassEvaluation;
+}
+
+/** Seed of everything random in one epoch. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (seed * 100003 + epoch * 7919 + 1) % 2 ** 31;
+}
+
+export async function train(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: TrainOptions): Promise<EpochRecord[]> {
+  const batchSize = options.batchSize ?? 128;
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(options.epochs) || options.epochs < 1) {
+    throw invalidArgument(`epochs must be an integer >= 1, got ${options.epochs}`);
+  }
+  if (options.method !== 'standard' && !options.attack) {
+    throw invalidArgument(`method "${options.method}" needs options.attack, e.g. { kind: "pgd", eps: 0.1, steps: 10 }`);
+  }
+  // A final batch of one example breaks batch-norm statistics in training mode: leave it out.
+  const examplesPerEpoch = data.count % batchSize === 1 && data.count > 1 ? data.count - 1 : data.count;
+  const stepsPerEpoch = Math.ceil(examplesPerEpoch / batchSize);
+  const records: EpochRecord[] = [];
+  for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
+    const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
+    const order = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
+    const result = await model.native.train(
+      { images: data.images, labels: data.labels, order, learningRates: Float64Array.from(rates) },
+      {
+        method: options.method,
+        attack: options.method === 'standard' ? undefined : toNativeAttack(options.attack),
+        momentum: options.momentum ?? 0.9,
+        weightDecay: options.weightDecay ?? 5e-4,
+        nesterov: options.nesterov ?? false,
+        batchSize,
+        seed: epochSeed(seed, epoch),
+      },
+      options.onProgress && ((progress) => options.onProgress!(epoch + 1, progress)),
+    );
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      learningRate: { first: rates[0], last: rates[rates.length - 1] },
+      trainLoss: result.lossSum / result.seen,
+      trainAccuracy: result.correct / result.seen,
+      trainSeconds: result.seconds,
+      imagesPerSecond: result.seen / result.seconds,
+    };
+    if (options.evaluation) {
+      record.evaluation = await evaluate(model, options.evaluation.data, {
+        attack: options.evaluation.attack,
+        batchSize: options.evaluation.batchSize,
+        seed,
+      });
+    }
+    records.push(record);
+    await options.onEpochEnd?.(record);
+  }
+  return records;
+}
