@@ -14,6 +14,16 @@ beforeAll(async () => {
   ({ images, labels } = mnistTestDigits(200));
 });
 
+function range(values: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const value of values) {
+    min = Math.min(min, value);
+    max = Math.max(max, value);
+  }
+  return { min, max };
+}
+
 function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
@@ -38,8 +48,8 @@ describe('attack invariants', () => {
   test('PGD (Linf) keeps every image in [0,1] and within eps of its original', async () => {
     const result = await attack(model, images, labels, { kind: 'pgd', eps: 0.2, steps: 10 });
     expect(result.adversarial.length).toBe(images.length);
-    expect(Math.min(...result.adversarial)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...result.adversarial)).toBeLessThanOrEqual(1);
+    expect(range(result.adversarial).min).toBeGreaterThanOrEqual(0);
+    expect(range(result.adversarial).max).toBeLessThanOrEqual(1);
     expect(maxAbsDifference(result.adversarial, images)).toBeLessThanOrEqual(0.2 + ROUNDING);
     expect(maxAbsDifference(result.adversarial, images)).toBeGreaterThan(0.19);
   });
@@ -49,8 +59,8 @@ describe('attack invariants', () => {
     const norms = l2Norms(result.adversarial, images);
     expect(Math.max(...norms)).toBeLessThanOrEqual(1.5 + 1e-4);
     expect(Math.max(...norms)).toBeGreaterThan(1.4);
-    expect(Math.min(...result.adversarial)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...result.adversarial)).toBeLessThanOrEqual(1);
+    expect(range(result.adversarial).min).toBeGreaterThanOrEqual(0);
+    expect(range(result.adversarial).max).toBeLessThanOrEqual(1);
   });
 
   test('FGSM moves each pixel by exactly eps unless [0,1] stops it', async () => {
@@ -77,7 +87,7 @@ describe('attack invariants', () => {
 describe('attack strength on a trained model', () => {
   test('clean accuracy of the trained model is high (sanity for the tests below)', async () => {
     const clean = await attack(model, images, labels, { kind: 'pgd', eps: 0, steps: 1 });
-    expect(1 - clean.successRate).toBeGreaterThan(0.85);
+    expect(1 - clean.successRate).toBeGreaterThan(0.9);
   });
 
   test('PGD finds at least as many adversarial examples as FGSM', async () => {

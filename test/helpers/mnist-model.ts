@@ -14,12 +14,12 @@ export function mnistModel(seed = 1): Model {
   });
 }
 
-/** One epoch of standard training on the sample's 7,995 training digits: about 95% clean accuracy. */
+/** Two epochs of standard training on the sample's 7,995 training digits: over 90% clean accuracy. */
 export async function standardTrainedMnistModel(): Promise<Model> {
   const model = mnistModel();
   await train(model, loadMnistSample('train'), {
     method: 'standard',
-    epochs: 1,
+    epochs: 2,
     schedule: { kind: 'constant', lr: 0.05 },
     batchSize: 64,
     seed: 1,
