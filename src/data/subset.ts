@@ -55,3 +55,31 @@ export function takeFirst(dataset: ImageDataset, count: number): ImageDataset {
   const indices = Array.from({ length: taken }, (_, index) => index);
   return selectExamples(dataset, indices, `first ${taken}`);
 }
+
+/**
+ * Keeps only the chosen classes (by index or name), in the order given, with labels remapped to 0..k-1 and
+ * names kept. `originalClass[newLabel]` maps back. Class-removal retraining and quick runs use this.
+ */
+export function restrictToClasses(
+  dataset: ImageDataset,
+  classes: ReadonlyArray<number | string>,
+): ImageDataset & { originalClass: number[] } {
+  const originalClass = classes.map((wanted) => {
+    const index = typeof wanted === 'number' ? wanted : dataset.classNames.indexOf(wanted);
+    if (!Number.isInteger(index) || index < 0 || index >= dataset.classNames.length) {
+      throw new RangeError(
+        `class ${JSON.stringify(wanted)} is not a class of ${dataset.name}; accepted: 0..${dataset.classNames.length - 1} or ${dataset.classNames.map((n) => JSON.stringify(n)).join(', ')}`,
+      );
+    }
+    return index;
+  });
+  if (new Set(originalClass).size !== originalClass.length) {
+    throw new RangeError(`classes ${JSON.stringify(classes)} name a class twice`);
+  }
+  const newLabel = new Map(originalClass.map((original, position) => [original, position]));
+  const kept: number[] = [];
+  for (let index = 0; index < dataset.count; index++) if (newLabel.has(dataset.labels[index])) kept.push(index);
+  const subset = selectExamples(dataset, kept, `classes ${originalClass.map((k) => dataset.classNames[k]).join(', ')}`);
+  for (let position = 0; position < subset.count; position++) subset.labels[position] = newLabel.get(subset.labels[position])!;
+  return { ...subset, classNames: originalClass.map((k) => dataset.classNames[k]), originalClass };
+}

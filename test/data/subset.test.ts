@@ -73,3 +73,24 @@ describe('takeFirst', () => {
     expect(takeFirst(dataset, 100).count).toBe(9);
   });
 });
+
+describe('restrictToClasses', () => {
+  const { restrictToClasses } = require('../../src/data/subset') as typeof import('../../src/data/subset');
+  const { loadMnistSample } = require('../../src/data/mnist') as typeof import('../../src/data/mnist');
+  const digits = loadMnistSample('test');
+
+  test('keeps the chosen classes, by name or index, with labels remapped in the order given', () => {
+    const subset = restrictToClasses(digits, ['7', 1]);
+    expect(subset.classNames).toEqual(['7', '1']);
+    expect(subset.originalClass).toEqual([7, 1]);
+    const originalCounts = [7, 1].map((k) => digits.labels.filter((label) => label === k).length);
+    expect(subset.count).toBe(originalCounts[0] + originalCounts[1]);
+    expect(subset.labels.filter((label) => label === 0).length).toBe(originalCounts[0]);
+    expect(new Set(subset.labels)).toEqual(new Set([0, 1]));
+  });
+
+  test('an unknown class is named with the accepted ones', () => {
+    expect(() => restrictToClasses(digits, ['seven'])).toThrow('class "seven" is not a class of mnist; accepted: 0..9 or "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"');
+    expect(() => restrictToClasses(digits, [3, '3'])).toThrow('classes [3,"3"] name a class twice');
+  });
+});
