@@ -47,7 +47,7 @@ struct SmallCnn : Classifier {
     const int64_t h = ((spec.height - 4) / 2 - 4) / 2;
     const int64_t w = ((spec.width - 4) / 2 - 4) / 2;
     if (h < 1 || w < 1) {
-      throw ClasswiseError(kInvalidArgument, "smallcnn needs images of at least 12x12, got " +
+      throw ClasswiseError(kInvalidArgument, "smallcnn needs images of at least 16x16, got " +
                                                  std::to_string(spec.height) + "x" + std::to_string(spec.width));
     }
     normalize = register_module("normalize", Normalize(spec.mean, spec.std));

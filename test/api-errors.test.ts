@@ -67,7 +67,7 @@ describe('model, training and state arguments', () => {
     ['one class', { ...spec, numClasses: 1 }, 'ERR_OUT_OF_RANGE', 'model spec.numClasses must be in [2, 100000], got 1'],
     ['mean of the wrong length', { ...spec, mean: [0, 0, 0] }, 'ERR_SHAPE_MISMATCH', 'mean and std need one value per channel (1), got 3 and 1'],
     ['a zero std', { ...spec, std: [0] }, 'ERR_OUT_OF_RANGE', 'std values must be > 0, got 0.000000'],
-    ['images too small for smallcnn', { ...spec, height: 8, width: 8 }, 'ERR_INVALID_ARGUMENT', 'smallcnn needs images of at least 12x12, got 8x8'],
+    ['images too small for smallcnn', { ...spec, height: 8, width: 8 }, 'ERR_INVALID_ARGUMENT', 'smallcnn needs images of at least 16x16, got 8x8'],
     ['a device that does not exist', { ...spec, device: 'tpu' }, 'ERR_INVALID_ARGUMENT', 'device "tpu" is not a device name; accepted: auto, cpu, cuda, cuda:N'],
   ])('creating a model with %s throws', (_case, badSpec, code, message) => {
     expect(() => new (Native())(badSpec)).toThrow(expect.objectContaining({ code, message }));
