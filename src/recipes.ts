@@ -53,6 +53,6 @@ export const QUICK_DEFAULTS = {
   trainPerClass: 1000,
   trainSteps: 5,
   evalPerClass: 200,
-  learningRate: 0.05,
+  learningRate: 0.1,
   schedule: 'cyclic',
 } as const;
