@@ -100,7 +100,7 @@ export interface NativeModel {
 }
 
 export interface NativeAddon {
-  runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuCachingAllocator: boolean };
   setThreads(options: { threads: number }): number;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
 }
