@@ -12,12 +12,14 @@ ErrorInfo DescribeCurrentException() {
   } catch (const ClasswiseError& e) {
     return {e.code(), e.what()};
   } catch (const c10::OutOfMemoryError& e) {
-    return {kOutOfMemory, std::string("out of memory: ") + e.what_without_backtrace() +
-                              " (try a smaller batchSize)"};
+    return {kOutOfMemory, std::string("device out of memory: ") + e.what_without_backtrace()};
   } catch (const c10::Error& e) {
-    return {kTorch, std::string("LibTorch: ") + e.what_without_backtrace()};
+    // LibTorch 1.x reports a failed host allocation as a plain c10::Error.
+    const std::string message = e.what_without_backtrace();
+    if (message.find("not enough memory") != std::string::npos) return {kOutOfMemory, "out of host memory: " + message};
+    return {kTorch, "LibTorch: " + message};
   } catch (const std::bad_alloc&) {
-    return {kOutOfMemory, "out of host memory (try a smaller batchSize)"};
+    return {kOutOfMemory, "out of host memory"};
   } catch (const std::exception& e) {
     return {kInternal, e.what()};
   } catch (...) {

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -37,6 +38,20 @@ ErrorInfo DescribeCurrentException();
 
 // A JS Error (TypeError / RangeError for argument problems) carrying `code`.
 Napi::Error MakeJsError(Napi::Env env, const std::string& code, const std::string& message);
+
+// Runs native work at a batch size; running out of memory becomes an error naming the batch size to try.
+template <typename Body>
+void WithBatchSizeHint(int64_t batchSize, Body&& body) {
+  try {
+    body();
+  } catch (...) {
+    ErrorInfo info = DescribeCurrentException();
+    if (info.code != kOutOfMemory) throw;
+    throw ClasswiseError(kOutOfMemory, "out of memory at batch size " + std::to_string(batchSize) +
+                                           "; try batch size " + std::to_string(std::max<int64_t>(1, batchSize / 2)) +
+                                           " (" + info.message + ")");
+  }
+}
 
 // Runs a JS-thread method body, turning any C++ exception into a thrown JS error.
 template <typename Body>

@@ -69,7 +69,9 @@ class TrainWorker : public PromiseWorker {
   void Run(const Reporter& report) override {
     std::lock_guard<std::mutex> lock(model_->busy);
     auto started = std::chrono::steady_clock::now();
-    summary_ = TrainEpoch(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
+    WithBatchSizeHint(config_.batchSize, [&] {
+      summary_ = TrainEpoch(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
+    });
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
   Napi::Value Result(Napi::Env env) override {
@@ -99,7 +101,9 @@ class EvaluateWorker : public PromiseWorker {
   void Run(const Reporter& report) override {
     std::lock_guard<std::mutex> lock(model_->busy);
     auto started = std::chrono::steady_clock::now();
-    stats_ = EvaluateClasses(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
+    WithBatchSizeHint(config_.batchSize, [&] {
+      stats_ = EvaluateClasses(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
+    });
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
   Napi::Value Result(Napi::Env env) override {
@@ -133,6 +137,9 @@ class AttackWorker : public PromiseWorker {
  private:
   void Run(const Reporter& report) override {
     std::lock_guard<std::mutex> lock(model_->busy);
+    WithBatchSizeHint(batchSize_, [&] { AttackAll(report); });
+  }
+  void AttackAll(const Reporter& report) {
     Classifier& net = *model_->net;
     net.eval();
     at::Generator generator = MakeGenerator(model_->device, seed_);

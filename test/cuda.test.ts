@@ -1,0 +1,41 @@
+/** CUDA paths: run where the addon sees a GPU, skipped with the reason elsewhere. */
+import { attack, evaluate, runtimeInfo, train } from '../src';
+import { Model } from '../src/model';
+import { mnistTestDigits } from './helpers/mnist-model';
+
+const cuda = runtimeInfo().cudaAvailable;
+const describeCuda = cuda ? describe : describe.skip;
+if (!cuda) console.warn(`cuda tests skipped: CUDA is not available to this addon (LibTorch ${runtimeInfo().torchVersion}, CPU build or no GPU)`);
+
+describeCuda(`on CUDA${cuda ? '' : ' (skipped: CUDA not available in this build or machine)'}`, () => {
+  const { images, labels, dataset } = mnistTestDigits(512);
+  const create = (device: 'cuda' | 'cpu') =>
+    Model.create({ architecture: 'smallcnn', inputShape: [1, 28, 28], classNames: dataset.classNames, mean: [0.13], std: [0.31], device, seed: 1 });
+
+  test('the model lives on the GPU', () => {
+    expect(create('cuda').info.device).toMatch(/^cuda/);
+  });
+
+  test('PGD keeps images in [0,1] and within eps on the GPU', async () => {
+    const model = create('cuda');
+    await train(model, dataset, { method: 'standard', epochs: 1, schedule: { kind: 'constant', lr: 0.05 }, batchSize: 64 });
+    const result = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 10 });
+    let worst = 0;
+    for (let i = 0; i < images.length; i++) {
+      expect(result.adversarial[i]).toBeGreaterThanOrEqual(0);
+      expect(result.adversarial[i]).toBeLessThanOrEqual(1);
+      worst = Math.max(worst, Math.abs(result.adversarial[i] - images[i]));
+    }
+    expect(worst).toBeLessThanOrEqual(0.1 + 1e-6);
+  });
+
+  test('GPU and CPU training from the same seed reach similar per-class accuracy', async () => {
+    const results = [];
+    for (const device of ['cpu', 'cuda'] as const) {
+      const model = create(device);
+      await train(model, dataset, { method: 'standard', epochs: 2, schedule: { kind: 'constant', lr: 0.05 }, batchSize: 64, seed: 2 });
+      results.push(await evaluate(model, dataset));
+    }
+    expect(Math.abs(results[0].overall.clean - results[1].overall.clean)).toBeLessThan(0.05);
+  });
+});
