@@ -139,7 +139,9 @@ function loadCifar(format: CifarFormat, split: ImageDataset['split'], dir: strin
     shape: [CHANNELS, SIDE, SIDE],
     classNames,
     count,
-    source: batches.map(({ file }) => source.describe(file)).join(', ') + (format.name === 'cifar100' ? ` (${labels} labels)` : ''),
+    source:
+      (batches.length > 1 ? `${source.describe(batches[0].file)} .. ${batches[batches.length - 1].file}` : source.describe(batches[0].file)) +
+      (format.name === 'cifar100' ? ` (${labels} labels)` : ''),
   };
 }
 
