@@ -1,5 +1,5 @@
 // Training-time augmentation of whole uint8 batches: random crop with zero padding and horizontal flip,
-// done with one gather per batch (no per-pixel loop), before the pixels become floats.
+// done natively on the whole batch (row copies in C++, no work in JavaScript), before the pixels become floats.
 #pragma once
 
 #include <torch/torch.h>
