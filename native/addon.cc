@@ -7,6 +7,7 @@
 #include <thread>
 
 
+#include "augment_binding.h"
 #include "cpu_allocator.h"
 #include "errors.h"
 #include "model_wrap.h"
@@ -53,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("NativeModel", ModelWrap::Define(env));
+  exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   return exports;
 }
 

@@ -361,6 +361,12 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     config.nesterov = BoolOption(options, "nesterov", false, "train options");
     config.batchSize = IntegerOption(options, "batchSize", 128, 1, kMaxBatch, "train options");
     config.seed = SeedOption(options, "train options");
+    if (options.Has("augment") && !options.Get("augment").IsUndefined()) {
+      if (!options.Get("augment").IsObject()) throw ClasswiseError(kInvalidArgument, "train options.augment must be an object { cropPadding, horizontalFlip }");
+      Napi::Object augment = options.Get("augment").As<Napi::Object>();
+      config.augment.cropPadding = IntegerOption(augment, "cropPadding", 0, 0, spec.height, "train options.augment");
+      config.augment.horizontalFlip = BoolOption(augment, "horizontalFlip", false, "train options.augment");
+    }
     if (config.momentum < 0 || config.momentum >= 1) throw ClasswiseError(kOutOfRange, "train options.momentum must be in [0, 1), got " + std::to_string(config.momentum));
     if (config.weightDecay < 0) throw ClasswiseError(kOutOfRange, "train options.weightDecay must be >= 0");
     batch.learningRates = CopyFloat64Array(data.Get("learningRates"), "train data.learningRates");

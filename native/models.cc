@@ -134,6 +134,147 @@ struct PreActResNet18 : Classifier {
   torch::nn::Linear linear{nullptr};
 };
 
+// Wide-ResNet basic block with TRADES' names (bn1, relu1, conv1, bn2, relu2, conv2, convShortcut); no dropout.
+struct WideBasicBlockImpl : torch::nn::Module {
+  WideBasicBlockImpl(int64_t inPlanes, int64_t outPlanes, int64_t stride)
+      : equalInOut(inPlanes == outPlanes),
+        bn1(register_module("bn1", torch::nn::BatchNorm2d(inPlanes))),
+        conv1(register_module("conv1", Conv(inPlanes, outPlanes, 3, stride, 1, false))),
+        bn2(register_module("bn2", torch::nn::BatchNorm2d(outPlanes))),
+        conv2(register_module("conv2", Conv(outPlanes, outPlanes, 3, 1, 1, false))) {
+    if (!equalInOut) convShortcut = register_module("convShortcut", Conv(inPlanes, outPlanes, 1, stride, 0, false));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor activated = torch::relu(bn1(x));
+    torch::Tensor out = conv2(torch::relu(bn2(conv1(activated))));
+    return out + (equalInOut ? x : convShortcut(activated));
+  }
+  bool equalInOut;
+  torch::nn::BatchNorm2d bn1, bn2;
+  torch::nn::Conv2d conv1, conv2, convShortcut{nullptr};
+};
+TORCH_MODULE(WideBasicBlock);
+
+// A stage of Wide-ResNet blocks, holding them under `layer` as TRADES' NetworkBlock does.
+struct NetworkBlockImpl : torch::nn::Module {
+  NetworkBlockImpl(int64_t blocks, int64_t inPlanes, int64_t outPlanes, int64_t stride) {
+    layer = register_module("layer", torch::nn::Sequential());
+    for (int64_t i = 0; i < blocks; ++i) layer->push_back(WideBasicBlock(i == 0 ? inPlanes : outPlanes, outPlanes, i == 0 ? stride : 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return layer->forward(x); }
+  torch::nn::Sequential layer{nullptr};
+};
+TORCH_MODULE(NetworkBlock);
+
+// WideResNet-34-10 (Zagoruyko & Komodakis) as in TRADES/MART: 5 blocks per stage, widths 160/320/640.
+struct WideResNet34 : Classifier {
+  static constexpr int64_t kDepth = 34;
+  static constexpr int64_t kWiden = 10;
+  explicit WideResNet34(const ModelSpec& spec) {
+    const int64_t blocks = (kDepth - 4) / 6;
+    const int64_t widths[] = {16, 16 * kWiden, 32 * kWiden, 64 * kWiden};
+    normalize = register_module("normalize", Normalize(spec.mean, spec.std));
+    conv1 = register_module("conv1", Conv(spec.channels, widths[0], 3, 1, 1, false));
+    block1 = register_module("block1", NetworkBlock(blocks, widths[0], widths[1], /*stride=*/1));
+    block2 = register_module("block2", NetworkBlock(blocks, widths[1], widths[2], 2));
+    block3 = register_module("block3", NetworkBlock(blocks, widths[2], widths[3], 2));
+    bn1 = register_module("bn1", torch::nn::BatchNorm2d(widths[3]));
+    fc = register_module("fc", torch::nn::Linear(widths[3], spec.numClasses));
+    // TRADES' initialisation: He-normal (fan_out) convolutions, zero linear bias.
+    torch::NoGradGuard noGrad;
+    for (auto& module : modules(/*include_self=*/false)) {
+      if (auto* conv = module->as<torch::nn::Conv2d>()) {
+        torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut, torch::kReLU);
+      }
+    }
+    torch::nn::init::zeros_(fc->bias);
+  }
+  torch::Tensor forward(const torch::Tensor& images) override {
+    torch::Tensor out = conv1(normalize->forward(images));
+    out = torch::relu(bn1(block3(block2(block1(out)))));
+    out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
+    return fc(out.flatten(1));
+  }
+  torch::nn::Linear finalLayer() override { return fc; }
+
+  Normalize normalize{nullptr};
+  torch::nn::Conv2d conv1{nullptr};
+  NetworkBlock block1{nullptr}, block2{nullptr}, block3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+
+// torchvision's Bottleneck (ResNet v1.5: stride on the 3x3 convolution), same parameter names.
+struct BottleneckImpl : torch::nn::Module {
+  static constexpr int64_t kExpansion = 4;
+  BottleneckImpl(int64_t inPlanes, int64_t planes, int64_t stride)
+      : conv1(register_module("conv1", Conv(inPlanes, planes, 1, 1, 0, false))),
+        bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+        conv2(register_module("conv2", Conv(planes, planes, 3, stride, 1, false))),
+        bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))),
+        conv3(register_module("conv3", Conv(planes, planes * kExpansion, 1, 1, 0, false))),
+        bn3(register_module("bn3", torch::nn::BatchNorm2d(planes * kExpansion))) {
+    if (stride != 1 || inPlanes != planes * kExpansion) {
+      downsample = register_module("downsample", torch::nn::Sequential(
+          Conv(inPlanes, planes * kExpansion, 1, stride, 0, false), torch::nn::BatchNorm2d(planes * kExpansion)));
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor out = torch::relu(bn1(conv1(x)));
+    out = torch::relu(bn2(conv2(out)));
+    out = bn3(conv3(out));
+    return torch::relu(out + (downsample ? downsample->forward(x) : x));
+  }
+  torch::nn::Conv2d conv1, conv2, conv3;
+  torch::nn::BatchNorm2d bn1, bn2, bn3;
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+// torchvision.models.resnet50 with the normalisation inside.
+struct ResNet50 : Classifier {
+  explicit ResNet50(const ModelSpec& spec) {
+    normalize = register_module("normalize", Normalize(spec.mean, spec.std));
+    conv1 = register_module("conv1", Conv(spec.channels, 64, /*kernel=*/7, /*stride=*/2, /*padding=*/3, false));
+    bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
+    int64_t inPlanes = 64;
+    auto makeLayer = [&](const char* name, int64_t planes, int64_t blocks, int64_t stride) {
+      torch::nn::Sequential layer;
+      for (int64_t i = 0; i < blocks; ++i) {
+        layer->push_back(Bottleneck(inPlanes, planes, i == 0 ? stride : 1));
+        inPlanes = planes * BottleneckImpl::kExpansion;
+      }
+      return register_module(name, layer);
+    };
+    layer1 = makeLayer("layer1", 64, 3, 1);
+    layer2 = makeLayer("layer2", 128, 4, 2);
+    layer3 = makeLayer("layer3", 256, 6, 2);
+    layer4 = makeLayer("layer4", 512, 3, 2);
+    fc = register_module("fc", torch::nn::Linear(512 * BottleneckImpl::kExpansion, spec.numClasses));
+    // torchvision's initialisation: He-normal (fan_out) convolutions; BN weight 1, bias 0 (the default).
+    torch::NoGradGuard noGrad;
+    for (auto& module : modules(/*include_self=*/false)) {
+      if (auto* conv = module->as<torch::nn::Conv2d>()) {
+        torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut, torch::kReLU);
+      }
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& images) override {
+    torch::Tensor out = torch::relu(bn1(conv1(normalize->forward(images))));
+    out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+    out = layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
+    out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
+    return fc(out.flatten(1));
+  }
+  torch::nn::Linear finalLayer() override { return fc; }
+
+  Normalize normalize{nullptr};
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+
 }  // namespace
 
 NormalizeImpl::NormalizeImpl(const std::vector<double>& meanValues, const std::vector<double>& stdValues) {
@@ -147,7 +288,7 @@ NormalizeImpl::NormalizeImpl(const std::vector<double>& meanValues, const std::v
 torch::Tensor NormalizeImpl::forward(const torch::Tensor& x) { return (x - mean) / std; }
 
 const std::vector<std::string>& ArchitectureNames() {
-  static const std::vector<std::string> names = {"smallcnn", "preact-resnet18"};
+  static const std::vector<std::string> names = {"smallcnn", "preact-resnet18", "wide-resnet34-10", "resnet50"};
   return names;
 }
 
@@ -167,8 +308,11 @@ std::shared_ptr<Classifier> BuildClassifier(const ModelSpec& spec) {
   }
   if (spec.architecture == "smallcnn") return std::make_shared<SmallCnn>(spec);
   if (spec.architecture == "preact-resnet18") return std::make_shared<PreActResNet18>(spec);
-  throw ClasswiseError(kInvalidArgument, "unknown architecture \"" + spec.architecture +
-                                             "\"; accepted: smallcnn, preact-resnet18");
+  if (spec.architecture == "wide-resnet34-10") return std::make_shared<WideResNet34>(spec);
+  if (spec.architecture == "resnet50") return std::make_shared<ResNet50>(spec);
+  std::string accepted;
+  for (const auto& name : ArchitectureNames()) accepted += (accepted.empty() ? "" : ", ") + name;
+  throw ClasswiseError(kInvalidArgument, "unknown architecture \"" + spec.architecture + "\"; accepted: " + accepted);
 }
 
 }  // namespace classwise

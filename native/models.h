@@ -11,7 +11,7 @@
 namespace classwise {
 
 struct ModelSpec {
-  std::string architecture;  // "smallcnn" | "preact-resnet18"
+  std::string architecture;  // "smallcnn" | "preact-resnet18" | "wide-resnet34-10" | "resnet50"
   int64_t numClasses = 10;
   int64_t channels = 1;
   int64_t height = 28;

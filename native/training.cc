@@ -38,6 +38,8 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
                         const ProgressSink& report) {
   TrainSummary summary;
   at::Generator generator = MakeGenerator(model.device, config.seed);
+  // Augmentation draws from its own host generator so that the attack's noise is the same with or without it.
+  at::Generator augmentGenerator = MakeGenerator(torch::kCPU, config.seed ^ 0x5eed5eedULL);
   Classifier& net = *model.net;
   net.train();
   const int64_t total = data.order.size(0);
@@ -48,7 +50,8 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
   for (int64_t start = 0, step = 0; start < total; start += config.batchSize, ++step) {
     const int64_t end = std::min(total, start + config.batchSize);
     torch::Tensor indices = data.order.slice(0, start, end);
-    torch::Tensor images = ToUnitFloat(data.images.index_select(0, indices), model.device);
+    torch::Tensor pixels = AugmentBatch(data.images.index_select(0, indices), config.augment, augmentGenerator);
+    torch::Tensor images = ToUnitFloat(pixels, model.device);
     torch::Tensor labels = data.labels.index_select(0, indices).to(model.device);
 
     torch::Tensor inputs = images;

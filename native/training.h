@@ -5,6 +5,7 @@
 #include <string>
 
 #include "attacks.h"
+#include "augment.h"
 #include "model_state.h"
 #include "promise_worker.h"
 
@@ -20,6 +21,7 @@ struct TrainConfig {
   bool nesterov = false;
   int64_t batchSize = 128;
   uint64_t seed = 0;
+  AugmentConfig augment;  // applied to each batch before the attack
 };
 
 struct TrainData {

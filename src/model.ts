@@ -6,7 +6,7 @@ import { CHECKPOINT_FORMAT, CheckpointMeta, loadCheckpoint, saveCheckpoint, Tens
 import { CheckpointError } from './checkpoint/checkpoint-error';
 import { nativeAddon, NativeModel, NativeModelInfo, NativeTensor } from './native';
 
-export const ARCHITECTURES = ['smallcnn', 'preact-resnet18'] as const;
+export const ARCHITECTURES = ['smallcnn', 'preact-resnet18', 'wide-resnet34-10', 'resnet50'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 export type DeviceName = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 

@@ -64,6 +64,12 @@ export interface NativeEvaluation {
   seconds: number;
 }
 
+/** Random crop with zero padding and horizontal flip, applied natively to each uint8 batch. */
+export interface NativeAugmentConfig {
+  cropPadding: number;
+  horizontalFlip: boolean;
+}
+
 export interface NativeTensor {
   dtype: 'F32' | 'F64' | 'I64';
   shape: number[];
@@ -82,6 +88,7 @@ export interface NativeModel {
       nesterov: boolean;
       batchSize: number;
       seed: number;
+      augment?: NativeAugmentConfig;
     },
     onProgress?: ProgressCallback,
   ): Promise<NativeTrainResult>;
@@ -103,6 +110,8 @@ export interface NativeAddon {
   runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuCachingAllocator: boolean };
   setThreads(options: { threads: number }): number;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
+  /** The training augmentation alone (synchronous; for tests and benchmarks). */
+  augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
 }
 
 let loaded: NativeAddon | undefined;

@@ -63,7 +63,7 @@ describe('model, training and state arguments', () => {
   const spec = { architecture: 'smallcnn', numClasses: 10, channels: 1, height: 28, width: 28, mean: [0], std: [1], device: 'cpu', seed: 0 };
 
   test.each([
-    ['an unknown architecture', { ...spec, architecture: 'vgg' }, 'ERR_INVALID_ARGUMENT', 'unknown architecture "vgg"; accepted: smallcnn, preact-resnet18'],
+    ['an unknown architecture', { ...spec, architecture: 'vgg' }, 'ERR_INVALID_ARGUMENT', 'unknown architecture "vgg"; accepted: smallcnn, preact-resnet18, wide-resnet34-10, resnet50'],
     ['one class', { ...spec, numClasses: 1 }, 'ERR_OUT_OF_RANGE', 'model spec.numClasses must be in [2, 100000], got 1'],
     ['mean of the wrong length', { ...spec, mean: [0, 0, 0] }, 'ERR_SHAPE_MISMATCH', 'mean and std need one value per channel (1), got 3 and 1'],
     ['a zero std', { ...spec, std: [0] }, 'ERR_OUT_OF_RANGE', 'std values must be > 0, got 0.000000'],

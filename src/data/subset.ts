@@ -1,5 +1,17 @@
 import { imageSize, type ImageDataset } from './dataset';
+import { selectFiles, type ImageFolderDataset } from './imagenet';
 import { shuffledIndices } from './random';
+
+/** Either kind of dataset: in memory, or image files decoded batch by batch. */
+type AnyDataset = ImageDataset | ImageFolderDataset;
+
+function isFolderDataset(dataset: AnyDataset): dataset is ImageFolderDataset {
+  return 'files' in dataset;
+}
+
+function select<D extends AnyDataset>(dataset: D, indices: number[], note: string): D {
+  return (isFolderDataset(dataset) ? selectFiles(dataset, indices, note) : selectExamples(dataset as ImageDataset, indices, note)) as D;
+}
 
 /** A new dataset holding copies of the given examples, in the given order. */
 export function selectExamples(dataset: ImageDataset, indices: ArrayLike<number>, sourceNote: string): ImageDataset {
@@ -34,7 +46,7 @@ function checkCount(name: string, value: number): void {
  * At most `perClass` examples of each class, chosen by a seeded shuffle; the result keeps the shuffled order,
  * so classes are interleaved. A class with fewer examples contributes all of them.
  */
-export function takePerClass(dataset: ImageDataset, perClass: number, seed: number): ImageDataset {
+export function takePerClass<D extends AnyDataset>(dataset: D, perClass: number, seed: number): D {
   checkCount('perClass', perClass);
   const takenPerClass = new Int32Array(dataset.classNames.length);
   const chosen: number[] = [];
@@ -45,7 +57,7 @@ export function takePerClass(dataset: ImageDataset, perClass: number, seed: numb
       chosen.push(index);
     }
   }
-  return selectExamples(dataset, chosen, `${perClass} per class (seed ${seed})`);
+  return select(dataset, chosen, `${perClass} per class (seed ${seed})`);
 }
 
 /** The first `count` examples (all of them if there are fewer), in their original order. */
@@ -60,10 +72,10 @@ export function takeFirst(dataset: ImageDataset, count: number): ImageDataset {
  * Keeps only the chosen classes (by index or name), in the order given, with labels remapped to 0..k-1 and
  * names kept. `originalClass[newLabel]` maps back. Class-removal retraining and quick runs use this.
  */
-export function restrictToClasses(
-  dataset: ImageDataset,
+export function restrictToClasses<D extends AnyDataset>(
+  dataset: D,
   classes: ReadonlyArray<number | string>,
-): ImageDataset & { originalClass: number[] } {
+): D & { originalClass: number[] } {
   const originalClass = classes.map((wanted) => {
     const index = typeof wanted === 'number' ? wanted : dataset.classNames.indexOf(wanted);
     if (!Number.isInteger(index) || index < 0 || index >= dataset.classNames.length) {
@@ -79,7 +91,9 @@ export function restrictToClasses(
   const newLabel = new Map(originalClass.map((original, position) => [original, position]));
   const kept: number[] = [];
   for (let index = 0; index < dataset.count; index++) if (newLabel.has(dataset.labels[index])) kept.push(index);
-  const subset = selectExamples(dataset, kept, `classes ${originalClass.map((k) => dataset.classNames[k]).join(', ')}`);
+  const subset = select(dataset, kept, `classes ${originalClass.map((k) => dataset.classNames[k]).join(', ')}`);
   for (let position = 0; position < subset.count; position++) subset.labels[position] = newLabel.get(subset.labels[position])!;
-  return { ...subset, classNames: originalClass.map((k) => dataset.classNames[k]), originalClass };
+  const restricted = { ...subset, classNames: originalClass.map((k) => dataset.classNames[k]), originalClass };
+  if (isFolderDataset(subset)) (restricted as ImageFolderDataset).classIds = originalClass.map((k) => (dataset as ImageFolderDataset).classIds[k]);
+  return restricted;
 }

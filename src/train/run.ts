@@ -8,21 +8,34 @@ import path from 'path';
 import { AttackOptions } from '../attack';
 import { appendLineDurable, loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
-import { loadDataset } from '../data/index';
-import { takePerClass } from '../data/subset';
+import { DatasetName, loadDataset, loadFolderDataset, STREAMED_DATASETS } from '../data/index';
+import { decodeBatch, decodeToMemory, DecodeErrorPolicy, ImageFolderDataset } from '../data/imagenet';
+import { restrictToClasses, takePerClass } from '../data/subset';
 import { ClasswiseError } from '../errors';
 import { ClassEvaluation } from '../evaluate';
-import { DeviceName, Model } from '../model';
-import { NativeModelInfo, NativeProgress } from '../native';
+import { Architecture, DeviceName, Model } from '../model';
+import { NativeAugmentConfig, NativeModelInfo, NativeProgress } from '../native';
 import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/class-table';
 import { RECIPES } from '../recipes';
 import { describeSchedule, parseSchedule } from './schedule';
-import { EpochRecord, train, TrainMethod } from './trainer';
+import { EpochRecord, StreamedTrainData, train, TrainMethod } from './trainer';
 
 /** Every setting that shapes the result; stored in the checkpoint and compared on resume. */
 export interface RunConfig {
-  dataset: 'fashion-mnist' | 'mnist';
+  dataset: DatasetName;
   dataDir?: string;
+  /** Default: the dataset's recipe (RECIPES). */
+  architecture?: Architecture;
+  /** Training augmentation; default: the recipe's (crop + flip for CIFAR, crop for SVHN, none for MNIST). */
+  augment?: NativeAugmentConfig;
+  /** CIFAR-100: fine (100) or coarse (20) classes. */
+  cifar100Labels?: 'fine' | 'coarse';
+  /** Keep only these classes (index or name), labels remapped in the order given. */
+  classes?: (string | number)[] | null;
+  /** Streamed datasets (ImageNet): side of the decoded images, a file that fails to decode, batches per native call. */
+  imageSize?: number;
+  onDecodeError?: DecodeErrorPolicy;
+  chunkBatches?: number;
   method: TrainMethod;
   epochs: number;
   batchSize: number;
@@ -43,8 +56,11 @@ export interface RunConfig {
   evalPerClass: number | null;
 }
 
+/** Training data of a run: in memory, or image files decoded while training (ImageNet). */
+export type RunTrainData = ImageDataset | ImageFolderDataset;
+
 export interface RunReporter {
-  start?(info: { config: RunConfig; model: NativeModelInfo; train: ImageDataset; test: ImageDataset; startEpoch: number; out: string }): void;
+  start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
   progress?(epoch: number, progress: NativeProgress): void;
   epochEnd?(record: EpochRecord, table: string): void;
   message?(text: string): void;
@@ -135,6 +151,8 @@ function trimMetrics(metricsPath: string, keepEpochs: number): void {
 function compareConfigs(saved: RunConfig, requested: RunConfig, out: string): void {
   for (const key of Object.keys(requested) as (keyof RunConfig)[]) {
     if (key === 'dataDir') continue;
+    // Settings added later are absent from older runs, which used their defaults.
+    if (saved[key] === undefined && requested[key] === undefined) continue;
     if (JSON.stringify(saved[key]) !== JSON.stringify(requested[key])) {
       throw runError(
         `--resume: the run in ${out} was started with ${key} = ${JSON.stringify(saved[key])}, this command asks for ` +
@@ -145,12 +163,38 @@ function compareConfigs(saved: RunConfig, requested: RunConfig, out: string): vo
   }
 }
 
-export function loadRunData(config: RunConfig): { train: ImageDataset; test: ImageDataset } {
-  const fullTrain = loadDataset(config.dataset, 'train', { dataDir: config.dataDir });
-  const fullTest = loadDataset(config.dataset, 'test', { dataDir: config.dataDir });
+/** One split as the run sees it: class subset first, then N per class. Streamed datasets stay undecoded. */
+export function loadRunSplit(config: RunConfig, split: ImageDataset['split'], perClass: number | null, seed: number): RunTrainData {
+  const options = { dataDir: config.dataDir, cifar100Labels: config.cifar100Labels, imageSize: config.imageSize ?? RECIPES[config.dataset].imageSize };
+  let data: RunTrainData = STREAMED_DATASETS.includes(config.dataset)
+    ? loadFolderDataset(config.dataset, split, options)
+    : loadDataset(config.dataset, split, options);
+  if (config.classes && config.classes.length > 0) data = restrictToClasses(data, config.classes);
+  return perClass === null ? data : takePerClass(data, perClass, seed);
+}
+
+/** The run's test set in memory (a streamed one is decoded with the evaluation transform). */
+export async function loadRunTestSet(config: RunConfig, perClass: number | null, seed: number, onSkip?: (file: string, message: string) => void): Promise<ImageDataset> {
+  const data = loadRunSplit(config, 'test', perClass, seed);
+  return 'files' in data ? decodeToMemory(data, config.onDecodeError ?? 'fail', onSkip) : data;
+}
+
+export async function loadRunData(config: RunConfig, onSkip?: (file: string, message: string) => void): Promise<{ train: RunTrainData; test: ImageDataset }> {
   return {
-    train: config.trainPerClass === null ? fullTrain : takePerClass(fullTrain, config.trainPerClass, config.seed),
-    test: config.evalPerClass === null ? fullTest : takePerClass(fullTest, config.evalPerClass, config.seed + 1),
+    train: loadRunSplit(config, 'train', config.trainPerClass, config.seed),
+    test: await loadRunTestSet(config, config.evalPerClass, config.seed + 1, onSkip),
+  };
+}
+
+/** Streamed training data: each chunk decoded with random-resized crop and flip, seeded per chunk. */
+export function streamedTrainData(data: ImageFolderDataset, policy: DecodeErrorPolicy, onSkip?: (file: string, message: string) => void): StreamedTrainData {
+  return {
+    count: data.count,
+    load: async (indices, seed) => {
+      const batch = await decodeBatch(data, indices, { augment: true, seed, onDecodeError: policy });
+      for (const { file, message } of batch.skipped) onSkip?.(file, message);
+      return batch;
+    },
   };
 }
 
@@ -178,10 +222,11 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     reporter.message?.(`--resume: no checkpoint in ${options.out} yet, starting from epoch 1`);
   }
 
-  const { train: trainSet, test: testSet } = loadRunData(config);
+  const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
+  const { train: trainSet, test: testSet } = await loadRunData(config, onSkip);
   const recipe = RECIPES[config.dataset];
   const model = Model.create({
-    architecture: recipe.architecture,
+    architecture: config.architecture ?? recipe.architecture,
     inputShape: trainSet.shape,
     classNames: trainSet.classNames,
     mean: recipe.mean,
@@ -200,7 +245,10 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   }
 
   const evaluationAttack = evalAttack(config);
-  return train(model, trainSet, {
+  const trainData = 'files' in trainSet ? streamedTrainData(trainSet, config.onDecodeError ?? 'fail', onSkip) : trainSet;
+  return train(model, trainData, {
+    augment: 'files' in trainSet ? undefined : config.augment ?? recipe.augment,
+    chunkBatches: config.chunkBatches,
     method: config.method,
     epochs: config.epochs,
     schedule,

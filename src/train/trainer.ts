@@ -9,7 +9,8 @@ import { shuffledIndices } from '../data/random';
 import { invalidArgument } from '../errors';
 import { ClassEvaluation, evaluate } from '../evaluate';
 import { Model } from '../model';
-import { NativeProgress } from '../native';
+import { prefetch } from '../data/prefetch';
+import { NativeAugmentConfig, NativeProgress } from '../native';
 import { learningRatesForEpoch, LrSchedule } from './schedule';
 
 export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs'] as const;
@@ -27,6 +28,11 @@ export interface TrainOptions {
   weightDecay?: number;
   nesterov?: boolean;
   seed?: number;
+  /** Random crop (zero padding) and flip of every training batch, done natively; none by default. */
+  augment?: NativeAugmentConfig;
+  /** Streamed data only: batches per native call, and decoded chunks held ahead of training. */
+  chunkBatches?: number;
+  prefetchChunks?: number;
   /** Evaluated after every epoch. */
   evaluation?: { data: Pick<ImageDataset, 'images' | 'labels'>; attack?: AttackOptions | null; batchSize?: number };
   /** First epoch to run, 0-based (a resumed run passes the checkpoint's epoch count). */
@@ -44,15 +50,36 @@ export interface EpochRecord {
   trainAccuracy: number;
   trainSeconds: number;
   imagesPerSecond: number;
+  /** Streamed data only: seconds the training step waited for decoded batches, and files skipped. */
+  dataWaitSeconds?: number;
+  skippedFiles?: number;
   evaluation?: ClassEvaluation;
 }
+
+/**
+ * Training data too large for memory: decoded on demand. `load` returns the examples `indices` in that order,
+ * already augmented as the data requires (minus files it skipped, which it reports itself).
+ */
+export interface StreamedTrainData {
+  count: number;
+  load(indices: Int32Array, seed: number): Promise<{ images: Uint8Array; labels: Int32Array; count: number }>;
+}
+
+type TrainData = Pick<ImageDataset, 'images' | 'labels' | 'count'> | StreamedTrainData;
+
+function isStreamed(data: TrainData): data is StreamedTrainData {
+  return 'load' in data;
+}
+
+const DEFAULT_CHUNK_BATCHES = 8;
+const DEFAULT_PREFETCH_CHUNKS = 2;
 
 /** Seed of everything random in one epoch. */
 export function epochSeed(seed: number, epoch: number): number {
   return (seed * 100003 + epoch * 7919 + 1) % 2 ** 31;
 }
 
-export async function train(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: TrainOptions): Promise<EpochRecord[]> {
+export async function train(model: Model, data: TrainData, options: TrainOptions): Promise<EpochRecord[]> {
   const batchSize = options.batchSize ?? 128;
   const seed = options.seed ?? 0;
   if (!Number.isInteger(options.epochs) || options.epochs < 1) {
@@ -68,19 +95,20 @@ export async function train(model: Model, data: Pick<ImageDataset, 'images' | 'l
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
     const order = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
-    const result = await model.native.train(
-      { images: data.images, labels: data.labels, order, learningRates: Float64Array.from(rates) },
-      {
-        method: options.method,
-        attack: options.method === 'standard' ? undefined : toNativeAttack(options.attack),
-        momentum: options.momentum ?? 0.9,
-        weightDecay: options.weightDecay ?? 5e-4,
-        nesterov: options.nesterov ?? false,
-        batchSize,
-        seed: epochSeed(seed, epoch),
-      },
-      options.onProgress && ((progress) => options.onProgress!(epoch + 1, progress)),
-    );
+    const nativeOptions = {
+      method: options.method,
+      attack: options.method === 'standard' ? undefined : toNativeAttack(options.attack),
+      momentum: options.momentum ?? 0.9,
+      weightDecay: options.weightDecay ?? 5e-4,
+      nesterov: options.nesterov ?? false,
+      batchSize,
+      seed: epochSeed(seed, epoch),
+      augment: options.augment,
+    };
+    const onProgress = options.onProgress && ((progress: NativeProgress) => options.onProgress!(epoch + 1, progress));
+    const result = isStreamed(data)
+      ? await trainStreamedEpoch(model, data, order, rates, nativeOptions, options, onProgress)
+      : await model.native.train({ images: data.images, labels: data.labels, order, learningRates: Float64Array.from(rates) }, nativeOptions, onProgress);
     const record: EpochRecord = {
       epoch: epoch + 1,
       learningRate: { first: rates[0], last: rates[rates.length - 1] },
@@ -88,6 +116,7 @@ export async function train(model: Model, data: Pick<ImageDataset, 'images' | 'l
       trainAccuracy: result.correct / result.seen,
       trainSeconds: result.seconds,
       imagesPerSecond: result.seen / result.seconds,
+      ...('dataWaitSeconds' in result ? { dataWaitSeconds: result.dataWaitSeconds } : {}),
     };
     if (options.evaluation) {
       record.evaluation = await evaluate(model, options.evaluation.data, {
@@ -100,4 +129,58 @@ export async function train(model: Model, data: Pick<ImageDataset, 'images' | 'l
     await options.onEpochEnd?.(record);
   }
   return records;
+}
+
+type NativeTrainOptions = Parameters<Model['native']['train']>[1];
+
+/**
+ * One epoch over streamed data: the epoch's order is cut into chunks of `chunkBatches` batches; a bounded
+ * prefetch queue decodes the next chunks while the addon trains on the current one (one native call per
+ * chunk, momentum carried in the model). Chunk k's decoding and attack noise derive from (epoch seed, k),
+ * so an epoch is reproducible; it differs from the in-memory path only in where the random streams restart.
+ */
+async function trainStreamedEpoch(
+  model: Model,
+  data: StreamedTrainData,
+  order: Int32Array,
+  rates: ArrayLike<number>,
+  nativeOptions: NativeTrainOptions,
+  options: TrainOptions,
+  onProgress?: (progress: NativeProgress) => void,
+): Promise<{ seen: number; lossSum: number; correct: number; seconds: number; dataWaitSeconds: number }> {
+  const batchSize = nativeOptions.batchSize;
+  const chunkSize = batchSize * (options.chunkBatches ?? DEFAULT_CHUNK_BATCHES);
+  const chunkCount = Math.ceil(order.length / chunkSize);
+  // Chunk 0 keeps the epoch seed, so a single-chunk epoch trains exactly as the in-memory path does.
+  const chunkSeed = (k: number) => (k === 0 ? nativeOptions.seed : (nativeOptions.seed * 1009 + k) % 2 ** 31);
+  const producers = Array.from({ length: chunkCount }, (_, k) => () => data.load(order.subarray(k * chunkSize, (k + 1) * chunkSize), chunkSeed(k)));
+  const totals = { seen: 0, lossSum: 0, correct: 0, seconds: 0, dataWaitSeconds: 0 };
+  let step = 0;
+  let chunkIndex = 0;
+  const started = process.hrtime.bigint();
+  let waitStarted = process.hrtime.bigint();
+  for await (const chunk of prefetch(producers, options.prefetchChunks ?? DEFAULT_PREFETCH_CHUNKS)) {
+    totals.dataWaitSeconds += Number(process.hrtime.bigint() - waitStarted) / 1e9;
+    // A skipped file can leave a batch of one, which breaks batch norm in training mode: leave it out.
+    const usable = chunk.count % batchSize === 1 && chunk.count > 1 ? chunk.count - 1 : chunk.count;
+    if (usable > 0) {
+      const steps = Math.ceil(usable / batchSize);
+      const chunkRates = Float64Array.from({ length: steps }, (_, i) => rates[Math.min(step + i, rates.length - 1)]);
+      const before = { ...totals };
+      const result = await model.native.train(
+        { images: chunk.images, labels: chunk.labels, order: Int32Array.from({ length: usable }, (_, i) => i), learningRates: chunkRates },
+        { ...nativeOptions, seed: chunkSeed(chunkIndex) },
+        onProgress &&
+          ((progress) => onProgress({ done: before.seen + progress.done, total: order.length, lossSum: before.lossSum + progress.lossSum, correct: before.correct + progress.correct })),
+      );
+      step += steps;
+      totals.seen += result.seen;
+      totals.lossSum += result.lossSum;
+      totals.correct += result.correct;
+    }
+    chunkIndex++;
+    waitStarted = process.hrtime.bigint();
+  }
+  totals.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return totals;
 }

@@ -2,8 +2,12 @@ import { DATASET_NAMES, DatasetError, loadDataset } from '../../src/data';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/fashion-mnist';
 
 describe('loadDataset', () => {
-  it('accepts the names fashion-mnist and mnist', () => {
-    expect(DATASET_NAMES).toEqual(['fashion-mnist', 'mnist']);
+  it('accepts the six datasets of the study and Fashion-MNIST', () => {
+    expect(DATASET_NAMES).toEqual(['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'stl10', 'imagenet']);
+  });
+
+  it('asks for --data-dir where no default folder exists', () => {
+    expect(() => loadDataset('cifar10', 'train')).toThrow('dataset "cifar10" needs --data-dir: the folder holding its files in their official format');
   });
 
   it('reads Fashion-MNIST from the Debian folder by default', () => {
@@ -33,7 +37,7 @@ describe('loadDataset', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(DatasetError);
-    expect(thrown).toMatchObject({ code: 'ERR_DATASET_UNKNOWN', message: 'unknown dataset "foo"; accepted: fashion-mnist, mnist' });
+    expect(thrown).toMatchObject({ code: 'ERR_DATASET_UNKNOWN', message: 'unknown dataset "foo"; accepted: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet' });
   });
 
   it('rejects an unknown split', () => {

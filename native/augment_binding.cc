@@ -1,0 +1,41 @@
+#include "augment_binding.h"
+
+#include <cstring>
+
+#include "augment.h"
+#include "errors.h"
+#include "model_state.h"
+#include "tensor_bridge.h"
+
+namespace classwise {
+
+// augmentImages({ images: Uint8Array, shape: [N, C, H, W] }, { cropPadding, horizontalFlip, seed }) -> Uint8Array
+Napi::Value AugmentImages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    Napi::Object data = ObjectArgument(info, 0, "augment data");
+    Napi::Object options = ObjectArgument(info, 1, "augment options");
+    torch::Tensor pixels = CopyUint8Array(data.Get("images"), "augment data.images");
+    if (!data.Get("shape").IsArray()) throw ClasswiseError(kInvalidArgument, "augment data.shape must be [N, C, H, W]");
+    Napi::Array shapeArray = data.Get("shape").As<Napi::Array>();
+    std::vector<int64_t> shape;
+    for (uint32_t i = 0; i < shapeArray.Length(); ++i) shape.push_back(shapeArray.Get(i).As<Napi::Number>().Int64Value());
+    int64_t elements = 1;
+    for (int64_t size : shape) elements *= size;
+    if (shape.size() != 4 || elements != pixels.numel()) {
+      throw ClasswiseError(kShapeMismatch, "augment data.shape must be [N, C, H, W] with N*C*H*W = images.length (" +
+                                               std::to_string(pixels.numel()) + ")");
+    }
+    AugmentConfig config;
+    config.cropPadding = IntegerOption(options, "cropPadding", 0, 0, shape[2], "augment options");
+    config.horizontalFlip = BoolOption(options, "horizontalFlip", false, "augment options");
+    const auto seed = static_cast<uint64_t>(IntegerOption(options, "seed", 0, 0, (int64_t(1) << 53) - 1, "augment options"));
+    at::Generator generator = MakeGenerator(torch::kCPU, seed);
+    torch::Tensor out = AugmentBatch(pixels.view(shape), config, generator).contiguous();
+    Napi::Uint8Array result = Napi::Uint8Array::New(env, out.numel());
+    std::memcpy(result.Data(), out.data_ptr<uint8_t>(), out.numel());
+    return result;
+  });
+}
+
+}  // namespace classwise
