@@ -42,6 +42,8 @@ export function classCurvesChart(options: {
   xTitle: string;
   yTitle: string;
   classOrder?: string[];
+  /** Default 0..100 (percent). */
+  yDomain?: [number, number];
 }): ChartSpec {
   const layers: unknown[] = [];
   if (options.band) {
@@ -60,7 +62,7 @@ export function classCurvesChart(options: {
     mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: [0, 100] } },
+      y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
       color: { field: 'className', type: 'nominal', title: 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
       tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],
     },

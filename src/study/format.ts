@@ -1,0 +1,26 @@
+/** Number formats shared by findings and tables. */
+
+/** 0.3124 -> "31.2%". */
+export function percent(share: number): string {
+  return Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : 'n/a';
+}
+
+/** 0.3124 -> 31.2 (for tables and charts in percent). */
+export function percentValue(share: number): number {
+  return Number((100 * share).toFixed(2));
+}
+
+/** Difference of two shares in percentage points, one decimal. */
+export function points(share: number): string {
+  return `${(100 * share).toFixed(1)} points`;
+}
+
+export function coefficient(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : 'n/a';
+}
+
+export function pValue(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value < 1e-4 ? value.toExponential(1) : value.toPrecision(2);
+}
+
