@@ -21,6 +21,7 @@ export function coefficient(value: number): string {
 
 export function pValue(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
+  if (value === 0) return '0';
   return value < 1e-4 ? value.toExponential(1) : value.toPrecision(2);
 }
 
