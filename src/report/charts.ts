@@ -44,6 +44,7 @@ export function classCurvesChart(options: {
   classOrder?: string[];
   /** Default 0..100 (percent). */
   yDomain?: [number, number];
+  legendTitle?: string;
 }): ChartSpec {
   const layers: unknown[] = [];
   if (options.band) {
@@ -63,7 +64,7 @@ export function classCurvesChart(options: {
     encoding: {
       x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: { tickMinStep: 1 } },
       y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
-      color: { field: 'className', type: 'nominal', title: 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
+      color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
       tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],
     },
   });

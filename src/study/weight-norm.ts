@@ -59,6 +59,7 @@ export function weightNormSection(study: WeightNormStudy): ReportSection {
     xTitle: 'epoch',
     yTitle: 'coefficient x 100',
     yDomain: [-100, 100],
+    legendTitle: 'coefficient',
   });
   return {
     id: 'weight-norm',
