@@ -115,7 +115,7 @@ export function selectExamplesForRemoval(study: ConfusionStudy, source: number, 
   study.targetSets.forEach((set, i) => {
     if (study.labels[i] !== source) return;
     classExamples++;
-    if (set.length === 0) return;
+    if (set.length === 0 || (study.cleanCorrect && !study.cleanCorrect[i])) return;
     (set.every((t) => inTargets.has(t)) ? selected : control).push(i);
   });
   return { selected, control, classExamples };
@@ -256,7 +256,7 @@ export function classRemovalSection(result: ClassRemovalResult): ReportSection {
   const source = names[selection.source];
   const targets = selection.targets.map((t) => names[t]).join(', ');
   const findings = [
-    `${selection.selected.length} of ${selection.classExamples} ${source} test examples were only ever attacked into {${targets}} (control: ${selection.control.length} ${source} examples also attacked into other classes).`,
+    `${selection.selected.length} of ${selection.classExamples} ${source} test examples (clean-correct) were only ever attacked into {${targets}} (control: ${selection.control.length} ${source} examples also attacked into other classes).`,
     ...result.attacks.map(
       (row) =>
         `after retraining without {${targets}}, under ${row.attack}: ${percent(row.selected.share)} of the selected examples (${row.selected.stillCorrect}/${row.selected.count}) have no adversarial example any more, ` +
@@ -272,7 +272,7 @@ export function classRemovalSection(result: ClassRemovalResult): ReportSection {
     id: 'class-removal',
     title: '3. Class removal',
     description:
-      `Protocol (ours, after CONTEXT.md claim 3): in the full model, ${source} test examples whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
+      `Protocol (ours, after CONTEXT.md claim 3): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
       `the model is adversarially retrained with the run's recipe on the training data without {${targets}} (labels remapped, ${retrain.trainExamples} images, ${retrain.config.epochs} epochs${retrain.overrides.length ? `; our changes: ${retrain.overrides.join(', ')}` : ''}); ` +
       `the same examples are attacked again. In the full model every selected and control example had an adversarial example (0% by construction).`,
     findings,

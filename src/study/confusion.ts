@@ -6,6 +6,7 @@
  */
 import { attack, AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
+import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
@@ -46,6 +47,8 @@ export interface ConfusionStudy {
   labels: number[];
   attacks: string[];
   seeds: number;
+  /** Per example: classified correctly without attack (absent when not measured). */
+  cleanCorrect?: boolean[];
   /** Counts [true][adversarial prediction] under the first attack (first seed). */
   confusion: number[][];
   /** Each row divided by its total. */
@@ -57,7 +60,7 @@ export interface ConfusionStudy {
   /** Per example, sorted classes other than its own that some attack run predicted. */
   targetSets: number[][];
   singleTargetGroups: SingleTargetGroup[];
-  /** Per class: examples broken at least once, and how many of them always went to one class. */
+  /** Per class: clean-correct examples broken at least once, and how many of them always went to one class. */
   attackable: number[];
   singleTarget: number[];
 }
@@ -66,6 +69,7 @@ export async function adversarialConfusion(model: Model, data: ImageDataset, opt
   if (options.attacks.length === 0) throw studyError('the confusion study needs at least one attack', 'ERR_INVALID_ARGUMENT');
   const seeds = options.seeds ?? 3;
   const images = imagesAsFloats(data);
+  const clean = await evaluate(model, data, { batchSize: options.batchSize });
   const runs: Int32Array[] = [];
   for (const attackOptions of options.attacks) {
     for (let s = 0; s < seeds; s++) {
@@ -78,16 +82,21 @@ export async function adversarialConfusion(model: Model, data: ImageDataset, opt
     classNames: model.config.classNames,
     attacks: options.attacks.map(attackLabel),
     seeds,
-    ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3),
+    ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3, clean.cleanPredictions),
   };
 }
 
-/** Everything of the study that follows from the predictions of each attack run; runs[0] gives the matrix. */
+/**
+ * Everything of the study that follows from the predictions of each attack run; runs[0] gives the matrix.
+ * With clean predictions, examples misclassified without attack have no adversarial example to speak of:
+ * they count in the matrix and robust accuracy but not as attackable or in single-target groups.
+ */
 export function targetStatistics(
   labels: Int32Array,
   runs: Int32Array[],
   classes: number,
   topCount = 3,
+  cleanPredictions?: Int32Array,
 ): Omit<ConfusionStudy, 'classNames' | 'attacks' | 'seeds'> {
   const targetSets = Array.from({ length: labels.length }, () => new Set<number>());
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
@@ -118,6 +127,7 @@ export function targetStatistics(
       unbroken[source]++;
       return;
     }
+    if (cleanPredictions && cleanPredictions[i] !== source) return;
     attackable[source]++;
     if (set.size !== 1) return;
     singleTarget[source]++;
@@ -131,6 +141,7 @@ export function targetStatistics(
     .sort((x, y) => y.examples.length - x.examples.length || x.source - y.source);
   return {
     labels: Array.from(labels),
+    cleanCorrect: cleanPredictions ? Array.from(labels, (label, i) => cleanPredictions[i] === label) : undefined,
     confusion,
     rowNormalised,
     robustAccuracy,
@@ -157,7 +168,7 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
   const totalAttackable = study.attackable.reduce((a, b) => a + b, 0);
   const totalSingle = study.singleTarget.reduce((a, b) => a + b, 0);
   findings.push(
-    `${totalSingle} of ${totalAttackable} attackable examples (${percent(totalAttackable ? totalSingle / totalAttackable : 0)}) only ever went to one class over ` +
+    `${totalSingle} of ${totalAttackable} attackable (clean-correct, broken at least once) examples (${percent(totalAttackable ? totalSingle / totalAttackable : 0)}) only ever went to one class over ` +
       `${study.attacks.length} attack(s) x ${study.seeds} seeds; largest groups: ${pairs.join(', ') || 'none'}.`,
   );
   return {
@@ -191,7 +202,7 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
         title: 'Examples that only ever go to one target class',
         columns: ['class', 'target', 'examples', '% of attackable examples of the class'],
         rows: study.singleTargetGroups.slice(0, 25).map((g) => [names[g.source], names[g.target], g.examples.length, percentValue(g.shareOfAttackable)]),
-        note: 'Attackable: broken by at least one attack run. The full list of example indices is in report.json.',
+        note: 'Attackable: classified correctly without attack and broken by at least one attack run. The full list of example indices is in report.json.',
       },
     ],
     data: study,

@@ -22,6 +22,16 @@ test('known answer: three classes, two attack runs', () => {
   expect(stats.singleTarget).toEqual([3, 1, 0]);
 });
 
+test('examples misclassified without attack are not counted as attackable', () => {
+  const labels = Int32Array.from([0, 0, 1]);
+  const runs = [Int32Array.from([1, 1, 0])];
+  const stats = targetStatistics(labels, runs, 2, 3, Int32Array.from([0, 1, 1]));
+  expect(stats.cleanCorrect).toEqual([true, false, true]);
+  expect(stats.attackable).toEqual([1, 1]);
+  expect(stats.singleTargetGroups.map((g) => g.examples)).toEqual([[0], [2]]);
+  expect(stats.robustAccuracy).toEqual([0, 0]);
+});
+
 test('on a trained MNIST model: rows add up to the class counts, more runs only grow target sets', async () => {
   const model = await standardTrainedMnistModel();
   const data = takePerClass(loadMnistSample('test'), 10, 0);
