@@ -31,6 +31,7 @@ interface StudyCliOptions {
   eps?: number;
   attack?: string;
   attacks?: string;
+  confusionAttacks?: string;
   seeds: number;
   source?: string;
   targets?: string;
@@ -93,7 +94,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
     case 'confusion': {
       const { model } = await context.model();
       const test = await context.testSet();
-      const attacks = options.attacks ? parseAttackList(options.attacks, await context.eps()) : [await context.mainAttack()];
+      const attacks = options.confusionAttacks ? parseAttackList(options.confusionAttacks, await context.eps()) : [await context.mainAttack()];
       log(`confusion: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}, ${options.seeds} seeds`);
       context.confusion = await adversarialConfusion(model, test, { attacks, seeds: options.seeds, seed: options.seed, batchSize: options.batchSize, onStage: (t) => log(`  ${t}`) });
       return confusionSection(context.confusion);
@@ -109,7 +110,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
         out: path.join(out, 'class-removal'),
         source: options.source,
         targets: options.targets ? list(options.targets) : undefined,
-        selectionAttacks: options.attacks ? parseAttackList(options.attacks, eps) : [main],
+        selectionAttacks: options.confusionAttacks ? parseAttackList(options.confusionAttacks, eps) : [main],
         seeds: options.seeds,
         removalAttacks: stronger,
         testPerClass: options.perClass,
@@ -125,7 +126,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
     case 'attacks': {
       const { model } = await context.model();
       const test = await context.testSet();
-      const attacks = parseAttackList(options.attacks ?? 'fgsm,pgd@10,pgd@40', await context.eps());
+      const attacks = parseAttackList(options.attacks!, await context.eps());
       const models = [{ label: path.basename(path.resolve(options.run)), model }];
       for (const other of list(options.compare)) models.push({ label: path.basename(path.resolve(other)), model: (await openModel(other, options.device)).model });
       log(`attacks: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}${models.length > 1 ? `; models ${models.map((m) => m.label).join(', ')}` : ''}`);
@@ -195,7 +196,8 @@ function studyOptions(command: Command): Command {
     .addOption(new Option('--per-class <n|all>', 'test examples per class (default: the run\'s evaluation subset)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the run\'s eps)').argParser(parseNumberIn(0, 1e6)))
     .option('--attack <spec>', 'main attack, KIND[@STEPS][xRESTARTS] (default: the run\'s evaluation attack)')
-    .option('--attacks <list>', 'attack list, e.g. fgsm,pgd@10,pgd@40 (confusion and removal selection: default the main attack; attacks: weakest first)')
+    .option('--attacks <list>', 'attacks: attack list, weakest first', 'fgsm,pgd@10,pgd@40')
+    .option('--confusion-attacks <list>', 'confusion and removal selection: attacks whose targets are collected; the first gives the matrix (default: the main attack)')
     .addOption(new Option('--seeds <n>', 'runs of each attack with different random starts (confusion, removal)').default(3).argParser(parseInteger(1, 1000)))
     .option('--source <class>', 'removal: source class (default: from the confusion study)')
     .option('--targets <list>', 'removal: target classes to remove (default: from the confusion study)')
