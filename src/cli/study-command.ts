@@ -178,6 +178,11 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
     settings.model = `${model.config.architecture}, ${model.numClasses} classes, epoch ${meta.epoch}${run ? `, trained with ${run.method} eps ${run.eps} on ${run.dataset}` : ''}`;
     settings['test examples'] = `${test.count} (${test.source})`;
     settings['main attack'] = attackLabel(await context.mainAttack());
+    if (run) {
+      settings['training run'] =
+        `${run.method}${run.method === 'standard' ? '' : ` (training attack ${run.method === 'fgsm-rs' ? 'FGSM-RS' : `PGD-${run.trainSteps}`})`}, ` +
+        `${run.trainPerClass ?? 'all'} training images per class, ${run.epochs} epochs, lr ${run.learningRate} ${run.schedule}`;
+    }
   }
   settings['robust accuracy'] = 'share of ALL test examples of a class still classified correctly under attack';
   const report: StudyReport = { title: `Class-wise robustness study: ${options.run}`, settings, sections };
