@@ -17,6 +17,7 @@ import { adversarialConfusion, ConfusionStudy, confusionSection } from '../study
 import { robustnessOverEpochs, robustnessOverEpochsSection } from '../study/epochs';
 import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../study/mitigation';
 import { openModel, OpenedModel, readMetrics, studyError, studyTestSet } from '../study/run-folder';
+import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
 import { parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
@@ -243,6 +244,19 @@ export function studyCommand(): Command {
         return runStudy(chosen, options);
       })
       .option('--skip <list>', `experiments to leave out: ${EXPERIMENTS.join(', ')}`),
+  );
+  command.addCommand(
+    new Command('render')
+      .description('redraw a report from report.json files without running the model (sections of later files replace earlier ones)')
+      .requiredOption('--from <list>', 'report.json files, comma-separated')
+      .requiredOption('--out <dir>', 'report folder')
+      .action(async (options: { from: string; out: string }) => {
+        const report = reportFromJson(list(options.from));
+        const written = await writeReport(report, options.out);
+        console.log(formatFindings(report));
+        console.log(`\nreport: ${written.html}`);
+        console.log(`numbers: ${written.json}; ${written.csv.length} CSV files in ${path.join(options.out, 'csv')}`);
+      }),
   );
   return command;
 }

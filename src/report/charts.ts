@@ -45,14 +45,17 @@ export function classCurvesChart(options: {
   /** Default 0..100 (percent). */
   yDomain?: [number, number];
   legendTitle?: string;
+  /** x is a count (epochs): whole-number ticks. */
+  integerX?: boolean;
 }): ChartSpec {
   const layers: unknown[] = [];
+  const xAxis = options.integerX ? { tickMinStep: 1, format: 'd' } : {};
   if (options.band) {
     layers.push({
       data: { values: options.band },
       mark: { type: 'area', opacity: 0.18, color: '#4c78a8' },
       encoding: {
-        x: { field: 'x', type: 'quantitative' },
+        x: { field: 'x', type: 'quantitative', axis: xAxis },
         y: { field: 'worst', type: 'quantitative' },
         y2: { field: 'best' },
       },
@@ -62,7 +65,7 @@ export function classCurvesChart(options: {
     data: { values: options.points },
     mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: { tickMinStep: 1 } },
+      x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: xAxis },
       y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
       color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
       tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],
@@ -91,7 +94,7 @@ export function heatmapChart(options: { title: string; classNames: string[]; row
       {
         mark: 'rect',
         encoding: {
-          color: { field: 'percent', type: 'quantitative', title: '% of row', scale: { scheme: 'blues', domain: [0, 100] } },
+          color: { field: 'percent', type: 'quantitative', title: '% of row', scale: { range: ['#ffffff', '#08519c'], domain: [0, 100] } },
           tooltip: [{ field: 'row', title: 'true' }, { field: 'column', title: 'predicted' }, { field: 'percent', format: '.1f' }],
         },
       },
@@ -127,16 +130,23 @@ export function scatterWithFitChart(options: { title: string; points: { classNam
 }
 
 /** Bars per class, one bar per group (attack, model, before/after) side by side. */
-export function groupedBarsChart(options: { title: string; rows: { className: string; group: string; value: number }[]; yTitle: string; classOrder: string[] }): ChartSpec {
+export function groupedBarsChart(options: {
+  title: string;
+  rows: { className: string; group: string; value: number }[];
+  yTitle: string;
+  classOrder: string[];
+  xTitle?: string;
+}): ChartSpec {
   const groups = [...new Set(options.rows.map((row) => row.group))];
+  const categories = options.classOrder.length;
   return {
     title: options.title,
-    width: { step: Math.max(8, Math.round(60 / Math.max(1, groups.length))) * groups.length + 10 } as unknown as number,
+    width: Math.min(1080, Math.max(260, categories * Math.max(40, 18 * groups.length))),
     height: HEIGHT,
     data: { values: options.rows },
     mark: 'bar',
     encoding: {
-      x: { field: 'className', type: 'nominal', title: 'class', sort: options.classOrder, axis: { labelAngle: -40 } },
+      x: { field: 'className', type: 'nominal', title: options.xTitle ?? 'class', sort: options.classOrder, axis: { labelAngle: categories > 4 ? -40 : 0, labelLimit: 260 } },
       xOffset: { field: 'group', type: 'nominal', sort: groups },
       y: { field: 'value', type: 'quantitative', title: options.yTitle },
       color: { field: 'group', type: 'nominal', title: null, sort: groups, scale: { scheme: 'tableau10' }, legend: { orient: 'top', labelLimit: 320 } },

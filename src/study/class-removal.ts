@@ -276,7 +276,7 @@ export function classRemovalSection(result: ClassRemovalResult): ReportSection {
       `the model is adversarially retrained with the run's recipe on the training data without {${targets}} (labels remapped, ${retrain.trainExamples} images, ${retrain.config.epochs} epochs${retrain.overrides.length ? `; our changes: ${retrain.overrides.join(', ')}` : ''}); ` +
       `the same examples are attacked again. In the full model every selected and control example had an adversarial example (0% by construction).`,
     findings,
-    charts: [{ spec: groupedBarsChart({ title: `${source}: share with no adversarial example after removing {${targets}} (%)`, rows: bars, yTitle: 'still correctly classified (%)', classOrder: result.attacks.map((r) => r.attack) }), caption: 'Full model: 0% for both sets by construction.' }],
+    charts: [{ spec: groupedBarsChart({ title: `${source}: share with no adversarial example after removing {${targets}} (%)`, rows: bars, yTitle: 'still correctly classified (%)', classOrder: result.attacks.map((r) => r.attack), xTitle: 'attack on the retrained model' }), caption: 'Full model: 0% for both sets by construction.' }],
     tables: [
       {
         title: 'Share still correctly classified after retraining without the target classes',

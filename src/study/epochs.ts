@@ -106,11 +106,11 @@ export function robustnessOverEpochsSection(result: RobustnessOverEpochs): Repor
   const sampled = result.plottedClasses.length < names.length ? ` (${result.plottedClasses.length} of ${names.length} classes, drawn at random)` : '';
   const charts = [
     {
-      spec: classCurvesChart({ title: `Robust accuracy per class${sampled}`, points: curvePoints(result.robustAccuracy), band, xTitle: 'epoch', yTitle: 'robust accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
+      spec: classCurvesChart({ title: `Robust accuracy per class${sampled}`, points: curvePoints(result.robustAccuracy), band, xTitle: 'epoch', integerX: true, yTitle: 'robust accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
       caption: `Shaded: band between the best and the worst class at each epoch (all classes). Attack: ${result.attack}.`,
     },
     {
-      spec: classCurvesChart({ title: `Clean accuracy per class${sampled}`, points: curvePoints(result.cleanAccuracy), xTitle: 'epoch', yTitle: 'clean accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
+      spec: classCurvesChart({ title: `Clean accuracy per class${sampled}`, points: curvePoints(result.cleanAccuracy), xTitle: 'epoch', integerX: true, yTitle: 'clean accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
     },
     {
       spec: histogramChart({

@@ -57,6 +57,7 @@ export function weightNormSection(study: WeightNormStudy): ReportSection {
     title: 'Correlation of weight norm and robustness per epoch',
     points: coefficientPoints,
     xTitle: 'epoch',
+    integerX: true,
     yTitle: 'coefficient x 100',
     yDomain: [-100, 100],
     legendTitle: 'coefficient',
