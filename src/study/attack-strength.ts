@@ -11,7 +11,7 @@ import { Model } from '../model';
 import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
 import { ReportSection, ReportTable } from '../report/study-report';
 import { attackLabel } from './attack-spec';
-import { coefficient, percent, percentValue, points, pValue } from './format';
+import { coefficient, displayNames, percent, percentValue, points, pValue } from './format';
 import { studyError } from './run-folder';
 import { Correlation, kendallTauB, pearson, spearman } from './statistics';
 
@@ -114,7 +114,7 @@ function agreementTable(title: string, rows: RankAgreement[]): ReportTable {
 }
 
 export function attackStrengthSection(study: AttackStrengthStudy): ReportSection {
-  const names = study.classNames;
+  const names = displayNames(study.classNames);
   const weakest = study.attacks[0];
   const strongest = study.attacks[study.attacks.length - 1];
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;

@@ -26,7 +26,7 @@ import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
 import { attackLabel } from './attack-spec';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
-import { percent, percentValue } from './format';
+import { displayNames, percent, percentValue } from './format';
 import { imagesAsFloats, openModel, studyError, studyTestSet } from './run-folder';
 
 export interface ClassRemovalOptions {
@@ -252,7 +252,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
 
 export function classRemovalSection(result: ClassRemovalResult): ReportSection {
   const { selection, retrain } = result;
-  const names = selection.classNames;
+  const names = displayNames(selection.classNames);
   const source = names[selection.source];
   const targets = selection.targets.map((t) => names[t]).join(', ');
   const findings = [

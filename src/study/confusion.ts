@@ -11,7 +11,7 @@ import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { attackLabel } from './attack-spec';
-import { percent, percentValue } from './format';
+import { displayNames, percent, percentValue } from './format';
 import { imagesAsFloats, studyError } from './run-folder';
 
 export interface ConfusionOptions {
@@ -155,7 +155,7 @@ export function targetStatistics(
 }
 
 export function confusionSection(study: ConfusionStudy): ReportSection {
-  const names = study.classNames;
+  const names = displayNames(study.classNames);
   const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
   const findings = order.slice(0, 3).map(({ k, robust }) => {
     const top = study.topTargets[k][0];

@@ -6,7 +6,7 @@
 import { shuffledIndices } from '../data/random';
 import { classCurvesChart, histogramChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { percent, percentValue, points } from './format';
+import { displayNames, percent, percentValue, points } from './format';
 import { EpochMetrics, studyError } from './run-folder';
 import { spearman } from './statistics';
 
@@ -86,7 +86,7 @@ export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: 
 }
 
 export function robustnessOverEpochsSection(result: RobustnessOverEpochs): ReportSection {
-  const names = result.classNames;
+  const names = displayNames(result.classNames);
   const last = result.bands[result.bands.length - 1];
   const widest = result.bands.reduce((a, b) => (b.gap > a.gap ? b : a));
   const lastRobust = result.robustAccuracy[result.robustAccuracy.length - 1];

@@ -25,3 +25,8 @@ export function pValue(value: number): string {
   return value < 1e-4 ? value.toExponential(1) : value.toPrecision(2);
 }
 
+
+/** Class names for sentences and charts: digit names (MNIST) read as "class 3", others unchanged. */
+export function displayNames(names: readonly string[]): string[] {
+  return names.map((name) => (/^\d+$/.test(name) ? `class ${name}` : name));
+}

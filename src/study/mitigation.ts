@@ -10,7 +10,7 @@ import { Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { attackLabel } from './attack-spec';
-import { percent, percentValue, points } from './format';
+import { displayNames, percent, percentValue, points } from './format';
 import { studyError } from './run-folder';
 
 export interface MitigationSide {
@@ -92,7 +92,7 @@ export async function mitigationComparison(
 }
 
 export function mitigationSection(study: MitigationStudy): ReportSection {
-  const names = study.classNames;
+  const names = displayNames(study.classNames);
   const { before, after } = study;
   const findings = [
     `worst class: ${names[before.worst.classIndex]} ${percent(before.worst.robust)} before, ${names[after.worst.classIndex]} ${percent(after.worst.robust)} after (${after.worst.robust >= before.worst.robust ? '+' : ''}${points(after.worst.robust - before.worst.robust)}).`,

@@ -11,7 +11,7 @@ import { Model } from '../model';
 import { classCurvesChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { attackLabel, attackSupportsOption } from './attack-spec';
-import { percent, percentValue } from './format';
+import { displayNames, percent, percentValue } from './format';
 
 export interface TemperatureOptions {
   base: AttackOptions;
@@ -58,7 +58,7 @@ export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'i
 }
 
 export function temperatureSection(study: TemperatureStudy): ReportSection {
-  const names = study.classNames;
+  const names = displayNames(study.classNames);
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   const findings: string[] = [];
   if (!study.supported) {

@@ -4,7 +4,7 @@
  */
 import { classCurvesChart, scatterWithFitChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { coefficient, percent, percentValue, pValue } from './format';
+import { coefficient, displayNames, percent, percentValue, pValue } from './format';
 import { EpochMetrics, studyError } from './run-folder';
 import { Correlation, pearson, spearman } from './statistics';
 
@@ -38,7 +38,7 @@ export function weightNormStudy(metrics: EpochMetrics[]): WeightNormStudy {
 }
 
 export function weightNormSection(study: WeightNormStudy): ReportSection {
-  const names = study.classNames;
+  const names = displayNames(study.classNames);
   const last = study.epochs[study.epochs.length - 1];
   const byNorm = last.weightNorms.map((norm, k) => ({ k, norm })).sort((a, b) => a.norm - b.norm);
   const positive = study.epochs.filter((e) => e.spearman.coefficient > 0).length;
