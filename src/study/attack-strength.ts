@@ -128,7 +128,12 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
   ];
   if (study.rankAcrossModels.length) {
     const rhos = study.rankAcrossModels.map((r) => r.spearman.coefficient);
-    findings.push(`across ${study.models.length} models under ${strongest}: Spearman rho from ${coefficient(Math.min(...rhos))} to ${coefficient(Math.max(...rhos))}.`);
+    const [only] = study.rankAcrossModels;
+    findings.push(
+      study.rankAcrossModels.length === 1
+        ? `the per-class ranking of ${only.a} and ${only.b} under ${strongest}: Spearman rho = ${coefficient(only.spearman.coefficient)} (p = ${pValue(only.spearman.pValue)}), Kendall tau-b = ${coefficient(only.kendall.coefficient)} (p = ${pValue(only.kendall.pValue)}).`
+        : `across ${study.models.length} models under ${strongest}: Spearman rho from ${coefficient(Math.min(...rhos))} to ${coefficient(Math.max(...rhos))}.`,
+    );
   }
   const order = names.map((_, k) => k).sort((a, b) => study.robust[study.robust.length - 1][a] - study.robust[study.robust.length - 1][b]).map((k) => names[k]);
   const charts = [
