@@ -49,7 +49,8 @@ export function classCurvesChart(options: {
   integerX?: boolean;
 }): ChartSpec {
   const layers: unknown[] = [];
-  const xAxis = options.integerX ? { tickMinStep: 1, format: 'd' } : {};
+  // Ticks exactly at the measured x values (epochs): no 1.5 rounded to a second "2".
+  const xAxis = options.integerX ? { values: [...new Set(options.points.map((p) => p.x))].sort((a, b) => a - b), format: 'd' } : {};
   if (options.band) {
     layers.push({
       data: { values: options.band },
@@ -141,7 +142,8 @@ export function groupedBarsChart(options: {
   const categories = options.classOrder.length;
   return {
     title: options.title,
-    width: Math.min(1080, Math.max(260, categories * Math.max(40, 18 * groups.length))),
+    // Few categories carry long labels (attack names, written flat): give each about 230 pixels.
+    width: categories > 4 ? Math.min(1080, categories * Math.max(40, 18 * groups.length)) : Math.max(260, 230 * categories),
     height: HEIGHT,
     data: { values: options.rows },
     mark: 'bar',
