@@ -40,3 +40,6 @@ export function runtimeInfo() {
 export function setThreads(threads: number): number {
   return nativeAddon().setThreads({ threads });
 }
+export * as study from './study/index';
+export { writeReport, formatFindings } from './report/study-report';
+export type { StudyReport, ReportSection } from './report/study-report';

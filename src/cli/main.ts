@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-/** The classwise-at command line: `train` and `evaluate`. Known failures print one line, no stack. */
+/** The classwise-at command line: `train`, `evaluate` and `study`. Known failures print one line, no stack. */
 import { Command } from 'commander';
 
 import { evaluateCommand } from './evaluate-command';
+import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
 export async function main(argv: string[]): Promise<void> {
@@ -10,7 +11,8 @@ export async function main(argv: string[]): Promise<void> {
     .description('adversarial training and class-wise robustness diagnosis of image classifiers')
     .showHelpAfterError('(add --help for the options and their defaults)')
     .addCommand(trainCommand())
-    .addCommand(evaluateCommand());
+    .addCommand(evaluateCommand())
+    .addCommand(studyCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {

@@ -1,0 +1,262 @@
+/**
+ * `classwise-at study <experiment>`: each experiment of the class-wise study as one command on a run
+ * folder (or checkpoint); writes report.html, report.json and csv/ into --out and prints the findings.
+ */
+import { Command, Option } from 'commander';
+import path from 'path';
+
+import { AttackOptions } from '../attack';
+import { DeviceName } from '../model';
+import { nativeAddon } from '../native';
+import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
+import { evalAttack } from '../train/run';
+import { attackLabel, parseAttackList } from '../study/attack-spec';
+import { attackStrength, attackStrengthSection } from '../study/attack-strength';
+import { classRemoval, classRemovalSection } from '../study/class-removal';
+import { adversarialConfusion, ConfusionStudy, confusionSection } from '../study/confusion';
+import { robustnessOverEpochs, robustnessOverEpochsSection } from '../study/epochs';
+import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../study/mitigation';
+import { openModel, OpenedModel, readMetrics, studyError, studyTestSet } from '../study/run-folder';
+import { reportFromJson } from '../study/render';
+import { temperatureSection, temperatureSweep } from '../study/temperature';
+import { weightNormSection, weightNormStudy } from '../study/weight-norm';
+import { parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+
+export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
+type Experiment = (typeof EXPERIMENTS)[number];
+
+interface StudyCliOptions {
+  run: string;
+  out?: string;
+  perClass?: number | null;
+  eps?: number;
+  attack?: string;
+  attacks?: string;
+  confusionAttacks?: string;
+  seeds: number;
+  source?: string;
+  targets?: string;
+  removalAttacks?: string;
+  retrainPerClass?: number | null;
+  retrainEpochs?: number;
+  compare?: string;
+  temperatures: string;
+  after?: string;
+  logitBias?: string;
+  skip?: string;
+  batchSize: number;
+  seed: number;
+  device: DeviceName;
+  threads?: number;
+}
+
+const log = (text: string) => console.log(`[study] ${text}`);
+
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
+}
+
+/** Model-based experiments share the loaded model, its test set and the confusion study. */
+class StudyContext {
+  private opened?: OpenedModel;
+  confusion?: ConfusionStudy;
+
+  constructor(readonly options: StudyCliOptions) {}
+
+  async model(): Promise<OpenedModel> {
+    this.opened ??= await openModel(this.options.run, this.options.device);
+    return this.opened;
+  }
+
+  async eps(): Promise<number> {
+    return this.options.eps ?? (await this.model()).run?.eps ?? 0.1;
+  }
+
+  /** --attack, else the run's evaluation attack. */
+  async mainAttack(): Promise<AttackOptions> {
+    if (this.options.attack) return parseAttackList(this.options.attack, await this.eps())[0];
+    const { run } = await this.model();
+    if (!run) throw studyError('this checkpoint has no run settings: pass --attack, e.g. pgd@20', 'ERR_INVALID_ARGUMENT');
+    return this.options.eps === undefined ? evalAttack(run) : { ...evalAttack(run), eps: this.options.eps, stepSize: undefined };
+  }
+
+  async testSet() {
+    return studyTestSet((await this.model()).run, { perClass: this.options.perClass });
+  }
+}
+
+async function section(experiment: Experiment, context: StudyContext, out: string): Promise<ReportSection> {
+  const options = context.options;
+  switch (experiment) {
+    case 'epochs':
+      return robustnessOverEpochsSection(robustnessOverEpochs(readMetrics(options.run), { seed: options.seed }));
+    case 'weight-norm':
+      return weightNormSection(weightNormStudy(readMetrics(options.run)));
+    case 'confusion': {
+      const { model } = await context.model();
+      const test = await context.testSet();
+      const attacks = options.confusionAttacks ? parseAttackList(options.confusionAttacks, await context.eps()) : [await context.mainAttack()];
+      log(`confusion: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}, ${options.seeds} seeds`);
+      context.confusion = await adversarialConfusion(model, test, { attacks, seeds: options.seeds, seed: options.seed, batchSize: options.batchSize, onStage: (t) => log(`  ${t}`) });
+      return confusionSection(context.confusion);
+    }
+    case 'removal': {
+      const main = await context.mainAttack();
+      const eps = await context.eps();
+      const stronger = options.removalAttacks
+        ? parseAttackList(options.removalAttacks, eps)
+        : [main, { ...main, steps: 5 * (main.steps ?? 10), stepSize: undefined, restarts: 5 }];
+      const result = await classRemoval({
+        model: options.run,
+        out: path.join(out, 'class-removal'),
+        source: options.source,
+        targets: options.targets ? list(options.targets) : undefined,
+        selectionAttacks: options.confusionAttacks ? parseAttackList(options.confusionAttacks, eps) : [main],
+        seeds: options.seeds,
+        removalAttacks: stronger,
+        testPerClass: options.perClass,
+        retrainPerClass: options.retrainPerClass,
+        retrainEpochs: options.retrainEpochs,
+        confusion: context.confusion,
+        device: options.device,
+        batchSize: options.batchSize,
+        log: (text) => log(`removal ${text}`),
+      });
+      return classRemovalSection(result);
+    }
+    case 'attacks': {
+      const { model } = await context.model();
+      const test = await context.testSet();
+      const attacks = parseAttackList(options.attacks!, await context.eps());
+      const models = [{ label: path.basename(path.resolve(options.run)), model }];
+      for (const other of list(options.compare)) models.push({ label: path.basename(path.resolve(other)), model: (await openModel(other, options.device)).model });
+      log(`attacks: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}${models.length > 1 ? `; models ${models.map((m) => m.label).join(', ')}` : ''}`);
+      return attackStrengthSection(await attackStrength(models, test, { attacks, seed: options.seed, batchSize: options.batchSize, onStage: (t) => log(`  ${t}`) }));
+    }
+    case 'temperature': {
+      const { model } = await context.model();
+      const test = await context.testSet();
+      const temperatures = list(options.temperatures).map(Number);
+      return temperatureSection(await temperatureSweep(model, test, { base: await context.mainAttack(), temperatures, seed: options.seed, batchSize: options.batchSize, onStage: (t) => log(`temperature ${t}`) }));
+    }
+    case 'mitigation': {
+      const { model } = await context.model();
+      const test = await context.testSet();
+      const before = { label: `before (${path.basename(path.resolve(options.run))})`, model };
+      let after;
+      let mitigation: string;
+      if (options.after) {
+        after = { label: `after (${path.basename(path.resolve(options.after))})`, model: (await openModel(options.after, options.device)).model };
+        mitigation = `the model of ${options.after} instead of ${options.run}`;
+      } else if (options.logitBias) {
+        after = { label: `logit bias ${options.logitBias}`, model: await withLogitBias(model, parseLogitBias(options.logitBias, model.config.classNames)) };
+        mitigation = `per-class logit bias at inference (${options.logitBias}), added to the final layer's bias so the attack sees it`;
+      } else {
+        throw studyError('mitigation needs --after <run folder or checkpoint> or --logit-bias CLASS=VALUE,...', 'ERR_INVALID_ARGUMENT');
+      }
+      log(`mitigation: ${mitigation}, ${test.count} test examples`);
+      return mitigationSection(await mitigationComparison(before, after, test, { attack: await context.mainAttack(), mitigation, seed: options.seed }));
+    }
+  }
+}
+
+async function runStudy(experiments: Experiment[], options: StudyCliOptions): Promise<void> {
+  if (options.threads) nativeAddon().setThreads({ threads: options.threads });
+  const name = experiments.length === 1 ? experiments[0] : 'all';
+  const out = options.out ?? path.join(options.run, `study-${name}`);
+  const context = new StudyContext(options);
+  const sections: ReportSection[] = [];
+  for (const experiment of experiments) {
+    log(`${experiment}: running`);
+    const started = Date.now();
+    sections.push(await section(experiment, context, out));
+    log(`${experiment}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+  const settings: Record<string, string> = { 'run or checkpoint': options.run };
+  if (sections.some((s) => !['epochs', 'weight-norm'].includes(s.id))) {
+    const { model, meta, run } = await context.model();
+    const test = await context.testSet();
+    settings.model = `${model.config.architecture}, ${model.numClasses} classes, epoch ${meta.epoch}${run ? `, trained with ${run.method} eps ${run.eps} on ${run.dataset}` : ''}`;
+    settings['test examples'] = `${test.count} (${test.source})`;
+    settings['main attack'] = attackLabel(await context.mainAttack());
+    if (run) {
+      settings['training run'] =
+        `${run.method}${run.method === 'standard' ? '' : ` (training attack ${run.method === 'fgsm-rs' ? 'FGSM-RS' : `PGD-${run.trainSteps}`})`}, ` +
+        `${run.trainPerClass ?? 'all'} training images per class, ${run.epochs} epochs, lr ${run.learningRate} ${run.schedule}`;
+    }
+  }
+  settings['robust accuracy'] = 'share of ALL test examples of a class still classified correctly under attack';
+  const report: StudyReport = { title: `Class-wise robustness study: ${options.run}`, settings, sections };
+  const written = await writeReport(report, out);
+  console.log('');
+  console.log(formatFindings(report));
+  console.log('');
+  console.log(`report: ${written.html}`);
+  console.log(`numbers: ${written.json}; ${written.csv.length} CSV files in ${path.join(out, 'csv')}`);
+}
+
+function studyOptions(command: Command): Command {
+  return command
+    .requiredOption('--run <dir>', 'run folder written by train (metrics.jsonl, checkpoint.safetensors), or a checkpoint file')
+    .option('--out <dir>', 'report folder (default: <run>/study-<experiment>)')
+    .addOption(new Option('--per-class <n|all>', 'test examples per class (default: the run\'s evaluation subset)').argParser(parsePerClass))
+    .addOption(new Option('--eps <e>', 'attack budget (default: the run\'s eps)').argParser(parseNumberIn(0, 1e6)))
+    .option('--attack <spec>', 'main attack, KIND[@STEPS][xRESTARTS] (default: the run\'s evaluation attack)')
+    .option('--attacks <list>', 'attacks: attack list, weakest first', 'fgsm,pgd@10,pgd@40')
+    .option('--confusion-attacks <list>', 'confusion and removal selection: attacks whose targets are collected; the first gives the matrix (default: the main attack)')
+    .addOption(new Option('--seeds <n>', 'runs of each attack with different random starts (confusion, removal)').default(3).argParser(parseInteger(1, 1000)))
+    .option('--source <class>', 'removal: source class (default: from the confusion study)')
+    .option('--targets <list>', 'removal: target classes to remove (default: from the confusion study)')
+    .option('--removal-attacks <list>', 'removal: attacks after retraining (default: main attack, then 5x its steps with 5 restarts)')
+    .addOption(new Option('--retrain-per-class <n|all>', 'removal: training examples per class of the retraining (default: the run\'s)').argParser(parsePerClass))
+    .addOption(new Option('--retrain-epochs <n>', 'removal: epochs of the retraining (default: the run\'s)').argParser(parseInteger(1, 100000)))
+    .option('--compare <list>', 'attacks: other run folders or checkpoints (defenses) to rank against')
+    .option('--temperatures <list>', 'temperature: values of T', '0.5,2,5,10')
+    .option('--after <dir>', 'mitigation: run folder or checkpoint of the mitigated model')
+    .option('--logit-bias <list>', 'mitigation: per-class logit bias at inference, CLASS=VALUE,...')
+    .addOption(new Option('--batch-size <n>', 'examples per native batch').default(256).argParser(parseInteger(1, 1 << 20)))
+    .addOption(new Option('--seed <n>', 'seed of attack noise and class sampling').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
+    .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
+    .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)));
+}
+
+const DESCRIPTIONS: Record<Experiment, string> = {
+  epochs: '1. per-class robust and clean accuracy at every epoch, best-to-worst band, interval histogram',
+  confusion: '2. adversarial confusion, top targets per class, per-example target sets over attacks and seeds',
+  removal: '3. class removal: select examples, retrain without their target classes, attack them again (resumable)',
+  'weight-norm': '4. final-layer row norm vs per-class robustness, Pearson and Spearman with p-values, every epoch',
+  attacks: '5. per-class robustness under several attacks, drops, rank consistency across attacks and models',
+  temperature: '6. Temperature-PGD sweep per class beside PGD',
+  mitigation: '7. worst-class and mean robustness before and after a mitigation',
+};
+
+export function studyCommand(): Command {
+  const command = new Command('study').description('the class-wise robustness study: one experiment per subcommand, or all; writes an HTML report with JSON and CSV');
+  for (const experiment of EXPERIMENTS) {
+    command.addCommand(studyOptions(new Command(experiment).description(DESCRIPTIONS[experiment])).action((options: StudyCliOptions) => runStudy([experiment], options)));
+  }
+  command.addCommand(
+    studyOptions(new Command('all').description('every experiment into one report (mitigation when --after or --logit-bias is given)'))
+      .action((options: StudyCliOptions) => {
+        const skip = new Set(list(options.skip));
+        const chosen = EXPERIMENTS.filter((e) => !skip.has(e))
+          .filter((e) => e !== 'mitigation' || options.after || options.logitBias);
+        return runStudy(chosen, options);
+      })
+      .option('--skip <list>', `experiments to leave out: ${EXPERIMENTS.join(', ')}`),
+  );
+  command.addCommand(
+    new Command('render')
+      .description('redraw a report from report.json files without running the model (sections of later files replace earlier ones)')
+      .requiredOption('--from <list>', 'report.json files, comma-separated')
+      .requiredOption('--out <dir>', 'report folder')
+      .action(async (options: { from: string; out: string }) => {
+        const report = reportFromJson(list(options.from));
+        const written = await writeReport(report, options.out);
+        console.log(formatFindings(report));
+        console.log(`\nreport: ${written.html}`);
+        console.log(`numbers: ${written.json}; ${written.csv.length} CSV files in ${path.join(options.out, 'csv')}`);
+      }),
+  );
+  return command;
+}

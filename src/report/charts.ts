@@ -1,0 +1,187 @@
+/**
+ * Chart specifications (Vega-Lite) for the study's figures, and their rendering to SVG in Node with Vega
+ * (no canvas, no browser). Class names travel as data, so Vega escapes them in the SVG it writes.
+ */
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+export type ChartSpec = TopLevelSpec;
+
+/** Chart size in CSS pixels; wide enough for ten class names on an axis. */
+const WIDTH = 560;
+const HEIGHT = 300;
+/** Twenty distinguishable colours: enough for the 12 sampled classes of a large dataset. */
+const CLASS_COLOURS = 'tableau20';
+
+const CONFIG = {
+  font: 'Helvetica, Arial, sans-serif',
+  axis: { labelFontSize: 12, titleFontSize: 13, labelLimit: 160 },
+  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 160 },
+  title: { fontSize: 14, anchor: 'start' as const },
+  view: { stroke: null },
+};
+
+export interface CurvePoint {
+  className: string;
+  x: number;
+  value: number;
+}
+
+export interface BandPoint {
+  x: number;
+  best: number;
+  worst: number;
+}
+
+/** Per-class lines over x (epochs, temperatures), with the best-to-worst band shaded when given. */
+export function classCurvesChart(options: {
+  title: string;
+  points: CurvePoint[];
+  band?: BandPoint[];
+  xTitle: string;
+  yTitle: string;
+  classOrder?: string[];
+  /** Default 0..100 (percent). */
+  yDomain?: [number, number];
+  legendTitle?: string;
+  /** x is a count (epochs): whole-number ticks. */
+  integerX?: boolean;
+}): ChartSpec {
+  const layers: unknown[] = [];
+  // Ticks exactly at the measured x values (epochs): no 1.5 rounded to a second "2".
+  const xAxis = options.integerX ? { values: [...new Set(options.points.map((p) => p.x))].sort((a, b) => a - b), format: 'd' } : {};
+  if (options.band) {
+    layers.push({
+      data: { values: options.band },
+      mark: { type: 'area', opacity: 0.18, color: '#4c78a8' },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', axis: xAxis },
+        y: { field: 'worst', type: 'quantitative' },
+        y2: { field: 'best' },
+      },
+    });
+  }
+  layers.push({
+    data: { values: options.points },
+    mark: { type: 'line', point: true, strokeWidth: 2 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: xAxis },
+      y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
+      color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
+      tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],
+    },
+  });
+  return { title: options.title, width: WIDTH, height: HEIGHT, layer: layers, config: CONFIG } as ChartSpec;
+}
+
+/** Row-normalised matrix as a heatmap with the percentage written in every cell of 5% or more. */
+export function heatmapChart(options: { title: string; classNames: string[]; rows: number[][]; xTitle: string; yTitle: string }): ChartSpec {
+  const values = options.rows.flatMap((row, i) =>
+    row.map((share, j) => ({ row: options.classNames[i], column: options.classNames[j], percent: 100 * share })),
+  );
+  const size = Math.max(260, Math.min(WIDTH, 36 * options.classNames.length));
+  const axis = (title: string) => ({ field: title === 'row' ? 'row' : 'column', type: 'nominal', sort: options.classNames });
+  return {
+    title: options.title,
+    width: size,
+    height: size,
+    data: { values },
+    encoding: {
+      x: { ...axis('column'), title: options.xTitle, axis: { labelAngle: -40 } },
+      y: { ...axis('row'), title: options.yTitle },
+    },
+    layer: [
+      {
+        mark: 'rect',
+        encoding: {
+          color: { field: 'percent', type: 'quantitative', title: '% of row', scale: { range: ['#ffffff', '#08519c'], domain: [0, 100] } },
+          tooltip: [{ field: 'row', title: 'true' }, { field: 'column', title: 'predicted' }, { field: 'percent', format: '.1f' }],
+        },
+      },
+      {
+        transform: [{ filter: 'datum.percent >= 5' }],
+        mark: { type: 'text', fontSize: 11 },
+        encoding: {
+          text: { field: 'percent', type: 'quantitative', format: '.0f' },
+          color: { condition: { test: 'datum.percent > 55', value: 'white' }, value: 'black' },
+        },
+      },
+    ],
+    config: CONFIG,
+  } as ChartSpec;
+}
+
+/** Scatter of one point per class, labelled, with the least-squares line Vega-Lite fits. */
+export function scatterWithFitChart(options: { title: string; points: { className: string; x: number; y: number }[]; xTitle: string; yTitle: string }): ChartSpec {
+  const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } };
+  const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false } };
+  return {
+    title: options.title,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: options.points },
+    layer: [
+      { mark: { type: 'point', filled: true, size: 70 }, encoding: { x, y, tooltip: [{ field: 'className', title: 'class' }, { field: 'x', format: '.3f' }, { field: 'y', format: '.1f' }] } },
+      { mark: { type: 'text', align: 'left', dx: 7, fontSize: 11 }, encoding: { x, y, text: { field: 'className' } } },
+      { transform: [{ regression: 'y', on: 'x' }], mark: { type: 'line', color: '#e45756', strokeDash: [6, 3] }, encoding: { x, y } },
+    ],
+    config: CONFIG,
+  } as ChartSpec;
+}
+
+/** Bars per class, one bar per group (attack, model, before/after) side by side. */
+export function groupedBarsChart(options: {
+  title: string;
+  rows: { className: string; group: string; value: number }[];
+  yTitle: string;
+  classOrder: string[];
+  xTitle?: string;
+}): ChartSpec {
+  const groups = [...new Set(options.rows.map((row) => row.group))];
+  const categories = options.classOrder.length;
+  return {
+    title: options.title,
+    // Few categories carry long labels (attack names, written flat): give each about 230 pixels.
+    width: categories > 4 ? Math.min(1080, categories * Math.max(40, 18 * groups.length)) : Math.max(260, 230 * categories),
+    height: HEIGHT,
+    data: { values: options.rows },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'className', type: 'nominal', title: options.xTitle ?? 'class', sort: options.classOrder, axis: { labelAngle: categories > 4 ? -40 : 0, labelLimit: 260 } },
+      xOffset: { field: 'group', type: 'nominal', sort: groups },
+      y: { field: 'value', type: 'quantitative', title: options.yTitle },
+      color: { field: 'group', type: 'nominal', title: null, sort: groups, scale: { scheme: 'tableau10' }, legend: { orient: 'top', labelLimit: 320 } },
+      tooltip: [{ field: 'className', title: 'class' }, { field: 'group' }, { field: 'value', format: '.1f' }],
+    },
+    config: CONFIG,
+  } as ChartSpec;
+}
+
+/** Counts per interval, e.g. classes per robust-accuracy interval. */
+export function histogramChart(options: { title: string; bins: { interval: string; count: number }[]; xTitle: string; yTitle: string }): ChartSpec {
+  return {
+    title: options.title,
+    width: WIDTH,
+    height: 220,
+    data: { values: options.bins },
+    mark: { type: 'bar', color: '#4c78a8' },
+    encoding: {
+      x: { field: 'interval', type: 'ordinal', title: options.xTitle, sort: null, axis: { labelAngle: 0 } },
+      y: { field: 'count', type: 'quantitative', title: options.yTitle, axis: { tickMinStep: 1 } },
+      tooltip: [{ field: 'interval' }, { field: 'count' }],
+    },
+    config: CONFIG,
+  } as ChartSpec;
+}
+
+/** The SVG text of a chart (Vega's headless renderer; text is measured by estimation, no canvas needed). */
+export async function renderSvg(spec: ChartSpec): Promise<string> {
+  const compiled = vegaLite.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

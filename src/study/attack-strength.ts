@@ -1,0 +1,187 @@
+/**
+ * Experiment 5 (claim 5, attack strength): per-class robust accuracy under a list of attacks (weakest
+ * first), per class the drop from each attack to the next and from the weakest to the strongest, the
+ * correlation of that drop with the class's robustness, and the consistency of the per-class ranking
+ * (Spearman, Kendall tau-b) across attacks and across models or defenses.
+ */
+import { AttackOptions } from '../attack';
+import { ImageDataset } from '../data/dataset';
+import { evaluate } from '../evaluate';
+import { Model } from '../model';
+import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
+import { ReportSection, ReportTable } from '../report/study-report';
+import { attackLabel } from './attack-spec';
+import { coefficient, displayNames, percent, percentValue, points, pValue } from './format';
+import { studyError } from './run-folder';
+import { Correlation, kendallTauB, pearson, spearman } from './statistics';
+
+export interface RankAgreement {
+  a: string;
+  b: string;
+  spearman: Correlation;
+  kendall: Correlation;
+}
+
+export interface AttackStrengthStudy {
+  classNames: string[];
+  attacks: string[];
+  clean: number[];
+  /** [attack][class] for the first model. */
+  robust: number[][];
+  /** Per class: robust under the weakest minus robust under the strongest attack. */
+  drop: number[];
+  /** Drop against the class's robust accuracy under the strongest attack. */
+  dropVsRobustness: { pearson: Correlation; spearman: Correlation };
+  rankAcrossAttacks: RankAgreement[];
+  /** Per-class robust accuracy of every model under the strongest attack (empty with one model). */
+  models: { label: string; robust: number[] }[];
+  rankAcrossModels: RankAgreement[];
+}
+
+export interface AttackStrengthOptions {
+  /** Weakest first. */
+  attacks: AttackOptions[];
+  seed?: number;
+  batchSize?: number;
+  onStage?: (text: string) => void;
+}
+
+function pairwise(series: { label: string; values: number[] }[]): RankAgreement[] {
+  const agreements: RankAgreement[] = [];
+  for (let i = 0; i < series.length; i++) {
+    for (let j = i + 1; j < series.length; j++) {
+      agreements.push({ a: series[i].label, b: series[j].label, spearman: spearman(series[i].values, series[j].values), kendall: kendallTauB(series[i].values, series[j].values) });
+    }
+  }
+  return agreements;
+}
+
+/** The study from per-class numbers (also how tests and other tools feed it). */
+export function attackStrengthFromAccuracies(
+  classNames: string[],
+  attacks: string[],
+  clean: number[],
+  robust: number[][],
+  models: { label: string; robust: number[] }[] = [],
+): AttackStrengthStudy {
+  if (attacks.length < 2) throw studyError('the attack-strength study needs at least two attacks, weakest first', 'ERR_INVALID_ARGUMENT');
+  const weakest = robust[0];
+  const strongest = robust[robust.length - 1];
+  const drop = weakest.map((value, k) => value - strongest[k]);
+  return {
+    classNames,
+    attacks,
+    clean,
+    robust,
+    drop,
+    dropVsRobustness: { pearson: pearson(drop, strongest), spearman: spearman(drop, strongest) },
+    rankAcrossAttacks: pairwise(attacks.map((label, a) => ({ label, values: robust[a] }))),
+    models,
+    rankAcrossModels: models.length > 1 ? pairwise(models.map((m) => ({ label: m.label, values: m.robust }))) : [],
+  };
+}
+
+/** Evaluates `models[0]` under every attack, the other models under the strongest one. */
+export async function attackStrength(models: { label: string; model: Model }[], data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: AttackStrengthOptions): Promise<AttackStrengthStudy> {
+  const [first, ...others] = models;
+  const robust: number[][] = [];
+  let clean: number[] = [];
+  for (const attackOptions of options.attacks) {
+    options.onStage?.(`${first.label}: ${attackLabel(attackOptions)} on ${data.count} examples`);
+    const evaluation = await evaluate(first.model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
+    robust.push(evaluation.robustAccuracy);
+    clean = evaluation.cleanAccuracy;
+  }
+  const strongest = options.attacks[options.attacks.length - 1];
+  const modelRows = [{ label: first.label, robust: robust[robust.length - 1] }];
+  for (const other of others) {
+    options.onStage?.(`${other.label}: ${attackLabel(strongest)} on ${data.count} examples`);
+    const evaluation = await evaluate(other.model, data, { attack: strongest, seed: options.seed, batchSize: options.batchSize });
+    modelRows.push({ label: other.label, robust: evaluation.robustAccuracy });
+  }
+  return attackStrengthFromAccuracies(first.model.config.classNames, options.attacks.map(attackLabel), clean, robust, others.length ? modelRows : []);
+}
+
+function agreementTable(title: string, rows: RankAgreement[]): ReportTable {
+  const r = (c: Correlation) => (Number.isFinite(c.coefficient) ? Number(c.coefficient.toFixed(4)) : null);
+  const p = (c: Correlation) => (Number.isFinite(c.pValue) ? Number(c.pValue.toPrecision(3)) : null);
+  return {
+    title,
+    columns: ['A', 'B', 'Spearman rho', 'Spearman p', 'Kendall tau-b', 'Kendall p'],
+    rows: rows.map((row) => [row.a, row.b, r(row.spearman), p(row.spearman), r(row.kendall), p(row.kendall)]),
+    note: 'Per-class robust accuracies ranked; Kendall p from the normal approximation with tie correction.',
+  };
+}
+
+export function attackStrengthSection(study: AttackStrengthStudy): ReportSection {
+  const names = displayNames(study.classNames);
+  const weakest = study.attacks[0];
+  const strongest = study.attacks[study.attacks.length - 1];
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const byDrop = study.drop.map((drop, k) => ({ k, drop })).sort((a, b) => b.drop - a.drop);
+  const minRho = Math.min(...study.rankAcrossAttacks.map((r) => r.spearman.coefficient));
+  const findings = [
+    `mean robust accuracy falls from ${percent(mean(study.robust[0]))} (${weakest}) to ${percent(mean(study.robust[study.robust.length - 1]))} (${strongest}).`,
+    `largest drops: ${byDrop.slice(0, 3).map(({ k, drop }) => `${names[k]} ${points(drop)}`).join(', ')}; smallest: ${byDrop.slice(-2).map(({ k, drop }) => `${names[k]} ${points(drop)}`).join(', ')}.`,
+    `drop vs robustness under ${strongest}: Pearson r = ${coefficient(study.dropVsRobustness.pearson.coefficient)} (p = ${pValue(study.dropVsRobustness.pearson.pValue)}), Spearman rho = ${coefficient(study.dropVsRobustness.spearman.coefficient)} (p = ${pValue(study.dropVsRobustness.spearman.pValue)}); negative = weaker classes lose more.`,
+    `the per-class ranking agrees across the ${study.attacks.length} attacks: Spearman rho >= ${coefficient(minRho)} for every pair.`,
+  ];
+  if (study.rankAcrossModels.length) {
+    const rhos = study.rankAcrossModels.map((r) => r.spearman.coefficient);
+    const [only] = study.rankAcrossModels;
+    findings.push(
+      study.rankAcrossModels.length === 1
+        ? `the per-class ranking of ${only.a} and ${only.b} under ${strongest}: Spearman rho = ${coefficient(only.spearman.coefficient)} (p = ${pValue(only.spearman.pValue)}), Kendall tau-b = ${coefficient(only.kendall.coefficient)} (p = ${pValue(only.kendall.pValue)}).`
+        : `across ${study.models.length} models under ${strongest}: Spearman rho from ${coefficient(Math.min(...rhos))} to ${coefficient(Math.max(...rhos))}.`,
+    );
+  }
+  const order = names.map((_, k) => k).sort((a, b) => study.robust[study.robust.length - 1][a] - study.robust[study.robust.length - 1][b]).map((k) => names[k]);
+  const charts = [
+    {
+      spec: groupedBarsChart({
+        title: 'Robust accuracy per class under each attack (%)',
+        rows: study.attacks.flatMap((label, a) => names.map((name, k) => ({ className: name, group: label, value: percentValue(study.robust[a][k]) }))),
+        yTitle: 'robust accuracy (%)',
+        classOrder: order,
+      }),
+      caption: 'Classes sorted by robust accuracy under the strongest attack.',
+    },
+    {
+      spec: scatterWithFitChart({
+        title: `Drop (${weakest} -> strongest) vs robustness`,
+        points: names.map((name, k) => ({ className: name, x: percentValue(study.robust[study.robust.length - 1][k]), y: percentValue(study.drop[k]) })),
+        xTitle: `robust accuracy under ${strongest} (%)`,
+        yTitle: 'drop (points)',
+      }),
+    },
+  ];
+  if (study.models.length) {
+    charts.push({
+      spec: groupedBarsChart({
+        title: `Robust accuracy per class and model under ${strongest} (%)`,
+        rows: study.models.flatMap((m) => names.map((name, k) => ({ className: name, group: m.label, value: percentValue(m.robust[k]) }))),
+        yTitle: 'robust accuracy (%)',
+        classOrder: order,
+      }),
+      caption: '',
+    });
+  }
+  const tables: ReportTable[] = [
+    {
+      title: 'Robust accuracy per class and attack (%)',
+      columns: ['class', 'clean', ...study.attacks, 'drop weakest -> strongest (points)'],
+      rows: names.map((name, k) => [name, percentValue(study.clean[k]), ...study.robust.map((row) => percentValue(row[k])), percentValue(study.drop[k])]),
+    },
+    agreementTable('Rank consistency across attacks', study.rankAcrossAttacks),
+  ];
+  if (study.rankAcrossModels.length) tables.push(agreementTable('Rank consistency across models', study.rankAcrossModels));
+  return {
+    id: 'attack-strength',
+    title: '5. Attack strength',
+    description: `Per-class robust accuracy of the same examples under ${study.attacks.join('; ')} (weakest first). Drop = robust under the weakest minus robust under the strongest attack.`,
+    findings,
+    charts,
+    tables,
+    data: study,
+  };
+}

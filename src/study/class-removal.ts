@@ -1,0 +1,297 @@
+/**
+ * Experiment 3 (claim 3, class removal), the protocol of CONTEXT.md automated and resumable:
+ *  1. select: in the full model, test examples of class k whose successful attacks (several attacks and
+ *     seeds) only land in the target set S; control = examples of k that were also attacked into classes
+ *     outside S;
+ *  2. retrain: the same recipe (the run's RunConfig) on the training data without the classes in S,
+ *     labels remapped; a checkpoint after every epoch, so a killed study resumes;
+ *  3. attack: the same examples on the retrained model, with the same attack and stronger ones; report the
+ *     share that stays correctly classified (no adversarial example found), beside the control.
+ * Each stage writes its result into the study folder and is skipped when it is already there.
+ */
+import fs from 'fs';
+import path from 'path';
+
+import { attack, AttackOptions } from '../attack';
+import { writeFileAtomic } from '../checkpoint';
+import { loadDataset } from '../data/index';
+import { restrictToClasses, selectExamples, takePerClass } from '../data/subset';
+import { evaluate } from '../evaluate';
+import { DeviceName, Model } from '../model';
+import { groupedBarsChart } from '../report/charts';
+import { ReportSection } from '../report/study-report';
+import { RECIPES } from '../recipes';
+import { CHECKPOINT_FILE, RunConfig, trainAttack } from '../train/run';
+import { parseSchedule } from '../train/schedule';
+import { train } from '../train/trainer';
+import { attackLabel } from './attack-spec';
+import { adversarialConfusion, ConfusionStudy } from './confusion';
+import { displayNames, percent, percentValue } from './format';
+import { imagesAsFloats, openModel, studyError, studyTestSet } from './run-folder';
+
+export interface ClassRemovalOptions {
+  /** Run folder or checkpoint of the full model; its RunConfig is the retraining recipe. */
+  model: string;
+  /** Study folder: selection.json, retrain/, attacks.json. */
+  out: string;
+  /** Source class k (name or index); default: the class of the largest single-target group. */
+  source?: number | string;
+  /** Target set S (names or indices); default: the single target of k's largest single-target group. */
+  targets?: (number | string)[];
+  /** Attacks and seeds of the selection (experiment 2). */
+  selectionAttacks: AttackOptions[];
+  seeds?: number;
+  /** Attacks of stage 3, weakest first: the first is "the same budget" (usually the run's evaluation attack). */
+  removalAttacks: AttackOptions[];
+  /** Test examples per class studied (default: the run's evaluation subset). */
+  testPerClass?: number | null;
+  /** Retraining overrides (ours; the report states them): training examples per class, epochs. */
+  retrainPerClass?: number | null;
+  retrainEpochs?: number;
+  /** A confusion study of the same model and test set, to skip its attacks (e.g. from `study all`). */
+  confusion?: ConfusionStudy;
+  device?: DeviceName;
+  batchSize?: number;
+  log?: (text: string) => void;
+}
+
+export interface Selection {
+  classNames: string[];
+  source: number;
+  targets: number[];
+  testPerClass: number | null;
+  /** Indices into the studied test set. */
+  selected: number[];
+  control: number[];
+  classExamples: number;
+  selectionAttacks: string[];
+  seeds: number;
+}
+
+export interface RemovalAttackRow {
+  attack: string;
+  selected: { count: number; stillCorrect: number; share: number; predictedAs: Record<string, number> };
+  control: { count: number; stillCorrect: number; share: number };
+}
+
+export interface ClassRemovalResult {
+  selection: Selection;
+  retrain: { config: RunConfig; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string };
+  attacks: RemovalAttackRow[];
+}
+
+function resolveClass(names: string[], wanted: number | string): number {
+  const index = typeof wanted === 'number' ? wanted : /^\d+$/.test(wanted) ? Number(wanted) : names.indexOf(wanted);
+  if (!Number.isInteger(index) || index < 0 || index >= names.length) {
+    throw studyError(`class ${JSON.stringify(wanted)} is not a class of this model; accepted: ${names.map((n) => JSON.stringify(n)).join(', ')} or 0..${names.length - 1}`, 'ERR_INVALID_ARGUMENT');
+  }
+  return index;
+}
+
+function readJson<T>(file: string): T | undefined {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+/** Source and target set: given, or the largest group of examples that only ever go to one class. */
+export function chooseSelection(study: ConfusionStudy, source?: number | string, targets?: (number | string)[]): { source: number; targets: number[] } {
+  const names = study.classNames;
+  const sourceIndex = source === undefined ? undefined : resolveClass(names, source);
+  if (targets && targets.length) {
+    if (sourceIndex === undefined) throw studyError('--targets needs --source', 'ERR_INVALID_ARGUMENT');
+    const targetIndices = [...new Set(targets.map((t) => resolveClass(names, t)))];
+    if (targetIndices.includes(sourceIndex)) throw studyError('the target set must not contain the source class', 'ERR_INVALID_ARGUMENT');
+    return { source: sourceIndex, targets: targetIndices };
+  }
+  const group = study.singleTargetGroups.find((g) => sourceIndex === undefined || g.source === sourceIndex);
+  if (!group) throw studyError(`no example${sourceIndex === undefined ? '' : ` of ${names[sourceIndex]}`} goes to a single target class; pass --targets`, 'ERR_STUDY');
+  return { source: group.source, targets: [group.target] };
+}
+
+export function selectExamplesForRemoval(study: ConfusionStudy, source: number, targets: number[]): { selected: number[]; control: number[]; classExamples: number } {
+  const inTargets = new Set(targets);
+  const selected: number[] = [];
+  const control: number[] = [];
+  let classExamples = 0;
+  study.targetSets.forEach((set, i) => {
+    if (study.labels[i] !== source) return;
+    classExamples++;
+    if (set.length === 0 || (study.cleanCorrect && !study.cleanCorrect[i])) return;
+    (set.every((t) => inTargets.has(t)) ? selected : control).push(i);
+  });
+  return { selected, control, classExamples };
+}
+
+export async function classRemoval(options: ClassRemovalOptions): Promise<ClassRemovalResult> {
+  const log = options.log ?? (() => undefined);
+  fs.mkdirSync(options.out, { recursive: true });
+  const full = await openModel(options.model, options.device);
+  if (!full.run) throw studyError(`${full.checkpointPath} has no run settings (meta.config.run); class removal retrains with the run's recipe`, 'ERR_STUDY');
+  const run = full.run;
+  const names = full.model.config.classNames;
+
+  // Stage 1: selection.
+  const selectionFile = path.join(options.out, 'selection.json');
+  let selection = readJson<Selection>(selectionFile);
+  const testPerClass = selection ? selection.testPerClass : options.testPerClass === undefined ? run.evalPerClass : options.testPerClass;
+  const test = studyTestSet(run, { perClass: testPerClass });
+  if (selection) {
+    log(`stage 1/3 select: reusing ${selectionFile} (${names[selection.source]} -> {${selection.targets.map((t) => names[t]).join(', ')}}, ${selection.selected.length} examples)`);
+  } else {
+    log(`stage 1/3 select: attacking ${test.count} test examples of the full model (${full.checkpointPath})`);
+    const study = options.confusion ?? (await adversarialConfusion(full.model, test, { attacks: options.selectionAttacks, seeds: options.seeds, batchSize: options.batchSize, onStage: (text) => log(`  ${text}`) }));
+    const { source, targets } = chooseSelection(study, options.source, options.targets);
+    const picked = selectExamplesForRemoval(study, source, targets);
+    selection = { classNames: names, source, targets, testPerClass, ...picked, selectionAttacks: study.attacks, seeds: study.seeds };
+    writeFileAtomic(selectionFile, JSON.stringify(selection));
+    log(`  ${names[source]} -> {${targets.map((t) => names[t]).join(', ')}}: ${picked.selected.length} of ${picked.classExamples} ${names[source]} examples only go there; control ${picked.control.length}`);
+  }
+  if (selection.selected.length === 0) throw studyError(`no ${names[selection.source]} example is attacked only into {${selection.targets.map((t) => names[t]).join(', ')}}`, 'ERR_STUDY');
+
+  // Stage 2: retrain without the target classes, same recipe.
+  const kept = names.map((_, k) => k).filter((k) => !selection!.targets.includes(k));
+  const overrides: string[] = [];
+  const config: RunConfig = { ...run };
+  if (options.retrainPerClass !== undefined && options.retrainPerClass !== run.trainPerClass) {
+    config.trainPerClass = options.retrainPerClass;
+    overrides.push(`training examples per class ${options.retrainPerClass ?? 'all'} (run: ${run.trainPerClass ?? 'all'})`);
+  }
+  if (options.retrainEpochs !== undefined && options.retrainEpochs !== run.epochs) {
+    config.epochs = options.retrainEpochs;
+    overrides.push(`epochs ${options.retrainEpochs} (run: ${run.epochs})`);
+  }
+  const retrainDir = path.join(options.out, 'retrain');
+  const retrainFile = path.join(retrainDir, 'result.json');
+  let retrain = readJson<ClassRemovalResult['retrain']>(retrainFile);
+  const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
+  const keptTest = restrictToClasses(test, kept);
+  if (retrain) {
+    log(`stage 2/3 retrain: reusing ${retrainedCheckpoint}`);
+  } else {
+    const fullTrain = loadDataset(config.dataset, 'train', { dataDir: config.dataDir });
+    const trainSubset = config.trainPerClass === null ? fullTrain : takePerClass(fullTrain, config.trainPerClass, config.seed);
+    const trainSet = restrictToClasses(trainSubset, kept);
+    const recipe = RECIPES[config.dataset];
+    const model = Model.create({ architecture: recipe.architecture, inputShape: trainSet.shape, classNames: trainSet.classNames, mean: recipe.mean, std: recipe.std, device: options.device, seed: config.seed });
+    let startEpoch = 0;
+    if (fs.existsSync(retrainedCheckpoint)) {
+      const saved = await Model.load(retrainedCheckpoint, { device: options.device });
+      await model.loadState(await saved.model.state());
+      startEpoch = saved.meta.epoch;
+      log(`stage 2/3 retrain: resuming after epoch ${startEpoch} of ${config.epochs}`);
+    }
+    fs.mkdirSync(retrainDir, { recursive: true });
+    log(`stage 2/3 retrain: ${config.method} training on ${trainSet.count} images of ${kept.length} classes (without ${selection.targets.map((t) => names[t]).join(', ')}), ${config.epochs} epochs${overrides.length ? `; ours: ${overrides.join(', ')}` : ', the run\'s recipe'}`);
+    await train(model, trainSet, {
+      method: config.method,
+      epochs: config.epochs,
+      schedule: parseSchedule(config.schedule, config.learningRate, config.epochs),
+      attack: trainAttack(config),
+      batchSize: config.batchSize,
+      momentum: config.momentum,
+      weightDecay: config.weightDecay,
+      nesterov: config.nesterov,
+      seed: config.seed,
+      startEpoch,
+      onEpochEnd: async (record) => {
+        await model.save(retrainedCheckpoint, { epoch: record.epoch, seed: config.seed, config: { run: config, removedClasses: selection!.targets.map((t) => names[t]) } });
+        log(`  epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(3)}, train acc ${percent(record.trainAccuracy)}, ${record.trainSeconds.toFixed(0)} s`);
+      },
+    });
+    const evalAttack = options.removalAttacks[0];
+    log(`  evaluating the retrained model on ${keptTest.count} test examples under ${attackLabel(evalAttack)}`);
+    const evaluation = await evaluate(model, keptTest, { attack: evalAttack, batchSize: options.batchSize });
+    const sourceNew = kept.indexOf(selection.source);
+    retrain = {
+      config,
+      keptClasses: kept.map((k) => names[k]),
+      trainExamples: trainSet.count,
+      overrides,
+      clean: evaluation.overall.clean,
+      robust: evaluation.overall.robust,
+      robustOfSource: evaluation.robustAccuracy[sourceNew],
+      evalAttack: attackLabel(evalAttack),
+    };
+    writeFileAtomic(retrainFile, JSON.stringify(retrain));
+  }
+
+  // Stage 3: the same examples, same and stronger attacks.
+  const attacksFile = path.join(options.out, 'attacks.json');
+  let rows = readJson<RemovalAttackRow[]>(attacksFile) ?? [];
+  const { model: retrained } = await Model.load(retrainedCheckpoint, { device: options.device });
+  const sourceNew = kept.indexOf(selection.source);
+  const examples = (indices: number[]) => {
+    const subset = selectExamples(test, indices, 'class-removal examples');
+    return { images: imagesAsFloats(subset), labels: new Int32Array(indices.length).fill(sourceNew) };
+  };
+  const selectedData = examples(selection.selected);
+  const controlData = examples(selection.control);
+  for (const attackOptions of options.removalAttacks) {
+    const label = attackLabel(attackOptions);
+    if (rows.some((row) => row.attack === label)) {
+      log(`stage 3/3 attack: ${label} already done`);
+      continue;
+    }
+    log(`stage 3/3 attack: ${label} on ${selection.selected.length} selected and ${selection.control.length} control examples of the retrained model`);
+    const onSelected = await attack(retrained, selectedData.images, selectedData.labels, { ...attackOptions, batchSize: options.batchSize });
+    const onControl = selection.control.length ? await attack(retrained, controlData.images, controlData.labels, { ...attackOptions, batchSize: options.batchSize }) : undefined;
+    const predictedAs: Record<string, number> = {};
+    for (const p of onSelected.predictions) predictedAs[retrained.config.classNames[p]] = (predictedAs[retrained.config.classNames[p]] ?? 0) + 1;
+    const correct = (result: typeof onSelected | undefined) => (result ? result.success.reduce((sum, s) => sum + (s ? 0 : 1), 0) : 0);
+    const row: RemovalAttackRow = {
+      attack: label,
+      selected: { count: selection.selected.length, stillCorrect: correct(onSelected), share: correct(onSelected) / selection.selected.length, predictedAs },
+      control: { count: selection.control.length, stillCorrect: correct(onControl), share: selection.control.length ? correct(onControl) / selection.control.length : NaN },
+    };
+    rows = [...rows, row];
+    writeFileAtomic(attacksFile, JSON.stringify(rows));
+    log(`  still correct: selected ${percent(row.selected.share)} (${row.selected.stillCorrect}/${row.selected.count}), control ${percent(row.control.share)} (${row.control.stillCorrect}/${row.control.count})`);
+  }
+  const order = options.removalAttacks.map(attackLabel);
+  return { selection, retrain: retrain!, attacks: rows.filter((row) => order.includes(row.attack)).sort((a, b) => order.indexOf(a.attack) - order.indexOf(b.attack)) };
+}
+
+export function classRemovalSection(result: ClassRemovalResult): ReportSection {
+  const { selection, retrain } = result;
+  const names = displayNames(selection.classNames);
+  const source = names[selection.source];
+  const targets = selection.targets.map((t) => names[t]).join(', ');
+  const findings = [
+    `${selection.selected.length} of ${selection.classExamples} ${source} test examples (clean-correct) were only ever attacked into {${targets}} (control: ${selection.control.length} ${source} examples also attacked into other classes).`,
+    ...result.attacks.map(
+      (row) =>
+        `after retraining without {${targets}}, under ${row.attack}: ${percent(row.selected.share)} of the selected examples (${row.selected.stillCorrect}/${row.selected.count}) have no adversarial example any more, ` +
+        `vs ${percent(row.control.share)} of the control (${row.control.stillCorrect}/${row.control.count}).`,
+    ),
+    `retrained model (${retrain.keptClasses.length} classes): clean ${percent(retrain.clean)}, robust ${percent(retrain.robust)} under ${retrain.evalAttack}; ${source} robust ${percent(retrain.robustOfSource)}.`,
+  ];
+  const bars = result.attacks.flatMap((row) => [
+    { className: row.attack, group: `selected (only -> ${targets})`, value: percentValue(row.selected.share) },
+    { className: row.attack, group: 'control', value: percentValue(row.control.share) },
+  ]);
+  return {
+    id: 'class-removal',
+    title: '3. Class removal',
+    description:
+      `Protocol (ours, after CONTEXT.md claim 3): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
+      `the model is adversarially retrained with the run's recipe on the training data without {${targets}} (labels remapped, ${retrain.trainExamples} images, ${retrain.config.epochs} epochs${retrain.overrides.length ? `; our changes: ${retrain.overrides.join(', ')}` : ''}); ` +
+      `the same examples are attacked again. In the full model every selected and control example had an adversarial example (0% by construction).`,
+    findings,
+    charts: [{ spec: groupedBarsChart({ title: `${source}: share with no adversarial example after removing {${targets}} (%)`, rows: bars, yTitle: 'still correctly classified (%)', classOrder: result.attacks.map((r) => r.attack), xTitle: 'attack on the retrained model' }), caption: 'Full model: 0% for both sets by construction.' }],
+    tables: [
+      {
+        title: 'Share still correctly classified after retraining without the target classes',
+        columns: ['attack', 'selected n', 'selected still correct %', 'control n', 'control still correct %', 'selected now predicted as'],
+        rows: result.attacks.map((row) => [
+          row.attack,
+          row.selected.count,
+          percentValue(row.selected.share),
+          row.control.count,
+          percentValue(row.control.share),
+          Object.entries(row.selected.predictedAs).sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join('; '),
+        ]),
+      },
+    ],
+    data: result,
+  };
+}
+

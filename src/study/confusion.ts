@@ -1,0 +1,210 @@
+/**
+ * Experiment 2 (claim 2, semantic targets): the adversarial confusion matrix (row = true class, column =
+ * class of the adversarial example, row-normalised), the top target classes of every class, and per
+ * example the set of classes it was attacked into over several attacks and random restarts (seeds).
+ * Examples whose successful attacks only ever land in one class are grouped by (class, target).
+ */
+import { attack, AttackOptions } from '../attack';
+import { ImageDataset } from '../data/dataset';
+import { evaluate } from '../evaluate';
+import { Model } from '../model';
+import { heatmapChart } from '../report/charts';
+import { ReportSection } from '../report/study-report';
+import { attackLabel } from './attack-spec';
+import { displayNames, percent, percentValue } from './format';
+import { imagesAsFloats, studyError } from './run-folder';
+
+export interface ConfusionOptions {
+  /** The first attack gives the confusion matrix; all of them feed the per-example target sets. */
+  attacks: AttackOptions[];
+  /** Independent runs (seeds) of each attack; default 3. */
+  seeds?: number;
+  seed?: number;
+  batchSize?: number;
+  /** Top target classes listed per class; default 3. */
+  topTargets?: number;
+  onStage?: (text: string) => void;
+}
+
+export interface TargetShare {
+  target: number;
+  count: number;
+  /** Share of the class's successful adversarial examples (under the first attack) that land in `target`. */
+  share: number;
+}
+
+export interface SingleTargetGroup {
+  source: number;
+  target: number;
+  /** Indices into the studied examples. */
+  examples: number[];
+  /** Share of the source class's attackable examples (nonempty target set) that form this group. */
+  shareOfAttackable: number;
+}
+
+export interface ConfusionStudy {
+  classNames: string[];
+  labels: number[];
+  attacks: string[];
+  seeds: number;
+  /** Per example: classified correctly without attack (absent when not measured). */
+  cleanCorrect?: boolean[];
+  /** Counts [true][adversarial prediction] under the first attack (first seed). */
+  confusion: number[][];
+  /** Each row divided by its total. */
+  rowNormalised: number[][];
+  robustAccuracy: number[];
+  /** Robust accuracy when an example counts as broken if any attack and seed broke it. */
+  robustAccuracyUnion: number[];
+  topTargets: TargetShare[][];
+  /** Per example, sorted classes other than its own that some attack run predicted. */
+  targetSets: number[][];
+  singleTargetGroups: SingleTargetGroup[];
+  /** Per class: clean-correct examples broken at least once, and how many of them always went to one class. */
+  attackable: number[];
+  singleTarget: number[];
+}
+
+export async function adversarialConfusion(model: Model, data: ImageDataset, options: ConfusionOptions): Promise<ConfusionStudy> {
+  if (options.attacks.length === 0) throw studyError('the confusion study needs at least one attack', 'ERR_INVALID_ARGUMENT');
+  const seeds = options.seeds ?? 3;
+  const images = imagesAsFloats(data);
+  const clean = await evaluate(model, data, { batchSize: options.batchSize });
+  const runs: Int32Array[] = [];
+  for (const attackOptions of options.attacks) {
+    for (let s = 0; s < seeds; s++) {
+      options.onStage?.(`attack ${attackLabel(attackOptions)}, seed ${s + 1}/${seeds}, ${data.count} examples`);
+      const result = await attack(model, images, data.labels, { ...attackOptions, seed: (options.seed ?? 0) + s, batchSize: options.batchSize });
+      runs.push(result.predictions);
+    }
+  }
+  return {
+    classNames: model.config.classNames,
+    attacks: options.attacks.map(attackLabel),
+    seeds,
+    ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3, clean.cleanPredictions),
+  };
+}
+
+/**
+ * Everything of the study that follows from the predictions of each attack run; runs[0] gives the matrix.
+ * With clean predictions, examples misclassified without attack have no adversarial example to speak of:
+ * they count in the matrix and robust accuracy but not as attackable or in single-target groups.
+ */
+export function targetStatistics(
+  labels: Int32Array,
+  runs: Int32Array[],
+  classes: number,
+  topCount = 3,
+  cleanPredictions?: Int32Array,
+): Omit<ConfusionStudy, 'classNames' | 'attacks' | 'seeds'> {
+  const targetSets = Array.from({ length: labels.length }, () => new Set<number>());
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  runs.forEach((predictions, run) => {
+    for (let i = 0; i < labels.length; i++) {
+      if (run === 0) confusion[labels[i]][predictions[i]]++;
+      if (predictions[i] !== labels[i]) targetSets[i].add(predictions[i]);
+    }
+  });
+  const rowTotals = confusion.map((row) => row.reduce((x, y) => x + y, 0));
+  const rowNormalised = confusion.map((row, k) => row.map((count) => (rowTotals[k] ? count / rowTotals[k] : 0)));
+  const robustAccuracy = confusion.map((row, k) => (rowTotals[k] ? row[k] / rowTotals[k] : 0));
+  const topTargets = confusion.map((row, k) => {
+    const broken = rowTotals[k] - row[k];
+    return row
+      .map((count, target) => ({ target, count, share: broken ? count / broken : 0 }))
+      .filter((entry) => entry.target !== k && entry.count > 0)
+      .sort((x, y) => y.count - x.count || x.target - y.target)
+      .slice(0, topCount);
+  });
+  const attackable = new Array<number>(classes).fill(0);
+  const singleTarget = new Array<number>(classes).fill(0);
+  const unbroken = new Array<number>(classes).fill(0);
+  const groups = new Map<string, SingleTargetGroup>();
+  targetSets.forEach((set, i) => {
+    const source = labels[i];
+    if (set.size === 0) {
+      unbroken[source]++;
+      return;
+    }
+    if (cleanPredictions && cleanPredictions[i] !== source) return;
+    attackable[source]++;
+    if (set.size !== 1) return;
+    singleTarget[source]++;
+    const target = [...set][0];
+    const key = `${source}:${target}`;
+    if (!groups.has(key)) groups.set(key, { source, target, examples: [], shareOfAttackable: 0 });
+    groups.get(key)!.examples.push(i);
+  });
+  const singleTargetGroups = [...groups.values()]
+    .map((group) => ({ ...group, shareOfAttackable: group.examples.length / attackable[group.source] }))
+    .sort((x, y) => y.examples.length - x.examples.length || x.source - y.source);
+  return {
+    labels: Array.from(labels),
+    cleanCorrect: cleanPredictions ? Array.from(labels, (label, i) => cleanPredictions[i] === label) : undefined,
+    confusion,
+    rowNormalised,
+    robustAccuracy,
+    robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : 0)),
+    topTargets,
+    targetSets: targetSets.map((set) => [...set].sort((x, y) => x - y)),
+    singleTargetGroups,
+    attackable,
+    singleTarget,
+  };
+}
+
+export function confusionSection(study: ConfusionStudy): ReportSection {
+  const names = displayNames(study.classNames);
+  const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  const findings = order.slice(0, 3).map(({ k, robust }) => {
+    const top = study.topTargets[k][0];
+    return top
+      ? `${names[k]}: robust ${percent(robust)}, ${percent(top.share)} of its adversarial examples go to ${names[top.target]}` +
+          (study.topTargets[k][1] ? `, ${percent(study.topTargets[k][1].share)} to ${names[study.topTargets[k][1].target]}.` : '.')
+      : `${names[k]}: robust ${percent(robust)}, never attacked successfully.`;
+  });
+  const pairs = study.singleTargetGroups.slice(0, 3).map((g) => `${names[g.source]} -> ${names[g.target]} (${g.examples.length})`);
+  const totalAttackable = study.attackable.reduce((a, b) => a + b, 0);
+  const totalSingle = study.singleTarget.reduce((a, b) => a + b, 0);
+  findings.push(
+    `${totalSingle} of ${totalAttackable} attackable (clean-correct, broken at least once) examples (${percent(totalAttackable ? totalSingle / totalAttackable : 0)}) only ever went to one class over ` +
+      `${study.attacks.length} attack(s) x ${study.seeds} seeds; largest groups: ${pairs.join(', ') || 'none'}.`,
+  );
+  return {
+    id: 'confusion',
+    title: '2. Adversarial confusion and semantic targets',
+    description:
+      `Row = true class, column = class predicted for the adversarial example under ${study.attacks[0]}, each row divided by the class's examples. ` +
+      `Target sets per example collect every wrong class predicted over the attacks ${study.attacks.join('; ')} with ${study.seeds} seeds each.`,
+    findings,
+    charts: [
+      {
+        spec: heatmapChart({ title: 'Adversarial confusion (row-normalised, %)', classNames: names, rows: study.rowNormalised, xTitle: 'predicted class of the adversarial example', yTitle: 'true class' }),
+        caption: `Diagonal = robust accuracy of the class. Attack: ${study.attacks[0]}.`,
+      },
+    ],
+    tables: [
+      {
+        title: 'Top target classes per class',
+        columns: ['class', 'robust %', 'robust % (all attacks, seeds)', 'target 1', 'share 1 %', 'target 2', 'share 2 %', 'target 3', 'share 3 %'],
+        rows: names.map((name, k) => {
+          const cells: (string | number)[] = [name, percentValue(study.robustAccuracy[k]), percentValue(study.robustAccuracyUnion[k])];
+          for (let t = 0; t < 3; t++) {
+            const entry = study.topTargets[k][t];
+            cells.push(entry ? names[entry.target] : '', entry ? percentValue(entry.share) : '');
+          }
+          return cells;
+        }),
+        note: 'share = part of the class\'s successful adversarial examples (first attack) predicted as that class.',
+      },
+      {
+        title: 'Examples that only ever go to one target class',
+        columns: ['class', 'target', 'examples', '% of attackable examples of the class'],
+        rows: study.singleTargetGroups.slice(0, 25).map((g) => [names[g.source], names[g.target], g.examples.length, percentValue(g.shareOfAttackable)]),
+        note: 'Attackable: classified correctly without attack and broken by at least one attack run. The full list of example indices is in report.json.',
+      },
+    ],
+    data: study,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Experiment 1 (claim 1, the class-wise gap): per-class clean and robust accuracy at every epoch of a run,
+ * with the band between the best and the worst class. Above 20 classes, 12 seeded-random classes are drawn
+ * and a histogram counts the classes per robust-accuracy interval, as in the study's appendix.
+ */
+import { shuffledIndices } from '../data/random';
+import { classCurvesChart, histogramChart } from '../report/charts';
+import { ReportSection } from '../report/study-report';
+import { displayNames, percent, percentValue, points } from './format';
+import { EpochMetrics, studyError } from './run-folder';
+import { spearman } from './statistics';
+
+/** Above this many classes the curves show a sample (the study's figure 1 plots 12 of CIFAR-100's classes). */
+export const MAX_PLOTTED_CLASSES = 20;
+export const SAMPLED_CLASSES = 12;
+/** Width of a histogram interval in robust accuracy (share). */
+export const HISTOGRAM_INTERVAL = 0.1;
+
+export interface EpochBand {
+  epoch: number;
+  best: { classIndex: number; robust: number };
+  worst: { classIndex: number; robust: number };
+  gap: number;
+  meanRobust: number;
+  meanClean: number;
+}
+
+export interface RobustnessOverEpochs {
+  classNames: string[];
+  epochs: number[];
+  attack: string;
+  /** [epoch position][class] */
+  robustAccuracy: number[][];
+  cleanAccuracy: number[][];
+  bands: EpochBand[];
+  /** Classes drawn in the curves (all of them up to 20 classes). */
+  plottedClasses: number[];
+  /** Classes per robust-accuracy interval at the last epoch. */
+  histogram: { from: number; to: number; count: number }[];
+  /** Spearman correlation of the per-class robust accuracy of the first and last epoch: is the order stable? */
+  orderStability: { coefficient: number; pValue: number };
+}
+
+export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: number } = {}): RobustnessOverEpochs {
+  if (metrics.length === 0) throw studyError('no epochs to study');
+  const classNames = metrics[0].classNames;
+  const classes = classNames.length;
+  const bands = metrics.map((line): EpochBand => {
+    let best = 0;
+    let worst = 0;
+    line.robustAccuracy.forEach((robust, k) => {
+      if (robust > line.robustAccuracy[best]) best = k;
+      if (robust < line.robustAccuracy[worst]) worst = k;
+    });
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    return {
+      epoch: line.epoch,
+      best: { classIndex: best, robust: line.robustAccuracy[best] },
+      worst: { classIndex: worst, robust: line.robustAccuracy[worst] },
+      gap: line.robustAccuracy[best] - line.robustAccuracy[worst],
+      meanRobust: mean(line.robustAccuracy),
+      meanClean: mean(line.cleanAccuracy),
+    };
+  });
+  const plottedClasses =
+    classes > MAX_PLOTTED_CLASSES
+      ? Array.from(shuffledIndices(classes, options.seed ?? 0).subarray(0, SAMPLED_CLASSES)).sort((a, b) => a - b)
+      : Array.from({ length: classes }, (_, k) => k);
+  const last = metrics[metrics.length - 1].robustAccuracy;
+  const intervals = Math.round(1 / HISTOGRAM_INTERVAL);
+  const histogram = Array.from({ length: intervals }, (_, i) => ({ from: i * HISTOGRAM_INTERVAL, to: (i + 1) * HISTOGRAM_INTERVAL, count: 0 }));
+  for (const robust of last) histogram[Math.min(intervals - 1, Math.floor(robust / HISTOGRAM_INTERVAL + 1e-9))].count++;
+  const first = metrics[0].robustAccuracy;
+  const stability = metrics.length > 1 ? spearman(first, last) : { coefficient: NaN, pValue: NaN };
+  return {
+    classNames,
+    epochs: metrics.map((line) => line.epoch),
+    attack: metrics[metrics.length - 1].attack,
+    robustAccuracy: metrics.map((line) => line.robustAccuracy),
+    cleanAccuracy: metrics.map((line) => line.cleanAccuracy),
+    bands,
+    plottedClasses,
+    histogram,
+    orderStability: { coefficient: stability.coefficient, pValue: stability.pValue },
+  };
+}
+
+export function robustnessOverEpochsSection(result: RobustnessOverEpochs): ReportSection {
+  const names = displayNames(result.classNames);
+  const last = result.bands[result.bands.length - 1];
+  const widest = result.bands.reduce((a, b) => (b.gap > a.gap ? b : a));
+  const lastRobust = result.robustAccuracy[result.robustAccuracy.length - 1];
+  const ranked = lastRobust.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  const findings = [
+    `epoch ${last.epoch}: robust accuracy ranges from ${percent(last.worst.robust)} (${names[last.worst.classIndex]}) to ` +
+      `${percent(last.best.robust)} (${names[last.best.classIndex]}), a class-wise gap of ${points(last.gap)}; mean ${percent(last.meanRobust)} robust, ${percent(last.meanClean)} clean.`,
+    `weakest classes at epoch ${last.epoch}: ${ranked.slice(0, 3).map(({ k, robust }) => `${names[k]} ${percent(robust)}`).join(', ')}.`,
+  ];
+  if (widest.epoch !== last.epoch) findings.push(`the widest gap, ${points(widest.gap)}, was at epoch ${widest.epoch}.`);
+  if (Number.isFinite(result.orderStability.coefficient)) {
+    findings.push(`the order of classes is ${result.orderStability.coefficient > 0.8 ? 'stable' : 'not stable'} from epoch ${result.epochs[0]} to ${last.epoch}: Spearman ${result.orderStability.coefficient.toFixed(2)}.`);
+  }
+  const curvePoints = (values: number[][]) =>
+    result.plottedClasses.flatMap((k) => result.epochs.map((epoch, e) => ({ className: names[k], x: epoch, value: percentValue(values[e][k]) })));
+  const band = result.bands.map((b) => ({ x: b.epoch, best: percentValue(b.best.robust), worst: percentValue(b.worst.robust) }));
+  const sampled = result.plottedClasses.length < names.length ? ` (${result.plottedClasses.length} of ${names.length} classes, drawn at random)` : '';
+  const charts = [
+    {
+      spec: classCurvesChart({ title: `Robust accuracy per class${sampled}`, points: curvePoints(result.robustAccuracy), band, xTitle: 'epoch', integerX: true, yTitle: 'robust accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
+      caption: `Shaded: band between the best and the worst class at each epoch (all classes). Attack: ${result.attack}.`,
+    },
+    {
+      spec: classCurvesChart({ title: `Clean accuracy per class${sampled}`, points: curvePoints(result.cleanAccuracy), xTitle: 'epoch', integerX: true, yTitle: 'clean accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
+    },
+    {
+      spec: histogramChart({
+        title: `Classes per robust-accuracy interval, epoch ${last.epoch}`,
+        bins: result.histogram.map((bin) => ({ interval: `${Math.round(100 * bin.from)}-${Math.round(100 * bin.to)}%`, count: bin.count })),
+        xTitle: 'robust accuracy',
+        yTitle: 'classes',
+      }),
+    },
+  ];
+  const finalClean = result.cleanAccuracy[result.cleanAccuracy.length - 1];
+  return {
+    id: 'epochs',
+    title: '1. Class-wise robustness over epochs',
+    description:
+      'Per-class clean and robust accuracy after every epoch of the run (metrics.jsonl). Robust accuracy of a class = share of ALL its test examples still classified correctly under the attack (not only the clean-correct ones).',
+    findings,
+    charts,
+    tables: [
+      {
+        title: 'Robust accuracy per class and epoch (%)',
+        columns: ['class', ...result.epochs.map((e) => `epoch ${e}`), 'clean (last epoch)'],
+        rows: names.map((name, k) => [name, ...result.robustAccuracy.map((row) => percentValue(row[k])), percentValue(finalClean[k])]),
+      },
+      {
+        title: 'Best-to-worst band',
+        columns: ['epoch', 'best class', 'best robust %', 'worst class', 'worst robust %', 'gap (points)', 'mean robust %', 'mean clean %'],
+        rows: result.bands.map((b) => [b.epoch, names[b.best.classIndex], percentValue(b.best.robust), names[b.worst.classIndex], percentValue(b.worst.robust), percentValue(b.gap), percentValue(b.meanRobust), percentValue(b.meanClean)]),
+      },
+    ],
+    data: result,
+  };
+}

@@ -1,0 +1,20 @@
+/** The class-wise study: one function per experiment, each with its report section. */
+export { parseAttackList, parseAttackSpec, attackLabel, attackSupportsOption } from './attack-spec';
+export { robustnessOverEpochs, robustnessOverEpochsSection } from './epochs';
+export type { RobustnessOverEpochs } from './epochs';
+export { adversarialConfusion, confusionSection, targetStatistics } from './confusion';
+export type { ConfusionOptions, ConfusionStudy } from './confusion';
+export { classRemoval, classRemovalSection, chooseSelection, selectExamplesForRemoval } from './class-removal';
+export type { ClassRemovalOptions, ClassRemovalResult } from './class-removal';
+export { weightNormStudy, weightNormSection } from './weight-norm';
+export type { WeightNormStudy } from './weight-norm';
+export { attackStrength, attackStrengthFromAccuracies, attackStrengthSection } from './attack-strength';
+export type { AttackStrengthStudy } from './attack-strength';
+export { temperatureSweep, temperatureSection, withTemperature } from './temperature';
+export type { TemperatureStudy } from './temperature';
+export { mitigationComparison, mitigationSection, withLogitBias, parseLogitBias } from './mitigation';
+export type { MitigationStudy } from './mitigation';
+export { readMetrics, openModel, studyTestSet } from './run-folder';
+export type { EpochMetrics } from './run-folder';
+export { pearson, spearman, kendallTauB, rank, linearFit } from './statistics';
+export type { Correlation } from './statistics';

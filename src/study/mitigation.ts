@@ -1,0 +1,125 @@
+/**
+ * Experiment 7 (claim 7, mitigation): worst-class and mean robust accuracy before and after a mitigation.
+ * "After" is any model: another run trained with a mitigation setting, or this model with a per-class
+ * logit bias at inference (added to the final layer's bias, so the attack sees the biased model).
+ */
+import { AttackOptions } from '../attack';
+import { ImageDataset } from '../data/dataset';
+import { evaluate } from '../evaluate';
+import { Model } from '../model';
+import { groupedBarsChart } from '../report/charts';
+import { ReportSection } from '../report/study-report';
+import { attackLabel } from './attack-spec';
+import { displayNames, percent, percentValue, points } from './format';
+import { studyError } from './run-folder';
+
+export interface MitigationSide {
+  label: string;
+  clean: number[];
+  robust: number[];
+  worst: { classIndex: number; robust: number };
+  meanRobust: number;
+  meanClean: number;
+}
+
+export interface MitigationStudy {
+  classNames: string[];
+  attack: string;
+  mitigation: string;
+  before: MitigationSide;
+  after: MitigationSide;
+}
+
+/** Names of the final layer's bias in the architectures of this library. */
+const FINAL_BIAS = ['classifier.fc3.bias', 'linear.bias'];
+
+/** A copy of `model` whose logits get `bias[k]` added for class k. */
+export async function withLogitBias(model: Model, bias: number[]): Promise<Model> {
+  if (bias.length !== model.numClasses) throw studyError(`logit bias has ${bias.length} values, the model has ${model.numClasses} classes`, 'ERR_INVALID_ARGUMENT');
+  const state = await model.state();
+  const name = FINAL_BIAS.find((candidate) => candidate in state);
+  if (!name) throw studyError(`no final-layer bias (${FINAL_BIAS.join(', ')}) in this model`, 'ERR_STUDY');
+  const tensor = state[name];
+  if (tensor.dtype !== 'F32') throw studyError(`${name} is ${tensor.dtype}, expected F32`, 'ERR_STUDY');
+  const values = new Float32Array(tensor.data.slice().buffer);
+  bias.forEach((b, k) => (values[k] += b));
+  const copy = Model.create({ ...model.config, device: 'cpu' });
+  await copy.loadState({ ...state, [name]: { ...tensor, data: new Uint8Array(values.buffer) } });
+  return copy;
+}
+
+/** "shirt=0.5,coat=0.2" -> one bias per class (0 elsewhere). */
+export function parseLogitBias(text: string, classNames: string[]): number[] {
+  const bias = new Array<number>(classNames.length).fill(0);
+  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
+    const at = part.lastIndexOf('=');
+    const name = part.slice(0, at).trim();
+    const value = Number(part.slice(at + 1));
+    const k = /^\d+$/.test(name) ? Number(name) : classNames.indexOf(name);
+    if (at < 0 || !Number.isFinite(value) || k < 0 || k >= classNames.length) {
+      throw studyError(`--logit-bias "${part}" is not CLASS=VALUE with a class of this model (${classNames.join(', ')})`, 'ERR_INVALID_ARGUMENT');
+    }
+    bias[k] = value;
+  }
+  return bias;
+}
+
+async function side(label: string, model: Model, data: Pick<ImageDataset, 'images' | 'labels'>, attackOptions: AttackOptions, seed?: number): Promise<MitigationSide> {
+  const evaluation = await evaluate(model, data, { attack: attackOptions, seed });
+  const robust = evaluation.robustAccuracy;
+  let worst = 0;
+  robust.forEach((value, k) => (value < robust[worst] ? (worst = k) : undefined));
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  return { label, clean: evaluation.cleanAccuracy, robust, worst: { classIndex: worst, robust: robust[worst] }, meanRobust: mean(robust), meanClean: mean(evaluation.cleanAccuracy) };
+}
+
+export async function mitigationComparison(
+  before: { label: string; model: Model },
+  after: { label: string; model: Model },
+  data: Pick<ImageDataset, 'images' | 'labels'>,
+  options: { attack: AttackOptions; mitigation: string; seed?: number },
+): Promise<MitigationStudy> {
+  if (JSON.stringify(before.model.config.classNames) !== JSON.stringify(after.model.config.classNames)) {
+    throw studyError('the models before and after the mitigation must have the same classes', 'ERR_INVALID_ARGUMENT');
+  }
+  return {
+    classNames: before.model.config.classNames,
+    attack: attackLabel(options.attack),
+    mitigation: options.mitigation,
+    before: await side(before.label, before.model, data, options.attack, options.seed),
+    after: await side(after.label, after.model, data, options.attack, options.seed),
+  };
+}
+
+export function mitigationSection(study: MitigationStudy): ReportSection {
+  const names = displayNames(study.classNames);
+  const { before, after } = study;
+  const findings = [
+    `worst class: ${names[before.worst.classIndex]} ${percent(before.worst.robust)} before, ${names[after.worst.classIndex]} ${percent(after.worst.robust)} after (${after.worst.robust >= before.worst.robust ? '+' : ''}${points(after.worst.robust - before.worst.robust)}).`,
+    `mean robust ${percent(before.meanRobust)} -> ${percent(after.meanRobust)}; mean clean ${percent(before.meanClean)} -> ${percent(after.meanClean)}.`,
+  ];
+  return {
+    id: 'mitigation',
+    title: '7. Mitigation',
+    description: `Mitigation: ${study.mitigation}. Both models attacked with ${study.attack} on the same examples.`,
+    findings,
+    charts: [
+      {
+        spec: groupedBarsChart({
+          title: 'Robust accuracy per class before and after (%)',
+          rows: [before, after].flatMap((s) => names.map((name, k) => ({ className: name, group: s.label, value: percentValue(s.robust[k]) }))),
+          yTitle: 'robust accuracy (%)',
+          classOrder: names.map((_, k) => k).sort((a, b) => before.robust[a] - before.robust[b]).map((k) => names[k]),
+        }),
+      },
+    ],
+    tables: [
+      {
+        title: 'Per class before and after (%)',
+        columns: ['class', 'clean before', 'clean after', 'robust before', 'robust after'],
+        rows: names.map((name, k) => [name, percentValue(before.clean[k]), percentValue(after.clean[k]), percentValue(before.robust[k]), percentValue(after.robust[k])]),
+      },
+    ],
+    data: study,
+  };
+}

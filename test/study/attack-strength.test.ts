@@ -1,0 +1,69 @@
+/** Experiments 5, 6, 7: attack comparison and rank consistency, the temperature sweep, mitigation. */
+import { evaluate, loadMnistSample, takePerClass } from '../../src';
+import { attackLabel, attackSupportsOption, parseAttackList, parseAttackSpec } from '../../src/study/attack-spec';
+import { attackStrengthFromAccuracies, attackStrengthSection } from '../../src/study/attack-strength';
+import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../../src/study/mitigation';
+import { temperatureSection, temperatureSweep } from '../../src/study/temperature';
+import { mnistModel } from '../helpers/mnist-model';
+
+test('attack specs: KIND[@STEPS][xRESTARTS]; unknown kinds pass through for attacks added later', () => {
+  expect(parseAttackList('fgsm,pgd@20,pgd@100x5', 0.1)).toEqual([
+    { kind: 'fgsm', eps: 0.1 },
+    { kind: 'pgd', eps: 0.1, steps: 20 },
+    { kind: 'pgd', eps: 0.1, steps: 100, restarts: 5 },
+  ]);
+  expect(parseAttackSpec('apgd-ce@100', 0.03)).toEqual({ kind: 'apgd-ce', eps: 0.03, steps: 100 });
+  expect(() => parseAttackSpec('pgd@twenty', 0.1)).toThrow('attack "pgd@twenty" is not KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5');
+  expect(attackLabel({ kind: 'pgd', eps: 0.1, steps: 20, temperature: 2 } as never)).toBe('PGD-20 Linf eps=0.1 step=0.0125 temperature=2');
+});
+
+test('known answer: drops, their correlation with robustness, rank agreement across attacks and models', () => {
+  const study = attackStrengthFromAccuracies(
+    ['a', 'b', 'c', 'd'],
+    ['FGSM', 'PGD-20'],
+    [0.9, 0.9, 0.9, 0.9],
+    [[0.8, 0.6, 0.5, 0.3], [0.75, 0.45, 0.3, 0.05]],
+    [{ label: 'm1', robust: [0.75, 0.45, 0.3, 0.05] }, { label: 'm2', robust: [0.7, 0.5, 0.2, 0.1] }],
+  );
+  expect(study.drop.map((d) => Number(d.toFixed(6)))).toEqual([0.05, 0.15, 0.2, 0.25]);
+  expect(study.dropVsRobustness.spearman.coefficient).toBeCloseTo(-1, 12);
+  expect(study.rankAcrossAttacks).toHaveLength(1);
+  expect(study.rankAcrossAttacks[0].kendall.coefficient).toBeCloseTo(1, 12);
+  expect(study.rankAcrossModels[0].spearman.coefficient).toBeCloseTo(1, 12);
+  const section = attackStrengthSection(study);
+  expect(section.findings[1]).toBe('largest drops: d 25.0 points, c 20.0 points, b 15.0 points; smallest: b 15.0 points, a 5.0 points.');
+  expect(section.tables.map((t) => t.title)).toEqual(['Robust accuracy per class and attack (%)', 'Rank consistency across attacks', 'Rank consistency across models']);
+});
+
+test('the temperature sweep reports what this build supports instead of relabelling PGD', async () => {
+  const model = mnistModel();
+  const data = takePerClass(loadMnistSample('test'), 3, 0);
+  const supported = attackSupportsOption('temperature', 2);
+  const study = await temperatureSweep(model, data, { base: { kind: 'pgd', eps: 0.3, steps: 2 }, temperatures: [0.5, 2] });
+  expect(study.supported).toBe(supported);
+  if (!supported) {
+    expect(study.rows).toEqual([]);
+    expect(study.skipped).toEqual([0.5, 2]);
+    expect(temperatureSection(study).findings[0]).toMatch(/^not measured: this build's AttackOptions has no temperature/);
+  }
+  const custom = await temperatureSweep(model, data, {
+    base: { kind: 'pgd', eps: 0.3, steps: 2 },
+    temperatures: [3],
+    supported: true,
+    attackForTemperature: (base, t) => ({ ...base, steps: t }),
+  });
+  expect(custom.rows.map((r) => r.attack)).toEqual(['PGD-3 Linf eps=0.3 step=0.25']);
+});
+
+test('a logit bias towards one class moves every clean prediction there; mitigation compares worst and mean classes', async () => {
+  const model = mnistModel();
+  const data = takePerClass(loadMnistSample('test'), 3, 0);
+  expect(parseLogitBias('3=100,1=-0.5', model.config.classNames)).toEqual([0, -0.5, 0, 100, 0, 0, 0, 0, 0, 0]);
+  expect(() => parseLogitBias('shirt=1', model.config.classNames)).toThrow('--logit-bias "shirt=1" is not CLASS=VALUE');
+  const biased = await withLogitBias(model, parseLogitBias('3=100', model.config.classNames));
+  const clean = await evaluate(biased, data);
+  expect(clean.cleanConfusion.map((row) => row[3])).toEqual(Array(10).fill(3));
+  const study = await mitigationComparison({ label: 'before', model }, { label: 'bias 3=100', model: biased }, data, { attack: { kind: 'fgsm', eps: 0.1 }, mitigation: 'logit bias' });
+  expect(study.after.robust[3]).toBe(1);
+  expect(mitigationSection(study).findings).toHaveLength(2);
+});

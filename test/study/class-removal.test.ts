@@ -1,0 +1,62 @@
+/** Experiment 3: choosing source and targets, selecting examples, and the resumable three-stage protocol. */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { runTraining, RunConfig } from '../../src';
+import { chooseSelection, classRemoval, selectExamplesForRemoval } from '../../src/study/class-removal';
+import { ConfusionStudy, targetStatistics } from '../../src/study/confusion';
+
+function study(): ConfusionStudy {
+  const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 2]);
+  const runs = [Int32Array.from([1, 1, 2, 0, 1, 0, 2]), Int32Array.from([1, 2, 2, 1, 1, 0, 2])];
+  return { classNames: ['a', 'b', 'c'], attacks: ['x'], seeds: 2, ...targetStatistics(labels, runs, 3) };
+}
+
+test('by default the largest single-target group gives source and target', () => {
+  expect(chooseSelection(study())).toEqual({ source: 0, targets: [1] });
+  expect(chooseSelection(study(), 'b')).toEqual({ source: 1, targets: [0] });
+  expect(chooseSelection(study(), 'a', ['c', 'b'])).toEqual({ source: 0, targets: [2, 1] });
+  expect(() => chooseSelection(study(), 'a', ['a'])).toThrow('the target set must not contain the source class');
+  expect(() => chooseSelection(study(), 'shirt')).toThrow('class "shirt" is not a class of this model; accepted: "a", "b", "c" or 0..2');
+});
+
+test('selected: attacked only into S; control: attacked into a class outside S; never-broken examples are neither', () => {
+  expect(selectExamplesForRemoval(study(), 0, [1])).toEqual({ selected: [0, 3], control: [1, 2], classExamples: 4 });
+  expect(selectExamplesForRemoval(study(), 0, [1, 2])).toEqual({ selected: [0, 1, 2, 3], control: [], classExamples: 4 });
+});
+
+test('a tiny MNIST run: the study runs its three stages, then resumes from its files without recomputing', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'removal-'));
+  const config: RunConfig = {
+    dataset: 'mnist', method: 'pgd', epochs: 1, batchSize: 64, learningRate: 0.05, schedule: 'constant', momentum: 0.9, weightDecay: 5e-4,
+    nesterov: false, seed: 0, eps: 0.3, trainSteps: 2, trainStepSize: 0.1, evalSteps: 5, evalStepSize: 0.1, evalRestarts: 1, trainPerClass: 40, evalPerClass: 12,
+  };
+  await runTraining(config, { out: path.join(dir, 'run'), device: 'cpu' });
+  const log: string[] = [];
+  const options = {
+    model: path.join(dir, 'run'),
+    out: path.join(dir, 'removal'),
+    selectionAttacks: [{ kind: 'pgd' as const, eps: 0.3, steps: 3 }],
+    seeds: 1,
+    removalAttacks: [{ kind: 'pgd' as const, eps: 0.3, steps: 3 }, { kind: 'pgd' as const, eps: 0.3, steps: 6, restarts: 2 }],
+    device: 'cpu' as const,
+    log: (line: string) => log.push(line),
+  };
+  const result = await classRemoval(options);
+  expect(result.retrain.keptClasses).toHaveLength(9);
+  expect(result.retrain.keptClasses).not.toContain(result.selection.classNames[result.selection.targets[0]]);
+  expect(result.attacks.map((row) => row.attack)).toEqual(['PGD-3 Linf eps=0.3 step=0.25', 'PGD-6 Linf eps=0.3 step=0.125 x2 restarts']);
+  for (const row of result.attacks) {
+    expect(row.selected.count).toBe(result.selection.selected.length);
+    expect(row.selected.share).toBeGreaterThanOrEqual(0);
+    expect(row.selected.share).toBeLessThanOrEqual(1);
+  }
+  expect(log.filter((line) => line.startsWith('stage')).map((line) => line.split(':')[0])).toEqual(['stage 1/3 select', 'stage 2/3 retrain', 'stage 3/3 attack', 'stage 3/3 attack']);
+  log.length = 0;
+  const again = await classRemoval(options);
+  expect(again).toEqual(result);
+  expect(log[0]).toMatch(/^stage 1\/3 select: reusing /);
+  expect(log[1]).toMatch(/^stage 2\/3 retrain: reusing /);
+  expect(log.slice(2)).toEqual(['stage 3/3 attack: PGD-3 Linf eps=0.3 step=0.25 already done', 'stage 3/3 attack: PGD-6 Linf eps=0.3 step=0.125 x2 restarts already done']);
+});

@@ -1,0 +1,48 @@
+/** Experiment 2: confusion, top targets, per-example target sets and single-target groups. */
+import { loadMnistSample, takePerClass } from '../../src';
+import { adversarialConfusion, confusionSection, targetStatistics } from '../../src/study/confusion';
+import { standardTrainedMnistModel } from '../helpers/mnist-model';
+
+test('known answer: three classes, two attack runs', () => {
+  const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 2]);
+  const runs = [Int32Array.from([1, 1, 2, 0, 1, 0, 2]), Int32Array.from([1, 2, 2, 1, 1, 0, 2])];
+  const stats = targetStatistics(labels, runs, 3);
+  expect(stats.confusion).toEqual([[1, 2, 1], [1, 1, 0], [0, 0, 1]]);
+  expect(stats.rowNormalised[0]).toEqual([0.25, 0.5, 0.25]);
+  expect(stats.robustAccuracy).toEqual([0.25, 0.5, 1]);
+  expect(stats.robustAccuracyUnion).toEqual([0, 0.5, 1]);
+  expect(stats.topTargets[0]).toEqual([{ target: 1, count: 2, share: 2 / 3 }, { target: 2, count: 1, share: 1 / 3 }]);
+  expect(stats.targetSets).toEqual([[1], [1, 2], [2], [1], [], [0], []]);
+  expect(stats.singleTargetGroups).toEqual([
+    { source: 0, target: 1, examples: [0, 3], shareOfAttackable: 0.5 },
+    { source: 0, target: 2, examples: [2], shareOfAttackable: 0.25 },
+    { source: 1, target: 0, examples: [5], shareOfAttackable: 1 },
+  ]);
+  expect(stats.attackable).toEqual([4, 1, 0]);
+  expect(stats.singleTarget).toEqual([3, 1, 0]);
+});
+
+test('examples misclassified without attack are not counted as attackable', () => {
+  const labels = Int32Array.from([0, 0, 1]);
+  const runs = [Int32Array.from([1, 1, 0])];
+  const stats = targetStatistics(labels, runs, 2, 3, Int32Array.from([0, 1, 1]));
+  expect(stats.cleanCorrect).toEqual([true, false, true]);
+  expect(stats.attackable).toEqual([1, 1]);
+  expect(stats.singleTargetGroups.map((g) => g.examples)).toEqual([[0], [2]]);
+  expect(stats.robustAccuracy).toEqual([0, 0]);
+});
+
+test('on a trained MNIST model: rows add up to the class counts, more runs only grow target sets', async () => {
+  const model = await standardTrainedMnistModel();
+  const data = takePerClass(loadMnistSample('test'), 10, 0);
+  const study = await adversarialConfusion(model, data, { attacks: [{ kind: 'fgsm', eps: 0.2 }, { kind: 'pgd', eps: 0.2, steps: 5 }], seeds: 2 });
+  expect(study.confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(Array(10).fill(10));
+  study.robustAccuracyUnion.forEach((union, k) => expect(union).toBeLessThanOrEqual(study.robustAccuracy[k]));
+  study.targetSets.forEach((set, i) => expect(set).not.toContain(study.labels[i]));
+  const grouped = study.singleTargetGroups.reduce((sum, g) => sum + g.examples.length, 0);
+  expect(grouped).toBe(study.singleTarget.reduce((a, b) => a + b, 0));
+  expect(study.attacks).toEqual(['FGSM Linf eps=0.2', 'PGD-5 Linf eps=0.2 step=0.1']);
+  const section = confusionSection(study);
+  expect(section.findings).toHaveLength(4);
+  expect(section.tables[0].rows).toHaveLength(10);
+});
