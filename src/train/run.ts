@@ -9,7 +9,8 @@ import { AttackOptions } from '../attack';
 import { appendLineDurable, loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
 import { loadDataset } from '../data/index';
-import { takePerClass } from '../data/subset';
+import { holdOutPerClass, takePerClass } from '../data/subset';
+import { parseClassValues } from './mitigation';
 import { ClasswiseError } from '../errors';
 import { ClassEvaluation } from '../evaluate';
 import { DeviceName, Model } from '../model';
@@ -41,6 +42,15 @@ export interface RunConfig {
   /** null: every example. */
   trainPerClass: number | null;
   evalPerClass: number | null;
+  /** TRADES / MART regularisation weight. */
+  beta?: number;
+  /** Class-wise mitigation, "class=value,..." by name or index (see mitigation.ts); others weight 1 / the run's eps. */
+  classWeights?: string;
+  classEps?: string;
+  /** 'auto': class weights from a held-out split of the training set, re-measured every epoch. */
+  mitigation?: 'auto';
+  /** Size of that held-out split per class (taken out of the training data). */
+  mitigationPerClass?: number;
 }
 
 export interface RunReporter {
@@ -87,6 +97,7 @@ export function metricsLine(record: EpochRecord, config: RunConfig): Record<stri
   return {
     epoch: record.epoch,
     method: config.method,
+    classWeights: record.classWeights,
     learningRate: record.learningRate,
     trainLoss: record.trainLoss,
     trainAccuracy: record.trainAccuracy,
@@ -145,12 +156,17 @@ function compareConfigs(saved: RunConfig, requested: RunConfig, out: string): vo
   }
 }
 
-export function loadRunData(config: RunConfig): { train: ImageDataset; test: ImageDataset } {
-  const fullTrain = loadDataset(config.dataset, 'train', { dataDir: config.dataDir });
+export function loadRunData(config: RunConfig): { train: ImageDataset; test: ImageDataset; heldOut?: ImageDataset } {
+  let fullTrain = loadDataset(config.dataset, 'train', { dataDir: config.dataDir });
   const fullTest = loadDataset(config.dataset, 'test', { dataDir: config.dataDir });
+  let heldOut: ImageDataset | undefined;
+  if (config.mitigation === 'auto') {
+    ({ kept: fullTrain, heldOut } = holdOutPerClass(fullTrain, config.mitigationPerClass ?? 100, config.seed + 2));
+  }
   return {
     train: config.trainPerClass === null ? fullTrain : takePerClass(fullTrain, config.trainPerClass, config.seed),
     test: config.evalPerClass === null ? fullTest : takePerClass(fullTest, config.evalPerClass, config.seed + 1),
+    heldOut,
   };
 }
 
@@ -178,7 +194,9 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     reporter.message?.(`--resume: no checkpoint in ${options.out} yet, starting from epoch 1`);
   }
 
-  const { train: trainSet, test: testSet } = loadRunData(config);
+  const { train: trainSet, test: testSet, heldOut } = loadRunData(config);
+  const classWeights = config.classWeights ? parseClassValues(config.classWeights, trainSet.classNames, 1, 'class weights', [0, 1e6]) : undefined;
+  const classEps = config.classEps ? parseClassValues(config.classEps, trainSet.classNames, config.eps, 'class eps', [0, 1]) : undefined;
   const recipe = RECIPES[config.dataset];
   const model = Model.create({
     architecture: recipe.architecture,
@@ -210,6 +228,10 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     weightDecay: config.weightDecay,
     nesterov: config.nesterov,
     seed: config.seed,
+    beta: config.beta,
+    classWeights,
+    classEps,
+    autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
     startEpoch,
     evaluation: { data: testSet, attack: evaluationAttack },
     onProgress: reporter.progress,
