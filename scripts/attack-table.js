@@ -3,7 +3,7 @@
 // gradient-masking ordering warnings. Usage:
 //   node scripts/attack-table.js CHECKPOINT [--per-class N] [--queries Q] [--attacks fgsm,pgd,cw,apgd-ce,apgd-t,autoattack]
 'use strict';
-const { Model, evaluate, loadDataset, takePerClass, orderingWarnings } = require('../dist');
+const { Model, evaluate, loadDataset, takePerClass, orderingWarnings, setThreads } = require('../dist');
 
 function option(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -13,6 +13,7 @@ function option(name, fallback) {
 async function main() {
   const checkpoint = process.argv[2];
   if (!checkpoint || checkpoint.startsWith('--')) throw new Error('usage: node scripts/attack-table.js CHECKPOINT [--per-class N]');
+  if (option('--threads')) setThreads(Number(option('--threads')));
   const perClass = Number(option('--per-class', '30'));
   const queries = Number(option('--queries', '5000'));
   const kinds = option('--attacks', 'fgsm,pgd,cw,apgd-ce,apgd-t,autoattack').split(',');
