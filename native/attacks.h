@@ -1,4 +1,5 @@
-// Batched gradient attacks on the input only. FGSM and FGSM-RS are one-step PGD.
+// Batched attacks on the input only. FGSM, FGSM-RS, CW-Linf and Temperature-PGD are PGD with another loss;
+// APGD (apgd.cc), Square (square.cc) and the AutoAttack-style cascade share this configuration.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,6 +10,27 @@ namespace classwise {
 
 enum class AttackNorm { Linf, L2 };
 
+// The objective an attack ascends (untargeted) or descends (targeted towards targets).
+enum class AttackLoss {
+  Ce,   // cross-entropy of logits / temperature (temperature 1: plain PGD, same arithmetic)
+  Cw,   // Carlini-Wagner margin: largest other logit minus the logit of the class
+  Dlr,  // Croce & Hein's difference of logits ratio (targeted form when targets are set)
+};
+
+enum class AttackAlgorithm {
+  Pgd,       // fixed step size, sign (Linf) or normalised (L2) gradient
+  Apgd,      // Croce & Hein 2020: step-size halving at checkpoints, momentum 0.75
+  Square,    // Andriushchenko et al. 2020: score-based random search, Linf
+  Ensemble,  // AutoAttack-style cascade over the stages below, each on the points still robust
+};
+
+// Stages of the ensemble, in cascade order. FAB-T is not implemented, so the cascade is never the standard one.
+struct EnsembleStages {
+  bool apgdCe = true;
+  bool apgdTargeted = true;
+  bool square = true;
+};
+
 struct AttackConfig {
   bool enabled = false;  // false: clean evaluation, the "adversarial" image is the clean one
   AttackNorm norm = AttackNorm::Linf;
@@ -18,12 +40,48 @@ struct AttackConfig {
   int64_t restarts = 1;
   bool randomStart = true;
   bool targeted = false;  // then targets are given per example
+  AttackAlgorithm algorithm = AttackAlgorithm::Pgd;
+  AttackLoss loss = AttackLoss::Ce;
+  double temperature = 1.0;    // Ce only
+  int64_t targetClasses = 0;   // APGD-T: attack each of the top-k other classes in turn (0: off)
+  int64_t queries = 5000;      // Square: model evaluations per example
+  double squareFraction = 0.8; // Square: initial share of pixels changed per query (p_init)
+  EnsembleStages stages;
+  // Optional per-example budget [N,1,1,1] (class-wise epsilon in training); step sizes scale with it.
+  torch::Tensor exampleEps;
 };
+
+// Per-example objective: ascended by untargeted attacks, descended by targeted ones.
+// `labels` are the true classes, `goal` the labels (untargeted) or the targets (targeted).
+torch::Tensor AttackObjective(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& goal,
+                              const AttackConfig& config);
+
+// Per example: the attack has succeeded (misclassified, or classified as the target when targeted).
+torch::Tensor AttackSucceeded(const torch::Tensor& predictions, const torch::Tensor& labels,
+                              const torch::Tensor& targets, bool targeted);
+
+// Projects delta onto the eps-ball and keeps images + delta inside [0,1].
+torch::Tensor ProjectPerturbation(const torch::Tensor& images, torch::Tensor delta, const AttackConfig& config);
+
+// A uniform start inside the ball, drawn for the whole batch (so each example's draw depends on its position
+// in the batch only, not on which other examples are still being attacked).
+torch::Tensor RandomStartPerturbation(const torch::Tensor& images, const AttackConfig& config,
+                                      at::Generator& generator);
+
+// A fresh generator for one batch, seeded from the call's generator, so that attacks sharing a seed
+// (an ensemble stage and the same attack run alone) draw the same noise for the same batch.
+uint64_t BatchSeed(at::Generator& generator);
+at::Generator BatchGenerator(at::Generator& generator, const torch::Device& device);
 
 struct AttackResult {
   torch::Tensor adversarial;  // same shape as the images, in [0,1], within eps of them
   torch::Tensor predictions;  // int64 [N], the model's class for each adversarial image
+  // Ensemble only, int64 [N]: kStageRobust, kStageClean, or 1 + the index of the stage that broke it.
+  torch::Tensor brokenBy;
 };
+
+inline constexpr int64_t kStageRobust = -1;
+inline constexpr int64_t kStageClean = 0;
 
 // Runs the attack with the model's parameters frozen; the caller chooses train/eval mode.
 // Over restarts each example keeps its worst case: a success if any restart succeeded, else the

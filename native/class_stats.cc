@@ -15,7 +15,10 @@ void AccumulateConfusion(torch::Tensor& confusion, const torch::Tensor& truth, c
 
 torch::Tensor FinalLayerRowNorms(Classifier& net) {
   torch::NoGradGuard noGrad;
-  return net.finalLayer()->weight.to(torch::kFloat64).norm(2, 1).cpu();
+  torch::Tensor weight = net.finalLayerWeight();
+  // Absent (TorchScript): an empty array, which the report shows as "not available".
+  if (!weight.defined()) return torch::empty({0}, torch::kFloat64);
+  return weight.to(torch::kFloat64).norm(2, 1).cpu();
 }
 
 ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, const EvaluationConfig& config,
@@ -60,12 +63,17 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
     AccumulateConfusion(stats.adversarialConfusion, labels, attacked.predictions);
     stats.cleanPredictions.slice(0, start, end).copy_(cleanPredictions);
     stats.adversarialPredictions.slice(0, start, end).copy_(attacked.predictions);
+    if (attacked.brokenBy.defined()) {
+      if (!stats.brokenBy.defined()) stats.brokenBy = torch::full({total}, kStageRobust, onDevice(torch::kInt64));
+      stats.brokenBy.slice(0, start, end).copy_(attacked.brokenBy);
+    }
     report({end, total, 0.0, 0});
   }
   stats.weightNorms = FinalLayerRowNorms(net);
   for (torch::Tensor* t : {&stats.cleanConfusion, &stats.adversarialConfusion, &stats.cleanLossSum,
-                           &stats.gradientNormSum, &stats.cleanPredictions, &stats.adversarialPredictions}) {
-    *t = t->cpu();
+                           &stats.gradientNormSum, &stats.cleanPredictions, &stats.adversarialPredictions,
+                           &stats.brokenBy}) {
+    if (t->defined()) *t = t->cpu();
   }
   return stats;
 }

@@ -12,6 +12,7 @@ struct EvaluationConfig {
   AttackConfig attack;
   int64_t batchSize = 256;
   uint64_t seed = 0;
+  torch::Tensor logitBias;  // optional double [K], added to the logits during this evaluation
 };
 
 struct EvaluationData {
@@ -28,6 +29,7 @@ struct ClassStatistics {
   torch::Tensor cleanPredictions;      // int64 [N]
   torch::Tensor adversarialPredictions;  // int64 [N]
   torch::Tensor weightNorms;           // double [K]: L2 norm of each row of the final linear layer
+  torch::Tensor brokenBy;              // int64 [N], ensemble only: which stage broke each example (attacks.h)
 };
 
 ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, const EvaluationConfig& config,

@@ -1,5 +1,7 @@
 #include "model_state.h"
 
+#include "torchscript_model.h"
+
 #include "errors.h"
 
 namespace classwise {
@@ -40,6 +42,20 @@ std::shared_ptr<ModelState> CreateModelState(const ModelSpec& spec, const std::s
   }
   state->net->to(state->device);
   for (auto& parameter : state->net->parameters()) state->momentum.push_back(torch::zeros_like(parameter));
+  return state;
+}
+
+}  // namespace classwise
+
+namespace classwise {
+
+std::shared_ptr<ModelState> CreateTorchScriptState(ModelSpec spec, const std::string& path, const std::string& device) {
+  auto state = std::make_shared<ModelState>();
+  state->device = ResolveDevice(device);
+  spec.architecture = "torchscript";
+  state->net = LoadTorchScript(path, spec, state->device);
+  state->spec = spec;
+  for (const auto& parameter : state->net->parameters()) state->momentum.push_back(torch::zeros_like(parameter));
   return state;
 }
 

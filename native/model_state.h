@@ -25,6 +25,21 @@ struct ModelState {
 
 std::shared_ptr<ModelState> CreateModelState(const ModelSpec& spec, const std::string& device, uint64_t seed);
 
+// A model loaded from a TorchScript file (spec.architecture "torchscript"); spec.numClasses 0 takes the model's.
+std::shared_ptr<ModelState> CreateTorchScriptState(ModelSpec spec, const std::string& path, const std::string& device);
+
+// Sets a per-class logit bias on the network for one call and removes it afterwards.
+class LogitBiasScope {
+ public:
+  LogitBiasScope(Classifier& net, const torch::Tensor& bias, const torch::Device& device) : net_(net) {
+    if (bias.defined()) net_.logitBias = bias.to(device, torch::kFloat32);
+  }
+  ~LogitBiasScope() { net_.logitBias = torch::Tensor(); }
+
+ private:
+  Classifier& net_;
+};
+
 // A generator private to one call, so concurrent calls on different models stay deterministic.
 at::Generator MakeGenerator(const torch::Device& device, uint64_t seed);
 

@@ -101,6 +101,7 @@ class EvaluateWorker : public PromiseWorker {
   void Run(const Reporter& report) override {
     std::lock_guard<std::mutex> lock(model_->busy);
     auto started = std::chrono::steady_clock::now();
+    LogitBiasScope bias(*model_->net, config_.logitBias, model_->device);
     WithBatchSizeHint(config_.batchSize, [&] {
       stats_ = EvaluateClasses(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
     });
@@ -115,6 +116,7 @@ class EvaluateWorker : public PromiseWorker {
     result.Set("cleanPredictions", TensorToTypedArray(env, stats_.cleanPredictions));
     result.Set("adversarialPredictions", TensorToTypedArray(env, stats_.adversarialPredictions));
     result.Set("weightNorms", TensorToTypedArray(env, stats_.weightNorms));
+    if (stats_.brokenBy.defined()) result.Set("brokenBy", TensorToTypedArray(env, stats_.brokenBy));
     result.Set("seconds", Napi::Number::New(env, seconds_));
     return result;
   }
@@ -129,10 +131,11 @@ class EvaluateWorker : public PromiseWorker {
 class AttackWorker : public PromiseWorker {
  public:
   AttackWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, torch::Tensor images,
-               torch::Tensor labels, torch::Tensor targets, AttackConfig attack, int64_t batchSize, uint64_t seed)
+               torch::Tensor labels, torch::Tensor targets, AttackConfig attack, int64_t batchSize, uint64_t seed,
+               torch::Tensor logitBias)
       : PromiseWorker(env, onProgress), model_(std::move(model)), images_(std::move(images)),
         labels_(std::move(labels)), targets_(std::move(targets)), attack_(attack), batchSize_(batchSize),
-        seed_(seed) {}
+        seed_(seed), logitBias_(std::move(logitBias)) {}
 
  private:
   void Run(const Reporter& report) override {
@@ -142,6 +145,7 @@ class AttackWorker : public PromiseWorker {
   void AttackAll(const Reporter& report) {
     Classifier& net = *model_->net;
     net.eval();
+    LogitBiasScope bias(net, logitBias_, model_->device);
     at::Generator generator = MakeGenerator(model_->device, seed_);
     const int64_t total = images_.size(0);
     adversarial_ = torch::empty_like(images_);
@@ -154,6 +158,10 @@ class AttackWorker : public PromiseWorker {
       AttackResult result = RunAttack(net, images, labels, targets, attack_, generator);
       adversarial_.slice(0, start, end).copy_(result.adversarial);
       predictions_.slice(0, start, end).copy_(result.predictions);
+      if (result.brokenBy.defined()) {
+        if (!brokenBy_.defined()) brokenBy_ = torch::full({total}, kStageRobust, torch::kInt64);
+        brokenBy_.slice(0, start, end).copy_(result.brokenBy);
+      }
       Progress progress{end, total, 0.0, 0};
       report.Send(&progress, 1);
     }
@@ -162,11 +170,12 @@ class AttackWorker : public PromiseWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("adversarial", TensorToTypedArray(env, adversarial_));
     result.Set("predictions", TensorToTypedArray(env, predictions_));
+    if (brokenBy_.defined()) result.Set("brokenBy", TensorToTypedArray(env, brokenBy_));
     return result;
   }
 
   std::shared_ptr<ModelState> model_;
-  torch::Tensor images_, labels_, targets_;
+  torch::Tensor images_, labels_, targets_, brokenBy_, logitBias_;
   AttackConfig attack_;
   int64_t batchSize_;
   uint64_t seed_;
@@ -272,6 +281,21 @@ class SetStateWorker : public PromiseWorker {
   std::map<std::string, torch::Tensor> incoming_;
 };
 
+// Optional per-class logit bias for evaluation and attacks (class-wise mitigation at inference).
+torch::Tensor LogitBiasOption(const Napi::Object& options, int64_t classes, const std::string& where) {
+  Napi::Value value = options.Get("logitBias");
+  if (value.IsUndefined()) return torch::Tensor();
+  torch::Tensor bias = CopyFloat64Array(value, where + ".logitBias");
+  if (bias.size(0) != classes) {
+    throw ClasswiseError(kShapeMismatch, where + ".logitBias has " + std::to_string(bias.size(0)) +
+                                             " entries; the model has " + std::to_string(classes) + " classes (one bias per class)");
+  }
+  if (!torch::isfinite(bias).all().item<bool>()) {
+    throw ClasswiseError(kOutOfRange, where + ".logitBias must hold finite numbers");
+  }
+  return bias;
+}
+
 uint64_t SeedOption(const Napi::Object& options, const std::string& where) {
   return static_cast<uint64_t>(IntegerOption(options, "seed", 0, 0, (int64_t(1) << 53) - 1, where));
 }
@@ -312,6 +336,12 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     spec.mean = perChannel("mean", 0.0);
     spec.std = perChannel("std", 1.0);
     const std::string device = StringOption(options, "device", "auto", where);
+    const std::string torchscript = StringOption(options, "torchscript", "", where);
+    if (!torchscript.empty()) {
+      spec.numClasses = IntegerOption(options, "numClasses", 0, 0, kMaxClasses, where);
+      state_ = CreateTorchScriptState(spec, torchscript, device);
+      return info.Env().Undefined();
+    }
     state_ = CreateModelState(spec, device, SeedOption(options, where));
     return info.Env().Undefined();
   });
@@ -351,10 +381,42 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     if (method == "standard") config.method = TrainMethod::Standard;
     else if (method == "pgd") config.method = TrainMethod::Pgd;
     else if (method == "fgsm-rs") config.method = TrainMethod::FgsmRs;
-    else throw ClasswiseError(kInvalidArgument, "train options.method is \"" + method + "\"; accepted: standard, pgd, fgsm-rs");
+    else if (method == "trades") config.method = TrainMethod::Trades;
+    else if (method == "mart") config.method = TrainMethod::Mart;
+    else throw ClasswiseError(kInvalidArgument, "train options.method is \"" + method + "\"; accepted: standard, pgd, fgsm-rs, trades, mart");
     config.attack = ParseAttack(options.Get("attack"), "train options.attack");
     if (config.method != TrainMethod::Standard && !config.attack.enabled) {
       throw ClasswiseError(kInvalidArgument, "train options.attack is required for method \"" + method + "\"");
+    }
+    if (config.attack.enabled && config.attack.algorithm != AttackAlgorithm::Pgd) {
+      throw ClasswiseError(kInvalidArgument, "train options.attack.kind must be fgsm, pgd, cw or tpgd for training "
+                                             "(APGD, Square and autoattack are evaluation attacks)");
+    }
+    config.beta = NumberOption(options, "beta", 6.0, "train options");
+    if (config.beta < 0 || config.beta > 1e6) throw ClasswiseError(kOutOfRange, "train options.beta must be in [0, 1e6], got " + std::to_string(config.beta));
+    // Class-wise mitigation: one value per class, checked here so the epoch never starts with a bad one.
+    auto perClass = [&](const char* key, double min, double max, const std::string& meaning) {
+      Napi::Value value = options.Get(key);
+      if (value.IsUndefined()) return torch::Tensor();
+      const std::string name = std::string("train options.") + key;
+      torch::Tensor values = CopyFloat64Array(value, name);
+      if (values.size(0) != spec.numClasses) {
+        throw ClasswiseError(kShapeMismatch, name + " has " + std::to_string(values.size(0)) + " entries; the model has " +
+                                                 std::to_string(spec.numClasses) + " classes (" + meaning + ")");
+      }
+      const double* data = values.data_ptr<double>();
+      for (int64_t k = 0; k < values.size(0); ++k) {
+        if (!(data[k] >= min && data[k] <= max)) {
+          throw ClasswiseError(kOutOfRange, name + "[" + std::to_string(k) + "] is " + std::to_string(data[k]) +
+                                                "; expected a number in [" + std::to_string(min) + ", " + std::to_string(max) + "] (" + meaning + ")");
+        }
+      }
+      return values;
+    };
+    config.classWeights = perClass("classWeights", 0.0, 1e6, "a loss weight per class");
+    config.classEps = perClass("classEps", 0.0, config.attack.norm == AttackNorm::Linf ? 1.0 : 1e6, "an attack budget per class");
+    if (config.classEps.defined() && !config.attack.enabled) {
+      throw ClasswiseError(kInvalidArgument, "train options.classEps needs an adversarial method (pgd, fgsm-rs, trades, mart)");
     }
     config.momentum = NumberOption(options, "momentum", 0.9, "train options");
     config.weightDecay = NumberOption(options, "weightDecay", 5e-4, "train options");
@@ -396,6 +458,7 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     if (config.attack.targeted) batch.targets = LabelsFor(data, "targets", count, spec.numClasses, "evaluation data");
     config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "evaluation options");
     config.seed = SeedOption(options, "evaluation options");
+    config.logitBias = LogitBiasOption(options, spec.numClasses, "evaluation options");
     auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config);
     return worker->Start();
   });
@@ -425,7 +488,8 @@ Napi::Value ModelWrap::Attack(const Napi::CallbackInfo& info) {
     if (attack.targeted) targets = LabelsFor(data, "targets", count, spec.numClasses, "attack data");
     const int64_t batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "attack options");
     auto worker = new AttackWorker(env, info[2], state_, images, labels, targets, attack, batchSize,
-                                   SeedOption(options, "attack options"));
+                                   SeedOption(options, "attack options"),
+                                   LogitBiasOption(options, spec.numClasses, "attack options"));
     return worker->Start();
   });
 }

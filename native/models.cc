@@ -65,9 +65,9 @@ struct SmallCnn : Classifier {
     torch::nn::init::zeros_(classifier->fc3->bias);
   }
   torch::Tensor forward(const torch::Tensor& images) override {
-    return classifier->forward(feature_extractor->forward(normalize->forward(images)).flatten(1));
+    return WithLogitBias(classifier->forward(feature_extractor->forward(normalize->forward(images)).flatten(1)));
   }
-  torch::nn::Linear finalLayer() override { return classifier->fc3; }
+  torch::Tensor finalLayerWeight() override { return classifier->fc3->weight; }
 
   Normalize normalize{nullptr};
   SmallCnnFeatures feature_extractor{nullptr};
@@ -123,9 +123,9 @@ struct PreActResNet18 : Classifier {
     out = torch::relu(bn(out));
     // Adaptive pooling equals avg_pool2d(4) on 32x32 inputs and also serves larger images.
     out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
-    return linear(out.flatten(1));
+    return WithLogitBias(linear(out.flatten(1)));
   }
-  torch::nn::Linear finalLayer() override { return linear; }
+  torch::Tensor finalLayerWeight() override { return linear->weight; }
 
   Normalize normalize{nullptr};
   torch::nn::Conv2d conv1{nullptr};

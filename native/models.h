@@ -28,10 +28,18 @@ struct NormalizeImpl : torch::nn::Module {
 };
 TORCH_MODULE(Normalize);
 
-// Every architecture exposes its logits and its final linear layer (for per-class weight norms).
+// Every architecture exposes its logits and its final linear layer's weight (for per-class weight norms).
 struct Classifier : torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& images) = 0;
-  virtual torch::nn::Linear finalLayer() = 0;
+  // [K, features]; undefined when the model has no known final linear layer (TorchScript).
+  virtual torch::Tensor finalLayerWeight() = 0;
+
+  // Class-wise mitigation at inference: a per-class bias added to the logits (undefined: none). Set only
+  // for the duration of one evaluation or attack call, so attacks see the biased model they are judged on.
+  torch::Tensor logitBias;
+  torch::Tensor WithLogitBias(const torch::Tensor& logits) const {
+    return logitBias.defined() ? logits + logitBias : logits;
+  }
 };
 
 // Throws ClasswiseError naming the field for an unknown architecture or an input shape it cannot take.

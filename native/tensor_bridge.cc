@@ -153,8 +153,12 @@ AttackConfig ParseAttack(const Napi::Value& value, const std::string& where) {
   Napi::Object options = value.As<Napi::Object>();
   const std::string kind = StringOption(options, "kind", "pgd", where);
   if (kind == "none") return config;
-  if (kind != "pgd" && kind != "fgsm") {
-    Fail(kInvalidArgument, where + ".kind is \"" + kind + "\"; accepted: none, fgsm, pgd");
+  const bool isFgsm = kind == "fgsm";
+  const bool isPgdFamily = kind == "pgd" || isFgsm || kind == "cw" || kind == "tpgd";
+  const bool isApgd = kind == "apgd-ce" || kind == "apgd-dlr" || kind == "apgd-t";
+  if (!isPgdFamily && !isApgd && kind != "square" && kind != "autoattack") {
+    Fail(kInvalidArgument, where + ".kind is \"" + kind +
+                               "\"; accepted: none, fgsm, pgd, cw, tpgd, apgd-ce, apgd-dlr, apgd-t, square, autoattack");
   }
   config.enabled = true;
   const std::string norm = StringOption(options, "norm", "linf", where);
@@ -173,17 +177,89 @@ AttackConfig ParseAttack(const Napi::Value& value, const std::string& where) {
                           "] for " + norm + ", got " + std::to_string(config.eps) +
                           (config.norm == AttackNorm::Linf ? " (pixels are in [0,1]; for 8/255 pass 0.0314)" : ""));
   }
-  const bool isFgsm = kind == "fgsm";
-  config.steps = isFgsm ? 1 : IntegerOption(options, "steps", 10, 0, kMaxSteps, where);
-  if (isFgsm && !options.Get("steps").IsUndefined() && IntegerOption(options, "steps", 1, 1, 1, where) != 1) {
-    Fail(kOutOfRange, where + ".steps must be 1 for fgsm");
-  }
-  const double defaultStep = isFgsm ? config.eps : (config.steps > 0 ? 2.5 * config.eps / config.steps : 0);
-  config.stepSize = NumberOption(options, "stepSize", defaultStep, where);
-  if (config.stepSize < 0) Fail(kOutOfRange, where + ".stepSize must be >= 0, got " + std::to_string(config.stepSize));
-  config.restarts = IntegerOption(options, "restarts", 1, 1, kMaxRestarts, where);
-  config.randomStart = BoolOption(options, "randomStart", !isFgsm, where);
   config.targeted = BoolOption(options, "targeted", false, where);
+  // Options that belong to one kind are refused elsewhere, so a typo never silently runs another attack.
+  auto onlyFor = [&](const char* key, bool allowed, const std::string& kinds) {
+    if (!allowed && !options.Get(key).IsUndefined()) {
+      Fail(kInvalidArgument, where + "." + key + " applies to kind " + kinds + " only, not \"" + kind + "\"; remove it");
+    }
+  };
+  onlyFor("temperature", kind == "tpgd", "tpgd");
+  onlyFor("queries", kind == "square" || kind == "autoattack", "square or autoattack");
+  onlyFor("targetClasses", kind == "apgd-t" || kind == "autoattack", "apgd-t or autoattack");
+  onlyFor("attacks", kind == "autoattack", "autoattack");
+  onlyFor("stepSize", isPgdFamily, "fgsm, pgd, cw or tpgd (APGD sets its own step size, Square has none)");
+  if (isPgdFamily) {
+    config.algorithm = AttackAlgorithm::Pgd;
+    config.loss = kind == "cw" ? AttackLoss::Cw : AttackLoss::Ce;
+    config.steps = isFgsm ? 1 : IntegerOption(options, "steps", 10, 0, kMaxSteps, where);
+    if (isFgsm && !options.Get("steps").IsUndefined() && IntegerOption(options, "steps", 1, 1, 1, where) != 1) {
+      Fail(kOutOfRange, where + ".steps must be 1 for fgsm");
+    }
+    const double defaultStep = isFgsm ? config.eps : (config.steps > 0 ? 2.5 * config.eps / config.steps : 0);
+    config.stepSize = NumberOption(options, "stepSize", defaultStep, where);
+    if (config.stepSize < 0) Fail(kOutOfRange, where + ".stepSize must be >= 0, got " + std::to_string(config.stepSize));
+    config.randomStart = BoolOption(options, "randomStart", !isFgsm, where);
+    if (kind == "tpgd") {
+      if (options.Get("temperature").IsUndefined()) {
+        Fail(kInvalidArgument, where + ".temperature is required for tpgd (a number > 0; 1 is plain PGD)");
+      }
+      config.temperature = NumberOption(options, "temperature", 1.0, where);
+      if (!(config.temperature > 0) || config.temperature > 1e6) {
+        Fail(kOutOfRange, where + ".temperature must be in (0, 1e6], got " + std::to_string(config.temperature) +
+                              " (logits are divided by it; 1 is plain PGD)");
+      }
+    }
+  } else {
+    onlyFor("randomStart", false, "fgsm, pgd, cw or tpgd (APGD and Square always start at random)");
+    config.steps = IntegerOption(options, "steps", 100, 1, kMaxSteps, where);
+    config.queries = IntegerOption(options, "queries", 5000, 1, 10000000, where);
+    config.targetClasses = 0;
+    if (kind == "apgd-t" || kind == "autoattack") {
+      config.targetClasses = IntegerOption(options, "targetClasses", 9, 1, 100000, where);
+    }
+    if (kind == "apgd-ce") config.loss = AttackLoss::Ce;
+    if (kind == "apgd-dlr" || kind == "apgd-t") config.loss = AttackLoss::Dlr;
+    config.algorithm = isApgd ? AttackAlgorithm::Apgd
+                              : (kind == "square" ? AttackAlgorithm::Square : AttackAlgorithm::Ensemble);
+    if ((kind == "apgd-t" || kind == "autoattack") && config.targeted) {
+      Fail(kInvalidArgument, where + ".targeted cannot be true for " + kind +
+                                 ": it chooses its own target classes (the top " +
+                                 std::to_string(config.targetClasses) + " other classes); use apgd-ce or apgd-dlr with targets");
+    }
+    if (kind == "autoattack") {
+      Napi::Value stages = options.Get("attacks");
+      if (!stages.IsUndefined()) {
+        if (!stages.IsArray() || stages.As<Napi::Array>().Length() == 0) {
+          Fail(kInvalidArgument, where + ".attacks must be a non-empty array of stage names (apgd-ce, apgd-t, square), got " + Describe(stages));
+        }
+        config.stages = EnsembleStages{false, false, false};
+        Napi::Array list = stages.As<Napi::Array>();
+        for (uint32_t i = 0; i < list.Length(); ++i) {
+          Napi::Value item = list.Get(i);
+          const std::string name = item.IsString() ? item.As<Napi::String>().Utf8Value() : "";
+          if (name == "apgd-ce") config.stages.apgdCe = true;
+          else if (name == "apgd-t") config.stages.apgdTargeted = true;
+          else if (name == "square") config.stages.square = true;
+          else if (name == "fab-t") Fail(kInvalidArgument, where + ".attacks[" + std::to_string(i) + "] is \"fab-t\", which this version does not implement; accepted: apgd-ce, apgd-t, square");
+          else Fail(kInvalidArgument, where + ".attacks[" + std::to_string(i) + "] is " + Describe(item) + "; accepted: apgd-ce, apgd-t, square");
+        }
+      }
+    }
+    const bool usesSquare = kind == "square" || (kind == "autoattack" && config.stages.square);
+    if (usesSquare && config.norm != AttackNorm::Linf) {
+      Fail(kInvalidArgument, where + ".norm is \"" + norm + "\" but the Square attack here is Linf only" +
+                                 (kind == "autoattack" ? "; pass attacks: ['apgd-ce', 'apgd-t'] for L2" : "; use apgd-ce for L2"));
+    }
+    if (usesSquare) config.squareFraction = NumberOption(options, "squareFraction", 0.8, where);
+    if (!(config.squareFraction > 0 && config.squareFraction <= 1)) {
+      Fail(kOutOfRange, where + ".squareFraction must be in (0, 1], got " + std::to_string(config.squareFraction));
+    }
+  }
+  config.restarts = IntegerOption(options, "restarts", 1, 1, kMaxRestarts, where);
+  if (kind == "autoattack" && config.restarts != 1) {
+    Fail(kInvalidArgument, where + ".restarts must be 1 for autoattack (the standard cascade runs each attack once)");
+  }
   return config;
 }
 

@@ -28,15 +28,94 @@ void SgdStep(ModelState& model, double learningRate, const TrainConfig& config) 
   }
 }
 
+// Keeps logarithms of probabilities finite (the constants of the TRADES and MART reference code).
+constexpr double kLogFloor = 1e-12;
+// TRADES starts its inner maximisation this close to the clean image (Gaussian noise).
+constexpr double kTradesStartScale = 0.001;
+
+// TRADES' inner maximisation: PGD on KL(p(x) || p(x')) from x + N(0, 0.001^2), in eval mode.
+torch::Tensor TradesAdversarial(Classifier& net, const torch::Tensor& images, const AttackConfig& attack,
+                                at::Generator& generator) {
+  FrozenParameters frozen(net);
+  torch::Tensor cleanProbabilities;
+  {
+    torch::NoGradGuard noGrad;
+    cleanProbabilities = torch::softmax(net.forward(images), 1);
+  }
+  torch::Tensor noise = torch::empty_like(images).normal_(0.0, kTradesStartScale, generator);
+  torch::Tensor delta = ProjectPerturbation(images, noise, attack);
+  torch::Tensor stepScale = attack.exampleEps.defined() && attack.eps > 0 ? attack.exampleEps / attack.eps
+                                                                          : torch::ones({}, images.options());
+  for (int64_t step = 0; step < attack.steps; ++step) {
+    delta.requires_grad_(true);
+    torch::Tensor logProbabilities = torch::log_softmax(net.forward(images + delta), 1);
+    torch::Tensor kl = F::kl_div(logProbabilities, cleanProbabilities, F::KLDivFuncOptions().reduction(torch::kSum));
+    torch::Tensor grad = torch::autograd::grad({kl}, {delta})[0];
+    torch::NoGradGuard noGrad;
+    torch::Tensor move = attack.norm == AttackNorm::Linf
+                             ? grad.sign()
+                             : grad / grad.flatten(1).norm(2, 1).clamp_min(kLogFloor).view({-1, 1, 1, 1});
+    delta = ProjectPerturbation(images, delta.detach() + attack.stepSize * move * stepScale, attack);
+  }
+  return (images + delta.detach()).clamp(0.0, 1.0);
+}
+
+// Mean over the batch of per-example losses, each weighted by its class's weight when weights are set.
+torch::Tensor WeightedMean(const torch::Tensor& perExample, const torch::Tensor& labels, const TrainConfig& config) {
+  if (!config.classWeights.defined()) return perExample.mean();
+  return (perExample * config.classWeights.index_select(0, labels).to(perExample.scalar_type())).mean();
+}
+
+struct StepLoss {
+  torch::Tensor loss;
+  torch::Tensor logits;  // of the examples the accuracy is counted on (adversarial ones for AT)
+};
+
+StepLoss TradesLoss(Classifier& net, const torch::Tensor& images, const torch::Tensor& adversarial,
+                    const torch::Tensor& labels, const TrainConfig& config) {
+  torch::Tensor cleanLogits = net.forward(images);
+  torch::Tensor adversarialLogits = net.forward(adversarial);
+  torch::Tensor natural = F::cross_entropy(cleanLogits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  torch::Tensor robust = F::kl_div(torch::log_softmax(adversarialLogits, 1), torch::softmax(cleanLogits, 1),
+                                   F::KLDivFuncOptions().reduction(torch::kNone))
+                             .sum(1);
+  return {WeightedMean(natural + config.beta * robust, labels, config), adversarialLogits};
+}
+
+StepLoss MartLoss(Classifier& net, const torch::Tensor& images, const torch::Tensor& adversarial,
+                  const torch::Tensor& labels, const TrainConfig& config) {
+  torch::Tensor cleanLogits = net.forward(images);
+  torch::Tensor adversarialLogits = net.forward(adversarial);
+  torch::Tensor adversarialProbabilities = torch::softmax(adversarialLogits, 1);
+  // Boosted CE: also push down the most likely wrong class.
+  torch::Tensor topTwo = std::get<1>(adversarialProbabilities.topk(2, 1));
+  torch::Tensor wrong = torch::where(topTwo.select(1, 0).eq(labels), topTwo.select(1, 1), topTwo.select(1, 0));
+  torch::Tensor boosted =
+      F::cross_entropy(adversarialLogits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone)) +
+      F::nll_loss(torch::log(1.0001 - adversarialProbabilities + kLogFloor), wrong,
+                  F::NLLLossFuncOptions().reduction(torch::kNone));
+  torch::Tensor cleanProbabilities = torch::softmax(cleanLogits, 1);
+  torch::Tensor trueProbability = cleanProbabilities.gather(1, labels.unsqueeze(1)).squeeze(1);
+  torch::Tensor kl = F::kl_div(torch::log(adversarialProbabilities + kLogFloor), cleanProbabilities,
+                               F::KLDivFuncOptions().reduction(torch::kNone))
+                         .sum(1);
+  return {WeightedMean(boosted + config.beta * kl * (1.0000001 - trueProbability), labels, config),
+          adversarialLogits};
+}
+
 }  // namespace
 
 torch::Tensor ToUnitFloat(const torch::Tensor& pixels, const torch::Device& device) {
   return pixels.to(device, /*non_blocking=*/true).to(torch::kFloat32).div_(255.0);
 }
 
-TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& config,
+TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& requested,
                         const ProgressSink& report) {
   TrainSummary summary;
+  // Per-class settings move to the device once per epoch.
+  TrainConfig config = requested;
+  if (config.classWeights.defined()) config.classWeights = config.classWeights.to(model.device);
+  if (config.classEps.defined()) config.classEps = config.classEps.to(model.device);
   at::Generator generator = MakeGenerator(model.device, config.seed);
   // Augmentation draws from its own host generator so that the attack's noise is the same with or without it.
   at::Generator augmentGenerator = MakeGenerator(torch::kCPU, config.seed ^ 0x5eed5eedULL);
@@ -54,13 +133,39 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
     torch::Tensor images = ToUnitFloat(pixels, model.device);
     torch::Tensor labels = data.labels.index_select(0, indices).to(model.device);
 
-    torch::Tensor inputs = images;
-    if (config.method != TrainMethod::Standard) {
-      inputs = RunAttack(net, images, labels, labels, config.attack, generator).adversarial;
+    AttackConfig attack = config.attack;
+    if (config.classEps.defined()) {
+      attack.exampleEps = config.classEps.index_select(0, labels).to(images.scalar_type()).view({-1, 1, 1, 1});
     }
-    net.zero_grad();
-    torch::Tensor logits = net.forward(inputs);
-    torch::Tensor loss = F::cross_entropy(logits, labels);
+    torch::Tensor loss, logits;
+    if (config.method == TrainMethod::Trades) {
+      net.eval();
+      torch::Tensor adversarial = TradesAdversarial(net, images, attack, generator);
+      net.train();
+      net.zero_grad();
+      StepLoss step = TradesLoss(net, images, adversarial, labels, config);
+      loss = step.loss;
+      logits = step.logits;
+    } else if (config.method == TrainMethod::Mart) {
+      net.eval();
+      torch::Tensor adversarial = RunAttack(net, images, labels, labels, attack, generator).adversarial;
+      net.train();
+      net.zero_grad();
+      StepLoss step = MartLoss(net, images, adversarial, labels, config);
+      loss = step.loss;
+      logits = step.logits;
+    } else {
+      torch::Tensor inputs = images;
+      if (config.method != TrainMethod::Standard) {
+        inputs = RunAttack(net, images, labels, labels, attack, generator).adversarial;
+      }
+      net.zero_grad();
+      logits = net.forward(inputs);
+      loss = config.classWeights.defined()
+                 ? WeightedMean(F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone)),
+                                labels, config)
+                 : F::cross_entropy(logits, labels);
+    }
     loss.backward();
     SgdStep(model, data.learningRates[step].item<double>(), config);
 

@@ -11,11 +11,22 @@
 
 namespace classwise {
 
-enum class TrainMethod { Standard, Pgd, FgsmRs };
+enum class TrainMethod {
+  Standard,
+  Pgd,     // Madry et al.: cross-entropy on PGD examples
+  FgsmRs,  // Wong et al.: one FGSM step from a random start
+  Trades,  // Zhang et al. 2019: CE(clean) + beta * KL(clean || adversarial), inner maximisation on the KL
+  Mart,    // Wang et al. 2020: boosted CE(adversarial) + beta * KL weighted by 1 - p_y(clean)
+};
 
 struct TrainConfig {
   TrainMethod method = TrainMethod::Standard;
   AttackConfig attack;  // the inner maximisation (ignored for Standard)
+  double beta = 6.0;    // TRADES / MART regularisation weight
+  // Class-wise mitigation, each optional (undefined: off). classWeights: double [K], each example's loss is
+  // multiplied by the weight of its class. classEps: double [K], the attack budget of each example's class.
+  torch::Tensor classWeights;
+  torch::Tensor classEps;
   double momentum = 0.9;
   double weightDecay = 5e-4;
   bool nesterov = false;

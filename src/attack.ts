@@ -6,28 +6,59 @@ import { invalidArgument } from './errors';
 import { Model } from './model';
 import { NativeAttackConfig, ProgressCallback } from './native';
 
+/** Every attack kind. All run natively and batched, for any number of classes. */
+export const ATTACK_KINDS = ['fgsm', 'pgd', 'cw', 'tpgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'square', 'autoattack'] as const;
+export type AttackKind = (typeof ATTACK_KINDS)[number];
+
+/** Stages of the AutoAttack-style cascade, in order. FAB-T (the standard's third stage) is not implemented. */
+export const ENSEMBLE_STAGES = ['apgd-ce', 'apgd-t', 'square'] as const;
+export type EnsembleStage = (typeof ENSEMBLE_STAGES)[number];
+/** The standard AutoAttack cascade, for comparison with what ran. */
+export const STANDARD_AUTOATTACK = ['apgd-ce', 'apgd-t', 'fab-t', 'square'] as const;
+
 export interface AttackOptions {
-  /** 'fgsm' is one signed-gradient step of size eps (FGSM-RS: randomStart true, stepSize 1.25*eps). */
-  kind: 'fgsm' | 'pgd';
+  /**
+   * - 'fgsm': one signed-gradient step of size eps (FGSM-RS: randomStart true, stepSize 1.25*eps).
+   * - 'pgd': PGD on the cross-entropy.
+   * - 'cw': CW-Linf, PGD on the Carlini-Wagner margin (largest other logit minus the true class's logit).
+   * - 'tpgd': Temperature-PGD, PGD on the cross-entropy of logits / temperature (T = 1 is PGD bit for bit).
+   * - 'apgd-ce' / 'apgd-dlr': APGD (Croce & Hein 2020) on CE / DLR, 100 steps by default.
+   * - 'apgd-t': targeted APGD-DLR on each of the top `targetClasses` (9) other classes in turn.
+   * - 'square': Square attack (Linf), `queries` (5000) model evaluations per example, no gradients.
+   * - 'autoattack': APGD-CE -> APGD-T -> Square, each on the points still robust (no FAB-T: not standard).
+   */
+  kind: AttackKind;
   /** Threat model; default 'linf'. */
   norm?: 'linf' | 'l2';
   /** Budget in pixel units (images are in [0,1]). */
   eps: number;
-  /** PGD iterations; default 10. */
+  /** Iterations; default 10 for pgd/cw/tpgd, 100 for APGD (and the APGD stages of autoattack). */
   steps?: number;
-  /** Default: 2.5 * eps / steps for PGD, eps for FGSM. */
+  /** PGD family only. Default: 2.5 * eps / steps, eps for FGSM. APGD starts at 2*eps and halves it itself. */
   stepSize?: number;
-  /** Independent random restarts; each example keeps its worst case. Default 1. */
+  /** Independent random restarts; each example keeps its worst case. Default 1 (must be 1 for autoattack). */
   restarts?: number;
-  /** Uniform start inside the ball; default true for PGD, false for FGSM. */
+  /** PGD family only: uniform start inside the ball; default true, false for FGSM. */
   randomStart?: boolean;
+  /** 'tpgd' only (required): logits are divided by it; 1 is plain PGD. */
+  temperature?: number;
+  /** 'square' and 'autoattack': queries per example; default 5000. */
+  queries?: number;
+  /** 'square' and 'autoattack': initial share of pixels in the random window; default 0.8. */
+  squareFraction?: number;
+  /** 'apgd-t' and 'autoattack': how many of the top other classes are targeted; default 9 (all others if fewer). */
+  targetClasses?: number;
+  /** 'autoattack' only: the stages to run; default all of ENSEMBLE_STAGES. */
+  attacks?: EnsembleStage[];
 }
 
 export interface AttackCallOptions extends AttackOptions {
   /** Targeted attack: drive each example towards targets[i]. */
   targets?: Int32Array;
-  /** Examples per native batch; default 256. */
+  /** Examples per native batch (the split that bounds memory); default 256. */
   batchSize?: number;
+  /** Class-wise mitigation at inference: a bias per class added to the logits of the attacked model. */
+  logitBias?: number[];
   seed?: number;
   onProgress?: ProgressCallback;
 }
@@ -39,6 +70,33 @@ export interface AttackResult {
   /** 1 where the attack succeeded: misclassified (untargeted) or classified as the target (targeted). */
   success: Uint8Array;
   successRate: number;
+  /** 'autoattack' only: what ran and how each example fell. */
+  ensemble?: EnsembleReport;
+}
+
+export interface EnsembleReport {
+  /** Stages that ran, in cascade order, e.g. ['apgd-ce', 'apgd-t', 'square']. */
+  attacksRun: EnsembleStage[];
+  /** Stages of the standard AutoAttack cascade that did not run (always includes 'fab-t'). */
+  attacksMissing: string[];
+  /** True only for the full standard cascade; false here, so a weaker evaluation is never mistaken for it. */
+  standard: boolean;
+  /** Per example: 'clean' (misclassified without attack), the stage that broke it, or null (robust). */
+  brokenBy: (EnsembleStage | 'clean' | null)[];
+}
+
+/** Which stages of the ensemble ran for these options, and what the standard cascade would add. */
+export function ensembleStages(options: AttackOptions): Pick<EnsembleReport, 'attacksRun' | 'attacksMissing' | 'standard'> {
+  const requested = options.attacks ?? [...ENSEMBLE_STAGES];
+  const attacksRun = ENSEMBLE_STAGES.filter((stage) => requested.includes(stage));
+  const attacksMissing = STANDARD_AUTOATTACK.filter((stage) => !(attacksRun as string[]).includes(stage));
+  return { attacksRun, attacksMissing, standard: attacksMissing.length === 0 };
+}
+
+/** Native stage numbers (1-based in cascade order, 0 clean, -1 robust) to names. */
+export function stageNames(brokenBy: Int32Array, attacksRun: readonly EnsembleStage[]): (EnsembleStage | 'clean' | null)[] {
+  void attacksRun;
+  return Array.from(brokenBy, (code) => (code < 0 ? null : code === 0 ? 'clean' : ENSEMBLE_STAGES[code - 1]));
 }
 
 /** Converts public options into the addon's attack description (validated again natively). */
@@ -53,6 +111,11 @@ export function toNativeAttack(options: AttackOptions | null | undefined, target
     restarts: options.restarts,
     randomStart: options.randomStart,
     targeted,
+    temperature: options.temperature,
+    queries: options.queries,
+    squareFraction: options.squareFraction,
+    targetClasses: options.targetClasses,
+    attacks: options.attacks,
   };
 }
 
@@ -64,10 +127,27 @@ export function describeAttack(options: AttackOptions | null | undefined): strin
     const rs = options.randomStart ? '-RS' : '';
     return `FGSM${rs} ${norm} eps=${round(options.eps)}${options.stepSize !== undefined ? ` step=${round(options.stepSize)}` : ''}`;
   }
+  const restarts = (options.restarts ?? 1) > 1 ? ` x${options.restarts} restarts` : '';
+  const eps = `${norm} eps=${round(options.eps)}`;
+  switch (options.kind) {
+    case 'apgd-ce':
+    case 'apgd-dlr':
+      return `${options.kind.toUpperCase()}-${options.steps ?? 100} ${eps}${restarts}`;
+    case 'apgd-t':
+      return `APGD-T-${options.steps ?? 100} ${eps} top-${options.targetClasses ?? 9} targets${restarts}`;
+    case 'square':
+      return `Square ${eps} ${options.queries ?? 5000} queries`;
+    case 'autoattack': {
+      const { attacksRun, attacksMissing } = ensembleStages(options);
+      return `AutoAttack-style ensemble ${eps} [${attacksRun.join(' -> ')}] (NOT standard: without ${attacksMissing.join(', ')})`;
+    }
+    default:
+      break;
+  }
   const steps = options.steps ?? 10;
   const stepSize = options.stepSize ?? (2.5 * options.eps) / Math.max(1, steps);
-  const restarts = (options.restarts ?? 1) > 1 ? ` x${options.restarts} restarts` : '';
-  return `PGD-${steps} ${norm} eps=${round(options.eps)} step=${round(stepSize)}${restarts}`;
+  const name = options.kind === 'cw' ? 'CW' : options.kind === 'tpgd' ? `T-PGD(T=${options.temperature})` : 'PGD';
+  return `${name}-${steps} ${eps} step=${round(stepSize)}${restarts}`;
 }
 
 function round(value: number): number {
@@ -84,7 +164,12 @@ export async function attack(
   const targeted = options.targets !== undefined;
   const result = await model.native.attack(
     { images, labels, targets: options.targets },
-    { attack: toNativeAttack(options, targeted), batchSize: options.batchSize ?? 256, seed: options.seed ?? 0 },
+    {
+      attack: toNativeAttack(options, targeted),
+      batchSize: options.batchSize ?? 256,
+      seed: options.seed ?? 0,
+      logitBias: options.logitBias && Float64Array.from(options.logitBias),
+    },
     options.onProgress,
   );
   const goal = options.targets ?? labels;
@@ -95,5 +180,11 @@ export async function attack(
     success[i] = hit ? 1 : 0;
     successes += success[i];
   }
-  return { ...result, success, successRate: labels.length ? successes / labels.length : 0 };
+  const { brokenBy, ...rest } = result;
+  const report: AttackResult = { ...rest, success, successRate: labels.length ? successes / labels.length : 0 };
+  if (options.kind === 'autoattack' && brokenBy) {
+    const stages = ensembleStages(options);
+    report.ensemble = { ...stages, brokenBy: stageNames(brokenBy, stages.attacksRun) };
+  }
+  return report;
 }

@@ -2,7 +2,7 @@
  * Class-wise evaluation: one native call over the whole set returns confusion matrices and per-class
  * statistics; this module turns them into accuracies per class.
  */
-import { AttackOptions, describeAttack, toNativeAttack } from './attack';
+import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNames, toNativeAttack } from './attack';
 import { ImageDataset } from './data/dataset';
 import { Model } from './model';
 import { ProgressCallback } from './native';
@@ -12,6 +12,8 @@ export interface EvaluateOptions {
   attack?: AttackOptions | null;
   batchSize?: number;
   seed?: number;
+  /** Class-wise mitigation at inference: added to the logits (one value per class); attacks see it too. */
+  logitBias?: number[];
   onProgress?: ProgressCallback;
 }
 
@@ -35,6 +37,11 @@ export interface ClassEvaluation {
   cleanPredictions: Int32Array;
   adversarialPredictions: Int32Array;
   overall: { clean: number; robust: number };
+  /** 'autoattack' only: which stages ran (never the standard cascade: FAB-T is missing) and per example which broke it. */
+  ensemble?: EnsembleReport & {
+    /** [class][stage]: examples of the class first broken by each stage that ran, in attacksRun order. */
+    brokenPerClass: number[][];
+  };
   seconds: number;
 }
 
@@ -50,7 +57,12 @@ export async function evaluate(
   const classes = model.numClasses;
   const raw = await model.native.evaluate(
     { images: data.images, labels: data.labels },
-    { attack: toNativeAttack(options.attack), batchSize: options.batchSize ?? 256, seed: options.seed ?? 0 },
+    {
+      attack: toNativeAttack(options.attack),
+      batchSize: options.batchSize ?? 256,
+      seed: options.seed ?? 0,
+      logitBias: options.logitBias && Float64Array.from(options.logitBias),
+    },
     options.onProgress,
   );
   const cleanConfusion = square(raw.cleanConfusion, classes);
@@ -59,7 +71,19 @@ export async function evaluate(
   const perClass = (value: (k: number) => number) => counts.map((n, k) => (n > 0 ? value(k) / n : 0));
   const total = counts.reduce((a, b) => a + b, 0);
   const diagonal = (m: number[][]) => m.reduce((sum, row, k) => sum + row[k], 0);
+  let ensemble: ClassEvaluation['ensemble'];
+  if (options.attack?.kind === 'autoattack' && raw.brokenBy) {
+    const stages = ensembleStages(options.attack);
+    const brokenBy = stageNames(raw.brokenBy, stages.attacksRun);
+    const brokenPerClass = Array.from({ length: classes }, () => stages.attacksRun.map(() => 0));
+    brokenBy.forEach((stage, i) => {
+      const column = stage === null || stage === 'clean' ? -1 : stages.attacksRun.indexOf(stage);
+      if (column >= 0) brokenPerClass[data.labels[i]][column] += 1;
+    });
+    ensemble = { ...stages, brokenBy, brokenPerClass };
+  }
   return {
+    ensemble,
     attackLabel: describeAttack(options.attack),
     classNames: model.config.classNames,
     counts,

@@ -1,7 +1,8 @@
 /** classwise-at: the public library API. */
-export { attack, describeAttack } from './attack';
-export type { AttackCallOptions, AttackOptions, AttackResult } from './attack';
+export { attack, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
+export type { AttackCallOptions, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
 export { evaluate } from './evaluate';
+export { orderingWarnings, randomnessWarning } from './attack-checks';
 export type { ClassEvaluation, EvaluateOptions } from './evaluate';
 export { Model, ARCHITECTURES } from './model';
 export type { Architecture, CreateModelOptions, DeviceName, ModelConfig } from './model';

@@ -2,7 +2,9 @@
  * A classifier living in the native addon: create it, save it as safetensors (with optimizer state and
  * run metadata), load it back.
  */
-import { CHECKPOINT_FORMAT, CheckpointMeta, loadCheckpoint, saveCheckpoint, TensorMap } from './checkpoint';
+import fs from 'fs';
+
+import { CHECKPOINT_FORMAT, CheckpointMeta, decodeSafetensors, loadCheckpoint, saveCheckpoint, TensorMap } from './checkpoint';
 import { CheckpointError } from './checkpoint/checkpoint-error';
 import { nativeAddon, NativeModel, NativeModelInfo, NativeTensor } from './native';
 
@@ -12,7 +14,8 @@ export type DeviceName = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** Everything needed to rebuild the network; stored in every checkpoint. */
 export interface ModelConfig {
-  architecture: Architecture;
+  /** 'torchscript': loaded with Model.loadTorchScript; cannot be saved as a classwise-at checkpoint. */
+  architecture: Architecture | 'torchscript';
   /** [channels, height, width] of the images the model takes, pixels in [0,1]. */
   inputShape: [number, number, number];
   classNames: string[];
@@ -57,6 +60,52 @@ export class Model {
     return new Model(config, native);
   }
 
+  /**
+   * Loads any PyTorch classifier saved with torch.jit.save. It must take images in [0,1] of `inputShape`
+   * (normalisation inside the model) and return logits [N, classNames.length]. Per-class weight norms are
+   * absent (empty) for such a model. A file that is not TorchScript (e.g. a torch.save state dict) is refused
+   * with the export recipe.
+   */
+  static loadTorchScript(filePath: string, options: { inputShape: [number, number, number]; classNames: string[]; device?: DeviceName }): Model {
+    const [channels, height, width] = options.inputShape;
+    const native = new (nativeAddon().NativeModel)({
+      torchscript: filePath,
+      architecture: 'torchscript',
+      numClasses: options.classNames.length,
+      channels,
+      height,
+      width,
+      mean: [],
+      std: [],
+      device: options.device ?? 'auto',
+      seed: 0,
+    });
+    const config: ModelConfig = { architecture: 'torchscript', inputShape: [channels, height, width], classNames: [...options.classNames], mean: [], std: [] };
+    return new Model(config, native);
+  }
+
+  /**
+   * Loads plain PyTorch weights (e.g. `safetensors.torch.save_file(model.state_dict(), f)` of the PyTorch
+   * definitions of the built-in architectures) into a new model. Every parameter and batch-norm buffer must be
+   * present under its PyTorch name; `normalize.mean` / `normalize.std` may be left out (then `mean` / `std`
+   * of the options are used).
+   */
+  static async fromSafetensors(filePath: string, options: CreateModelOptions): Promise<Model> {
+    if (!fs.existsSync(filePath)) throw new CheckpointError('ERR_CHECKPOINT_MISSING', filePath, `safetensors file not found: ${filePath}`);
+    const { tensors } = decodeSafetensors(fs.readFileSync(filePath), filePath);
+    const model = Model.create(options);
+    const own = await model.state();
+    const required = Object.keys(own).filter((name) => !name.startsWith('optimizer.') && !name.startsWith('normalize.'));
+    const missing = required.filter((name) => !(name in tensors));
+    if (missing.length > 0) {
+      throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', filePath,
+        `${filePath}: ${missing.length} tensor(s) of ${options.architecture} are missing: ${missing.slice(0, 5).join(', ')}` +
+        `${missing.length > 5 ? ', ...' : ''} (PyTorch names as in docs/models.md)`);
+    }
+    await model.loadState({ ...pick(own, ['normalize.mean', 'normalize.std']), ...tensors });
+    return model;
+  }
+
   /** Loads a checkpoint written by `save` (or by training): weights, optimizer state and metadata. */
   static async load(filePath: string, options: { device?: DeviceName } = {}): Promise<{ model: Model; meta: CheckpointMeta }> {
     const checkpoint = loadCheckpoint(filePath);
@@ -68,7 +117,7 @@ export class Model {
         `${filePath}: metadata config.model is missing, expected the model configuration written by classwise-at`,
       );
     }
-    const model = Model.create({ ...config, device: options.device });
+    const model = Model.create({ ...config, architecture: config.architecture as Architecture, device: options.device });
     await model.native.setState(checkpoint.tensors as Record<string, NativeTensor>);
     return { model, meta: checkpoint.meta };
   }
@@ -102,4 +151,10 @@ export class Model {
       },
     });
   }
+}
+
+function pick(tensors: TensorMap, names: string[]): TensorMap {
+  const picked: TensorMap = {};
+  for (const name of names) if (name in tensors) picked[name] = tensors[name];
+  return picked;
 }

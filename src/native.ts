@@ -13,7 +13,7 @@ export interface NativeProgress {
 export type ProgressCallback = (event: NativeProgress) => void;
 
 export interface NativeAttackConfig {
-  kind: 'none' | 'fgsm' | 'pgd';
+  kind: 'none' | 'fgsm' | 'pgd' | 'cw' | 'tpgd' | 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'square' | 'autoattack';
   norm?: 'linf' | 'l2';
   eps?: number;
   stepSize?: number;
@@ -21,9 +21,16 @@ export interface NativeAttackConfig {
   restarts?: number;
   randomStart?: boolean;
   targeted?: boolean;
+  temperature?: number;
+  queries?: number;
+  squareFraction?: number;
+  targetClasses?: number;
+  attacks?: string[];
 }
 
 export interface NativeModelSpec {
+  /** Path of a TorchScript file; then architecture is 'torchscript' and numClasses is checked against the model. */
+  torchscript?: string;
   architecture: string;
   numClasses: number;
   channels: number;
@@ -61,6 +68,8 @@ export interface NativeEvaluation {
   cleanPredictions: Int32Array;
   adversarialPredictions: Int32Array;
   weightNorms: Float64Array;
+  /** Ensemble only: per example, -1 robust, 0 clean-misclassified, k the k-th stage broke it. */
+  brokenBy?: Int32Array;
   seconds: number;
 }
 
@@ -89,19 +98,22 @@ export interface NativeModel {
       batchSize: number;
       seed: number;
       augment?: NativeAugmentConfig;
+      beta?: number;
+      classWeights?: Float64Array;
+      classEps?: Float64Array;
     },
     onProgress?: ProgressCallback,
   ): Promise<NativeTrainResult>;
   evaluate(
     data: { images: Uint8Array; labels: Int32Array; targets?: Int32Array },
-    options: { attack?: NativeAttackConfig; batchSize: number; seed: number },
+    options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
   attack(
     data: { images: Float32Array; labels: Int32Array; targets?: Int32Array },
-    options: { attack: NativeAttackConfig; batchSize: number; seed: number },
+    options: { attack: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
-  ): Promise<{ adversarial: Float32Array; predictions: Int32Array }>;
+  ): Promise<{ adversarial: Float32Array; predictions: Int32Array; brokenBy?: Int32Array }>;
   getState(): Promise<Record<string, NativeTensor>>;
   setState(tensors: Record<string, NativeTensor>): Promise<void>;
 }

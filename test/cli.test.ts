@@ -18,7 +18,7 @@ describe('wrong arguments get one clear line and exit code 1', () => {
     [['--dataset', 'cifar11'], "error: option '--dataset <name>' argument 'cifar11' is invalid. accepted: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet"],
     [['--eps', '2'], "error: option '--eps <e>' argument '2' is invalid. expected a number in [0, 1] (pixels are in [0,1]; 8/255 = 0.0314)"],
     [['--epochs', '0'], "error: option '--epochs <n>' argument '0' is invalid. expected an integer in [1, 100000]"],
-    [['--method', 'trades'], "error: option '--method <method>' argument 'trades' is invalid. accepted: standard, pgd, fgsm-rs"],
+    [['--method', 'awp'], "error: option '--method <method>' argument 'awp' is invalid. accepted: standard, pgd, fgsm-rs, trades, mart"],
     [['--train-per-class', 'many'], "error: option '--train-per-class <n|all>' argument 'many' is invalid. expected an integer >= 1 or \"all\""],
   ])('train.js %p', (args, message) => {
     const result = run(['train.js', ...args]);
@@ -52,7 +52,7 @@ test('--help documents every option with its default', () => {
   }
   expect(help).toContain('dataset: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet (default: "fashion-mnist")');
   expect(help).toContain('--epochs <n> epochs (default: 3)');
-  expect(help).toContain('training method: standard, pgd, fgsm-rs (default: pgd; fgsm-rs for imagenet)');
+  expect(help).toContain('training method: standard, pgd, fgsm-rs, trades, mart (default: pgd; fgsm-rs for imagenet)');
   expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)');
 });
 

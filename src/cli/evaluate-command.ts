@@ -1,8 +1,12 @@
 /** `classwise-at evaluate`: load a checkpoint, attack the test set, print the per-class table. */
 import { Command, Option } from 'commander';
 
-import { AttackOptions } from '../attack';
+import { ATTACK_KINDS, AttackOptions, ENSEMBLE_STAGES, EnsembleStage } from '../attack';
+import { randomnessWarning } from '../attack-checks';
 import { DATASET_NAMES, DatasetError, isDatasetName } from '../data/index';
+import { takeFirst } from '../data/subset';
+import { invalidArgument } from '../errors';
+import { parseClassValues } from '../train/mitigation';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
 import { nativeAddon } from '../native';
@@ -15,12 +19,18 @@ import { writeFileAtomic } from '../checkpoint';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
-    .description('load a checkpoint, run an attack on the test set and print per-class clean and robust accuracy')
-    .requiredOption('--checkpoint <file>', 'a checkpoint.safetensors written by train')
-    .addOption(new Option('--attack <kind>', 'attack: pgd, fgsm, none').default('pgd').argParser(parseChoice(['pgd', 'fgsm', 'none'] as const)))
+    .description('load a checkpoint or a TorchScript model, run an attack on the test set and print per-class clean and robust accuracy')
+    .option('--checkpoint <file>', 'a checkpoint.safetensors written by train')
+    .option('--model <file.pt>', 'any PyTorch classifier saved with torch.jit.save (images in [0,1] in, logits out); needs --dataset')
+    .option('--logit-bias <list>', 'mitigation at inference: bias per class added to the logits, "name=b,index=b" (others 0)')
+    .addOption(new Option('--attack <kind>', `attack: ${ATTACK_KINDS.join(', ')}, none`).default('pgd').argParser(parseChoice([...ATTACK_KINDS, 'none'] as const)))
+    .addOption(new Option('--temperature <T>', 'tpgd: logits are divided by T (1 = PGD)').argParser(parseNumberIn(1e-6, 1e6)))
+    .addOption(new Option('--queries <n>', 'square / autoattack: queries per example (default 5000)').argParser(parseInteger(1, 10000000)))
+    .addOption(new Option('--target-classes <n>', 'apgd-t / autoattack: top other classes targeted (default 9)').argParser(parseInteger(1, 100000)))
+    .option('--ensemble <stages>', `autoattack: comma-separated stages among ${ENSEMBLE_STAGES.join(', ')} (default: all)`)
     .addOption(new Option('--norm <norm>', 'threat model: linf, l2').default('linf').argParser(parseChoice(['linf', 'l2'] as const)))
     .addOption(new Option('--eps <e>', 'budget in pixel units (default: the checkpoint run\'s eps)').argParser(parseNumberIn(0, 1e6)))
-    .addOption(new Option('--steps <n>', 'PGD steps').default(20).argParser(parseInteger(1, 100000)))
+    .addOption(new Option('--steps <n>', 'attack steps (default: 20 for pgd/cw/tpgd, 100 for APGD)').argParser(parseInteger(1, 100000)))
     .addOption(new Option('--step-size <s>', 'attack step (default 2.5*eps/steps; eps for fgsm)').argParser(parseNumberIn(0, 1e6)))
     .addOption(new Option('--restarts <n>', 'random restarts, worst case kept per example').default(1).argParser(parseInteger(1, 1000)))
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)')
@@ -33,26 +43,84 @@ export function evaluateCommand(): Command {
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .action(async (options) => {
       if (options.threads) nativeAddon().setThreads({ threads: options.threads });
-      const { model, meta } = await Model.load(options.checkpoint, { device: options.device as DeviceName });
-      const run = (meta.config.run ?? {}) as Partial<RunConfig>;
+      if (!options.checkpoint === !options.model) {
+        throw invalidArgument('give exactly one of --checkpoint (a classwise-at checkpoint) or --model (a TorchScript file)');
+      }
+      if (options.model && !options.dataset) {
+        throw invalidArgument('--model needs --dataset (the test images and class names to use), e.g. --dataset fashion-mnist');
+      }
+      const loaded = options.checkpoint ? await Model.load(options.checkpoint, { device: options.device as DeviceName }) : undefined;
+      const run = (loaded?.meta.config.run ?? {}) as Partial<RunConfig>;
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
       if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `unknown dataset "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
       // The run's class subset, CIFAR-100 labels and image size apply, so the table matches the model's classes.
       const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, options.perClass, options.seed + 1);
+      let model: Model;
+      if (loaded) {
+        model = loaded.model;
+        console.log(`checkpoint ${options.checkpoint}: ${model.config.architecture}, epoch ${loaded.meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
+      } else {
+        model = Model.loadTorchScript(options.model, { inputShape: test.shape, classNames: test.classNames, device: options.device as DeviceName });
+        console.log(`TorchScript model ${options.model}: ${model.numClasses} classes, input ${test.shape.join('x')}, device ${model.info.device}`);
+      }
       const eps: number = options.eps ?? run.eps ?? RECIPES[dataset as 'mnist']?.eps ?? 0.1;
-      const attack: AttackOptions | null =
-        options.attack === 'none'
-          ? null
-          : { kind: options.attack, norm: options.norm, eps, steps: options.steps, stepSize: options.stepSize, restarts: options.restarts };
-      console.log(`checkpoint ${options.checkpoint}: ${model.config.architecture}, epoch ${meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
+      const attack = attackFromOptions(options, eps);
       const bar = new ProgressLine('evaluate');
-      const result = await evaluate(model, test, { attack, batchSize: options.batchSize, seed: options.seed, onProgress: (p) => bar.update(p) });
+      const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
+      if (logitBias) console.log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
+      const result = await evaluate(model, test, { attack, batchSize: options.batchSize, seed: options.seed, logitBias, onProgress: (p) => bar.update(p) });
       bar.stop();
       console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s)`, attackLabel: result.attackLabel }));
+      if (result.ensemble) {
+        const { attacksRun, attacksMissing, brokenPerClass } = result.ensemble;
+        console.log(`ensemble: ran ${attacksRun.join(' -> ')}; NOT the standard AutoAttack (missing: ${attacksMissing.join(', ')})`);
+        console.log(`examples first broken by each stage, per class: ` +
+          result.classNames.map((name, k) => `${name} ${brokenPerClass[k].join('/')}`).join(', ') + ` (${attacksRun.join('/')})`);
+        for (const warning of ensembleWarnings(result)) console.log(`warning: ${warning}`);
+        const randomness = await randomnessWarning(model, takeFirst(test, Math.min(test.count, 256)));
+        if (randomness) console.log(`warning: ${randomness}`);
+      }
       if (options.json) {
         const { cleanPredictions, adversarialPredictions, ...rest } = result;
         writeFileAtomic(options.json, JSON.stringify({ ...rest, cleanPredictions: Array.from(cleanPredictions), adversarialPredictions: Array.from(adversarialPredictions) }, null, 1));
         console.log(`wrote ${options.json}`);
       }
     });
+}
+
+/** The attack described by the command line, with per-kind defaults (PGD-family 20 steps). */
+export function attackFromOptions(options: Record<string, unknown>, eps: number): AttackOptions | null {
+  const kind = options.attack as AttackOptions['kind'] | 'none';
+  if (kind === 'none') return null;
+  const pgdFamily = ['fgsm', 'pgd', 'cw', 'tpgd'].includes(kind);
+  const attack: AttackOptions = { kind, norm: options.norm as AttackOptions['norm'], eps };
+  attack.steps = (options.steps as number | undefined) ?? (pgdFamily ? 20 : undefined);
+  if (options.stepSize !== undefined) attack.stepSize = options.stepSize as number;
+  if ((options.restarts as number) > 1) attack.restarts = options.restarts as number;
+  if (options.temperature !== undefined) attack.temperature = options.temperature as number;
+  if (options.queries !== undefined) attack.queries = options.queries as number;
+  if (options.targetClasses !== undefined) attack.targetClasses = options.targetClasses as number;
+  if (options.ensemble !== undefined) attack.attacks = String(options.ensemble).split(',').map((s) => s.trim()) as EnsembleStage[];
+  return attack;
+}
+
+/**
+ * AutoAttack's own checks that hint at gradient masking, on one ensemble result: the black-box Square
+ * stage breaking points that the white-box APGD stages left robust.
+ */
+export function ensembleWarnings(result: import('../evaluate').ClassEvaluation): string[] {
+  const warnings: string[] = [];
+  const ensemble = result.ensemble;
+  if (!ensemble) return warnings;
+  const squareColumn = ensemble.attacksRun.indexOf('square');
+  const whiteBox = ensemble.attacksRun.filter((stage) => stage !== 'square');
+  if (squareColumn >= 0 && whiteBox.length > 0) {
+    const bySquare = ensemble.brokenPerClass.reduce((sum, row) => sum + row[squareColumn], 0);
+    const total = result.counts.reduce((a, b) => a + b, 0);
+    if (bySquare > 0) {
+      warnings.push(`the black-box Square attack lowered robust accuracy by ${(100 * bySquare / total).toFixed(2)} points after ` +
+        `${whiteBox.join(' and ')}: the gradient-based attacks may be weakened by gradient masking; trust the ensemble's number`);
+    }
+  }
+  return warnings;
 }

@@ -25,6 +25,11 @@ export function trainCommand(): Command {
     .addOption(new Option('--image-size <n>', 'imagenet: side of the decoded images (default: 224)').argParser(parseInteger(16, 1024)))
     .addOption(new Option('--on-decode-error <policy>', 'imagenet: a file that fails to decode is fatal, or skipped with a warning').default('fail').argParser(parseChoice(['fail', 'skip'] as const)))
     .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched)').default(8).argParser(parseInteger(1, 100000)))
+    .addOption(new Option('--beta <b>', 'trades / mart: weight of the KL term (default 6)').argParser(parseNumberIn(0, 1e6)))
+    .option('--class-weight <list>', 'mitigation: loss weight per class, "name=w,index=w" (others 1), e.g. "shirt=2,pullover=1.5"')
+    .option('--class-eps <list>', 'mitigation: training budget per class, "name=e,..." (others --eps), e.g. "shirt=0.05"')
+    .addOption(new Option('--mitigate <mode>', 'mitigation: "auto" re-weights classes every epoch by their robust error on a held-out training split').argParser(parseChoice(['auto'] as const)))
+    .addOption(new Option('--mitigation-per-class <n>', 'size of that held-out split per class (taken out of the training data)').default(100).argParser(parseInteger(1, 1000000)))
     .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
     .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
@@ -81,6 +86,13 @@ export function trainCommand(): Command {
         trainPerClass,
         evalPerClass,
       };
+      if (options.beta !== undefined || config.method === 'trades' || config.method === 'mart') config.beta = options.beta ?? 6;
+      if (options.classWeight) config.classWeights = options.classWeight;
+      if (options.classEps) config.classEps = options.classEps;
+      if (options.mitigate) {
+        config.mitigation = options.mitigate;
+        config.mitigationPerClass = options.mitigationPerClass;
+      }
       const addon = nativeAddon();
       if (options.threads) addon.setThreads({ threads: options.threads });
       const out: string = options.out ?? path.join('runs', `${config.dataset}-${config.method}`);
@@ -101,7 +113,14 @@ export function trainCommand(): Command {
             const augment = 'files' in train ? 'random-resized crop + flip (decoder), evaluation resize + center crop' : describeAugment(config.augment ?? recipe.augment);
             console.log(`augmentation: ${augment}${'files' in train ? `; streamed: ${config.chunkBatches} batches per chunk, 2 chunks prefetched, decode errors: ${config.onDecodeError}` : ''}`);
             if (recipe.ours) console.log(`note: recipe settings that are ours: ${recipe.ours}`);
-            console.log(`training attack: ${config.method === 'standard' ? 'none' : config.method === 'fgsm-rs' ? `FGSM-RS step ${round(config.trainStepSize)}` : `PGD-${config.trainSteps} step ${round(config.trainStepSize)}`}; evaluation attack: PGD-${evalSteps} step ${round(config.evalStepSize)}${config.evalRestarts > 1 ? ` x${config.evalRestarts}` : ''}`);
+                        const inner = config.method === 'trades' ? `PGD-${config.trainSteps} on the KL (TRADES) step ${round(config.trainStepSize)}, beta ${config.beta}`
+              : config.method === 'mart' ? `PGD-${config.trainSteps} step ${round(config.trainStepSize)} (MART, beta ${config.beta})`
+              : config.method === 'fgsm-rs' ? `FGSM-RS step ${config.trainStepSize}` : `PGD-${config.trainSteps} step ${round(config.trainStepSize)}`;
+            console.log(`training attack: ${config.method === 'standard' ? 'none' : inner}; evaluation attack: PGD-${evalSteps} step ${round(config.evalStepSize)}${config.evalRestarts > 1 ? ` x${config.evalRestarts}` : ''}`);
+            if (config.classWeights || config.classEps || config.mitigation) {
+              console.log(`mitigation (ours): ${[config.classWeights && `class weights ${config.classWeights}`, config.classEps && `class eps ${config.classEps}`,
+                config.mitigation && `automatic class weights (1 - robust_k)/mean from a held-out split of ${config.mitigationPerClass} per class, every epoch`].filter(Boolean).join('; ')}`);
+            }
             const quick = config.trainPerClass !== null || config.trainSteps < recipe.trainSteps || config.epochs < recipe.epochs;
             if (quick && config.method === 'pgd' && mnistFamily) {
               console.log(`note: quick settings (ours): ${config.trainPerClass ?? 'all'} training images per class, PGD-${config.trainSteps}, ${config.epochs} epochs; ` +
@@ -123,6 +142,7 @@ export function trainCommand(): Command {
               `${record.imagesPerSecond.toFixed(record.imagesPerSecond < 10 ? 2 : 0)} img/s, ${record.trainSeconds.toFixed(1)} s` +
               `${record.dataWaitSeconds !== undefined ? ` (${record.dataWaitSeconds.toFixed(1)} s waiting for decoded images)` : ''}; evaluation ${evaluation.seconds.toFixed(1)} s; ` +
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch} epochs left)`);
+            if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
           },
           message: (text) => console.log(text),

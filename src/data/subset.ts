@@ -97,3 +97,25 @@ export function restrictToClasses<D extends AnyDataset>(
   if (isFolderDataset(subset)) (restricted as ImageFolderDataset).classIds = originalClass.map((k) => (dataset as ImageFolderDataset).classIds[k]);
   return restricted;
 }
+
+/** Splits off the first `perClass` examples of each class in a seeded order (a held-out split); the rest is kept. */
+export function holdOutPerClass(dataset: ImageDataset, perClass: number, seed: number): { kept: ImageDataset; heldOut: ImageDataset } {
+  checkCount('perClass', perClass);
+  const takenPerClass = new Int32Array(dataset.classNames.length);
+  const held: number[] = [];
+  const kept: number[] = [];
+  for (const index of shuffledIndices(dataset.count, seed)) {
+    const label = dataset.labels[index];
+    if (takenPerClass[label] < perClass) {
+      takenPerClass[label] += 1;
+      held.push(index);
+    } else {
+      kept.push(index);
+    }
+  }
+  kept.sort((a, b) => a - b);
+  return {
+    kept: selectExamples(dataset, kept, `without a held-out split of ${perClass} per class`),
+    heldOut: selectExamples(dataset, held, `held-out split of ${perClass} per class (seed ${seed})`),
+  };
+}

@@ -10,7 +10,8 @@ import { appendLineDurable, loadCheckpoint, writeFileAtomic } from '../checkpoin
 import { ImageDataset } from '../data/dataset';
 import { DatasetName, loadDataset, loadFolderDataset, STREAMED_DATASETS } from '../data/index';
 import { decodeBatch, decodeToMemory, DecodeErrorPolicy, ImageFolderDataset } from '../data/imagenet';
-import { restrictToClasses, takePerClass } from '../data/subset';
+import { holdOutPerClass, restrictToClasses, takePerClass } from '../data/subset';
+import { parseClassValues } from './mitigation';
 import { ClasswiseError } from '../errors';
 import { ClassEvaluation } from '../evaluate';
 import { Architecture, DeviceName, Model } from '../model';
@@ -54,6 +55,15 @@ export interface RunConfig {
   /** null: every example. */
   trainPerClass: number | null;
   evalPerClass: number | null;
+  /** TRADES / MART regularisation weight. */
+  beta?: number;
+  /** Class-wise mitigation, "class=value,..." by name or index (see mitigation.ts); others weight 1 / the run's eps. */
+  classWeights?: string;
+  classEps?: string;
+  /** 'auto': class weights from a held-out split of the training set, re-measured every epoch. */
+  mitigation?: 'auto';
+  /** Size of that held-out split per class (taken out of the training data). */
+  mitigationPerClass?: number;
 }
 
 /** Training data of a run: in memory, or image files decoded while training (ImageNet). */
@@ -103,6 +113,7 @@ export function metricsLine(record: EpochRecord, config: RunConfig): Record<stri
   return {
     epoch: record.epoch,
     method: config.method,
+    classWeights: record.classWeights,
     learningRate: record.learningRate,
     trainLoss: record.trainLoss,
     trainAccuracy: record.trainAccuracy,
@@ -179,11 +190,20 @@ export async function loadRunTestSet(config: RunConfig, perClass: number | null,
   return 'files' in data ? decodeToMemory(data, config.onDecodeError ?? 'fail', onSkip) : data;
 }
 
-export async function loadRunData(config: RunConfig, onSkip?: (file: string, message: string) => void): Promise<{ train: RunTrainData; test: ImageDataset }> {
-  return {
-    train: loadRunSplit(config, 'train', config.trainPerClass, config.seed),
-    test: await loadRunTestSet(config, config.evalPerClass, config.seed + 1, onSkip),
-  };
+export async function loadRunData(
+  config: RunConfig,
+  onSkip?: (file: string, message: string) => void,
+): Promise<{ train: RunTrainData; test: ImageDataset; heldOut?: ImageDataset }> {
+  let train = loadRunSplit(config, 'train', null, config.seed);
+  let heldOut: ImageDataset | undefined;
+  if (config.mitigation === 'auto') {
+    if ('files' in train) {
+      throw new ClasswiseError(`--mitigate auto needs a dataset held in memory; ${config.dataset} is streamed`, 'ERR_INVALID_ARGUMENT');
+    }
+    ({ kept: train, heldOut } = holdOutPerClass(train, config.mitigationPerClass ?? 100, config.seed + 2));
+  }
+  if (config.trainPerClass !== null) train = takePerClass(train, config.trainPerClass, config.seed);
+  return { train, test: await loadRunTestSet(config, config.evalPerClass, config.seed + 1, onSkip), heldOut };
 }
 
 /** Streamed training data: each chunk decoded with random-resized crop and flip, seeded per chunk. */
@@ -223,7 +243,9 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   }
 
   const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
-  const { train: trainSet, test: testSet } = await loadRunData(config, onSkip);
+  const { train: trainSet, test: testSet, heldOut } = await loadRunData(config, onSkip);
+  const classWeights = config.classWeights ? parseClassValues(config.classWeights, trainSet.classNames, 1, 'class weights', [0, 1e6]) : undefined;
+  const classEps = config.classEps ? parseClassValues(config.classEps, trainSet.classNames, config.eps, 'class eps', [0, 1]) : undefined;
   const recipe = RECIPES[config.dataset];
   const model = Model.create({
     architecture: config.architecture ?? recipe.architecture,
@@ -258,6 +280,10 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     weightDecay: config.weightDecay,
     nesterov: config.nesterov,
     seed: config.seed,
+    beta: config.beta,
+    classWeights,
+    classEps,
+    autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
     startEpoch,
     evaluation: { data: testSet, attack: evaluationAttack },
     onProgress: reporter.progress,

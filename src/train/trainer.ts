@@ -13,7 +13,7 @@ import { prefetch } from '../data/prefetch';
 import { NativeAugmentConfig, NativeProgress } from '../native';
 import { learningRatesForEpoch, LrSchedule } from './schedule';
 
-export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs'] as const;
+export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs', 'trades', 'mart'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
 
 export interface TrainOptions {
@@ -21,8 +21,22 @@ export interface TrainOptions {
   /** Total epochs of the run (also the schedule's length). */
   epochs: number;
   schedule: LrSchedule;
-  /** Inner maximisation: required for 'pgd' and 'fgsm-rs'. */
+  /**
+   * Inner maximisation: required for every method but 'standard'. TRADES maximises the KL divergence with
+   * these eps / steps / stepSize (from x + N(0, 0.001^2)); MART uses the attack as given.
+   */
   attack?: AttackOptions;
+  /** TRADES / MART regularisation weight; default 6 (TRADES' and MART's papers use 6 and 5-6). */
+  beta?: number;
+  /** Class-wise mitigation in training: each example's loss is multiplied by its class's weight. */
+  classWeights?: number[];
+  /** Class-wise mitigation in training: each example's attack budget is its class's eps. */
+  classEps?: number[];
+  /**
+   * Automatic mitigation: before every epoch after the first, robust accuracy per class is measured on this
+   * held-out split and classWeights become (1 - robust_k) / mean(1 - robust), lifting the weakest classes.
+   */
+  autoMitigation?: { data: Pick<ImageDataset, 'images' | 'labels'>; attack: AttackOptions };
   batchSize?: number;
   momentum?: number;
   weightDecay?: number;
@@ -54,6 +68,15 @@ export interface EpochRecord {
   dataWaitSeconds?: number;
   skippedFiles?: number;
   evaluation?: ClassEvaluation;
+  /** The class weights this epoch trained with (automatic mitigation changes them every epoch). */
+  classWeights?: number[];
+}
+
+/** Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. */
+export function mitigationWeights(robustAccuracy: readonly number[]): number[] {
+  const weakness = robustAccuracy.map((r) => 1 - r);
+  const mean = weakness.reduce((a, b) => a + b, 0) / weakness.length;
+  return mean > 0 ? weakness.map((w) => w / mean) : weakness.map(() => 1);
 }
 
 /**
@@ -91,9 +114,21 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   // A final batch of one example breaks batch-norm statistics in training mode: leave it out.
   const examplesPerEpoch = data.count % batchSize === 1 && data.count > 1 ? data.count - 1 : data.count;
   const stepsPerEpoch = Math.ceil(examplesPerEpoch / batchSize);
+  const classes = model.numClasses;
+  const perClass = (name: string, values: number[] | undefined) => {
+    if (values === undefined) return undefined;
+    if (values.length !== classes) throw invalidArgument(`${name} has ${values.length} entries; the model has ${classes} classes (one value per class)`);
+    return Float64Array.from(values);
+  };
+  let classWeights = perClass('classWeights', options.classWeights);
+  const classEps = perClass('classEps', options.classEps);
   const records: EpochRecord[] = [];
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
+    if (options.autoMitigation && epoch > 0) {
+      const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed });
+      classWeights = Float64Array.from(mitigationWeights(heldOut.robustAccuracy));
+    }
     const order = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
     const nativeOptions = {
       method: options.method,
@@ -104,12 +139,16 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       batchSize,
       seed: epochSeed(seed, epoch),
       augment: options.augment,
+      beta: options.beta,
+      classWeights,
+      classEps,
     };
     const onProgress = options.onProgress && ((progress: NativeProgress) => options.onProgress!(epoch + 1, progress));
     const result = isStreamed(data)
       ? await trainStreamedEpoch(model, data, order, rates, nativeOptions, options, onProgress)
       : await model.native.train({ images: data.images, labels: data.labels, order, learningRates: Float64Array.from(rates) }, nativeOptions, onProgress);
     const record: EpochRecord = {
+      classWeights: classWeights && Array.from(classWeights),
       epoch: epoch + 1,
       learningRate: { first: rates[0], last: rates[rates.length - 1] },
       trainLoss: result.lossSum / result.seen,
