@@ -193,9 +193,9 @@ struct WideResNet34 : Classifier {
     torch::Tensor out = conv1(normalize->forward(images));
     out = torch::relu(bn1(block3(block2(block1(out)))));
     out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
-    return fc(out.flatten(1));
+    return WithLogitBias(fc(out.flatten(1)));
   }
-  torch::nn::Linear finalLayer() override { return fc; }
+  torch::Tensor finalLayerWeight() override { return fc->weight; }
 
   Normalize normalize{nullptr};
   torch::nn::Conv2d conv1{nullptr};
@@ -264,9 +264,9 @@ struct ResNet50 : Classifier {
     out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
     out = layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
     out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
-    return fc(out.flatten(1));
+    return WithLogitBias(fc(out.flatten(1)));
   }
-  torch::nn::Linear finalLayer() override { return fc; }
+  torch::Tensor finalLayerWeight() override { return fc->weight; }
 
   Normalize normalize{nullptr};
   torch::nn::Conv2d conv1{nullptr};
