@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian 12 machine to a built classwise-at, doing only what is missing:
-# system packages (LibTorch, an optimized BLAS, Fashion-MNIST; python3-torch for the reference tests), npm packages,
+# system packages (LibTorch, an optimized BLAS, Fashion-MNIST; python3-torch and Chromium for the tests), npm packages,
 # the native addon and the TypeScript build. `setup.sh test` also wants the test-only packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)
 if [ "$mode" = test ]; then
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || packages+=(python3-torch)
+  # The report's browser test opens it in headless Chromium.
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then
