@@ -24,18 +24,8 @@ export function parseAttackList(text: string, eps: number): AttackOptions[] {
   return text.split(',').filter((part) => part.trim() !== '').map((part) => parseAttackSpec(part, eps));
 }
 
-/** The attack's label, with fields that describeAttack does not know (e.g. a temperature) appended. */
+/** The attack's label in reports: the library's own description. */
 export function attackLabel(options: AttackOptions): string {
-  const known = new Set(['kind', 'norm', 'eps', 'steps', 'stepSize', 'restarts', 'randomStart']);
-  const extra = Object.entries(options)
-    .filter(([key, value]) => !known.has(key) && value !== undefined)
-    .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
-  const base = options.kind === 'pgd' || options.kind === 'fgsm' ? describeAttack(options) : `${options.kind} eps=${options.eps}${options.steps ? ` steps=${options.steps}` : ''}`;
-  return extra.length ? `${base} ${extra.join(' ')}` : base;
+  return describeAttack(options);
 }
 
-/** Does this build's attack pass the given option on to the native attack? (e.g. "temperature") */
-export function attackSupportsOption(option: string, value: unknown): boolean {
-  const probe = { kind: 'pgd', eps: 0.1, [option]: value } as AttackOptions;
-  return option in (toNativeAttack(probe) as unknown as Record<string, unknown>);
-}

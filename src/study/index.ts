@@ -1,5 +1,5 @@
 /** The class-wise study: one function per experiment, each with its report section. */
-export { parseAttackList, parseAttackSpec, attackLabel, attackSupportsOption } from './attack-spec';
+export { parseAttackList, parseAttackSpec, attackLabel } from './attack-spec';
 export { robustnessOverEpochs, robustnessOverEpochsSection } from './epochs';
 export type { RobustnessOverEpochs } from './epochs';
 export { adversarialConfusion, confusionSection, targetStatistics } from './confusion';

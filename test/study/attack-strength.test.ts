@@ -1,10 +1,10 @@
 /** Experiments 5, 6, 7: attack comparison and rank consistency, the temperature sweep, mitigation. */
 import { evaluate, loadMnistSample, takePerClass } from '../../src';
-import { attackLabel, attackSupportsOption, parseAttackList, parseAttackSpec } from '../../src/study/attack-spec';
+import { attackLabel, parseAttackList, parseAttackSpec } from '../../src/study/attack-spec';
 import { attackStrengthFromAccuracies, attackStrengthSection } from '../../src/study/attack-strength';
 import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../../src/study/mitigation';
 import { temperatureSection, temperatureSweep } from '../../src/study/temperature';
-import { mnistModel } from '../helpers/mnist-model';
+import { mnistModel, standardTrainedMnistModel } from '../helpers/mnist-model';
 
 test('attack specs: KIND[@STEPS][xRESTARTS]; unknown kinds pass through for attacks added later', () => {
   expect(parseAttackList('fgsm,pgd@20,pgd@100x5', 0.1)).toEqual([
@@ -14,7 +14,7 @@ test('attack specs: KIND[@STEPS][xRESTARTS]; unknown kinds pass through for atta
   ]);
   expect(parseAttackSpec('apgd-ce@100', 0.03)).toEqual({ kind: 'apgd-ce', eps: 0.03, steps: 100 });
   expect(() => parseAttackSpec('pgd@twenty', 0.1)).toThrow('attack "pgd@twenty" is not KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5');
-  expect(attackLabel({ kind: 'pgd', eps: 0.1, steps: 20, temperature: 2 } as never)).toBe('PGD-20 Linf eps=0.1 step=0.0125 temperature=2');
+  expect(attackLabel({ kind: 'tpgd', eps: 0.1, steps: 20, temperature: 2 })).toBe('T-PGD(T=2)-20 Linf eps=0.1 step=0.0125');
 });
 
 test('known answer: drops, their correlation with robustness, rank agreement across attacks and models', () => {
@@ -35,21 +35,17 @@ test('known answer: drops, their correlation with robustness, rank agreement acr
   expect(section.tables.map((t) => t.title)).toEqual(['Robust accuracy per class and attack (%)', 'Rank consistency across attacks', 'Rank consistency across models']);
 });
 
-test('the temperature sweep reports what this build supports instead of relabelling PGD', async () => {
-  const model = mnistModel();
-  const data = takePerClass(loadMnistSample('test'), 3, 0);
-  const supported = attackSupportsOption('temperature', 2);
-  const study = await temperatureSweep(model, data, { base: { kind: 'pgd', eps: 0.3, steps: 2 }, temperatures: [0.5, 2] });
-  expect(study.supported).toBe(supported);
-  if (!supported) {
-    expect(study.rows).toEqual([]);
-    expect(study.skipped).toEqual([0.5, 2]);
-    expect(temperatureSection(study).findings[0]).toMatch(/^not measured: this build's AttackOptions has no temperature/);
-  }
+test('the temperature sweep runs Temperature-PGD per T, and T = 1 reproduces PGD', async () => {
+  const model = await standardTrainedMnistModel();
+  const data = takePerClass(loadMnistSample('test'), 5, 0);
+  const base = { kind: 'pgd' as const, eps: 0.1, steps: 3, seed: 4 };
+  const study = await temperatureSweep(model, data, { base, temperatures: [1, 5], seed: 4 });
+  expect(study.rows.map((r) => r.attack)).toEqual(['T-PGD(T=1)-3 Linf eps=0.1 step=0.08333', 'T-PGD(T=5)-3 Linf eps=0.1 step=0.08333']);
+  expect(study.rows[0].robust).toEqual(study.pgd);
+  expect(temperatureSection(study).findings[0]).toMatch(/^PGD \(T = 1\): mean robust [\d.]+%; strongest T = (1|5): [\d.]+%\.$/);
   const custom = await temperatureSweep(model, data, {
     base: { kind: 'pgd', eps: 0.3, steps: 2 },
     temperatures: [3],
-    supported: true,
     attackForTemperature: (base, t) => ({ ...base, steps: t }),
   });
   expect(custom.rows.map((r) => r.attack)).toEqual(['PGD-3 Linf eps=0.3 step=0.25']);
