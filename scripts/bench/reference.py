@@ -3,7 +3,7 @@ training scripts write them (robust_overfitting's attack_pgd / train loop, fp32,
 thread count. Prints one JSON object per workload on stdout.
 
 usage: reference.py WORKLOAD --arch smallcnn|preact-resnet18 --images N --batch B --threads T
-                    [--device cpu|cuda] [--data FILE.u8 --labels FILE.i32]
+                    [--device cpu|cuda] [--data FILE.u8 --labels FILE.i32] [--warmup N] [--repeats N]
 """
 import argparse
 import json
@@ -50,6 +50,7 @@ def main():
     parser.add_argument('--data')
     parser.add_argument('--labels')
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -94,9 +95,12 @@ def main():
 
     for _ in range(args.warmup):
         one_pass()
-    started = time.perf_counter()
-    one_pass()
-    seconds = time.perf_counter() - started
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        one_pass()
+        times.append(time.perf_counter() - started)
+    seconds = sorted(times)[len(times) // 2]
     peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps({'workload': args.workload, 'arch': args.arch, 'images': args.images, 'seconds': seconds,

@@ -67,7 +67,7 @@ const results = [];
 for (const w of workloads) {
   const images = scaledImages(w);
   const args = [w.workload, '--arch', w.arch, '--images', String(images), '--batch', String(w.batch), '--threads', String(threads),
-    '--steps', String(w.steps), '--eps', String(w.eps), '--device', device];
+    '--steps', String(w.steps), '--eps', String(w.eps), '--device', device, '--repeats', String(values.quick ? 1 : 3)];
   if (w.data) args.push('--data', files.data, '--labels', files.labels);
   process.stderr.write(`bench: ${w.name} (${images} images, batch ${w.batch}) ... `);
   const ours = runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args]);
@@ -96,6 +96,7 @@ for (const r of results) {
 console.log(`classwise-at bench: device ${device}, ${threads} threads, LibTorch ${runtime.torchVersion} (addon) vs PyTorch ${results[0]?.reference?.torch ?? 'n/a'} eager fp32 (${python ?? 'no python torch found'})`);
 console.log('epoch sizes: Fashion-MNIST train 60,000 / test 10,000; CIFAR-10-sized train 50,000 / test 10,000 (s/epoch extrapolated from the measured images/s)');
 console.log(table.toString());
+console.log(`median of ${values.quick ? 1 : 3} timed passes after one warm-up pass, each side in its own process`);
 console.log('reference: robust_overfitting-style attack_pgd (loss.backward() also fills weight gradients), eager fp32; ours: input-only gradients, native loop; peak = process max RSS on CPU, max allocated on CUDA');
 fs.writeFileSync(values.out, JSON.stringify({ device, threads, torch: runtime.torchVersion, python, date: new Date().toISOString(), results }, null, 1));
 console.log(`wrote ${values.out}`);
