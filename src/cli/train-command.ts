@@ -141,7 +141,7 @@ export function trainCommand(): Command {
             console.log(`epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)}, train acc ${(100 * record.trainAccuracy).toFixed(1)}%, ` +
               `${record.imagesPerSecond.toFixed(record.imagesPerSecond < 10 ? 2 : 0)} img/s, ${record.trainSeconds.toFixed(1)} s` +
               `${record.dataWaitSeconds !== undefined ? ` (${record.dataWaitSeconds.toFixed(1)} s waiting for decoded images)` : ''}; evaluation ${evaluation.seconds.toFixed(1)} s; ` +
-              `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch} epochs left)`);
+              `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
           },
