@@ -21,8 +21,7 @@ import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { RECIPES } from '../recipes';
-import { CHECKPOINT_FILE, RunConfig, trainAttack } from '../train/run';
-import { parseSchedule } from '../train/schedule';
+import { CHECKPOINT_FILE, recipeTrainOptions, RunConfig } from '../train/run';
 import { train } from '../train/trainer';
 import { attackLabel } from './attack-spec';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
@@ -181,16 +180,9 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     }
     fs.mkdirSync(retrainDir, { recursive: true });
     log(`stage 2/3 retrain: ${config.method} training on ${trainSet.count} images of ${kept.length} classes (without ${selection.targets.map((t) => names[t]).join(', ')}), ${config.epochs} epochs${overrides.length ? `; ours: ${overrides.join(', ')}` : ', the run\'s recipe'}`);
+    // The run's own recipe; class-specific mitigation settings are not carried over (the classes differ).
     await train(model, trainSet, {
-      method: config.method,
-      epochs: config.epochs,
-      schedule: parseSchedule(config.schedule, config.learningRate, config.epochs),
-      attack: trainAttack(config),
-      batchSize: config.batchSize,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      nesterov: config.nesterov,
-      seed: config.seed,
+      ...recipeTrainOptions(config, false),
       startEpoch,
       onEpochEnd: async (record) => {
         await model.save(retrainedCheckpoint, { epoch: record.epoch, seed: config.seed, config: { run: config, removedClasses: selection!.targets.map((t) => names[t]) } });

@@ -19,7 +19,7 @@ import { NativeAugmentConfig, NativeModelInfo, NativeProgress } from '../native'
 import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/class-table';
 import { RECIPES } from '../recipes';
 import { describeSchedule, parseSchedule } from './schedule';
-import { EpochRecord, StreamedTrainData, train, TrainMethod } from './trainer';
+import { EpochRecord, StreamedTrainData, train, TrainMethod, TrainOptions } from './trainer';
 
 /** Every setting that shapes the result; stored in the checkpoint and compared on resume. */
 export interface RunConfig {
@@ -91,6 +91,28 @@ export function trainAttack(config: RunConfig): AttackOptions {
     return { kind: 'fgsm', eps: config.eps, randomStart: true, stepSize: config.trainStepSize };
   }
   return { kind: 'pgd', eps: config.eps, steps: config.trainSteps, stepSize: config.trainStepSize, randomStart: true };
+}
+
+/** The training recipe a run's settings describe: the same wherever a run is trained or retrained. */
+export function recipeTrainOptions(
+  config: RunConfig,
+  streamed: boolean,
+): Pick<TrainOptions, 'method' | 'epochs' | 'schedule' | 'attack' | 'batchSize' | 'momentum' | 'weightDecay' | 'nesterov' | 'seed' | 'beta' | 'augment' | 'chunkBatches'> {
+  return {
+    method: config.method,
+    epochs: config.epochs,
+    schedule: parseSchedule(config.schedule, config.learningRate, config.epochs),
+    attack: trainAttack(config),
+    batchSize: config.batchSize,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    nesterov: config.nesterov,
+    seed: config.seed,
+    beta: config.beta,
+    // Streamed images are augmented by the decoder instead.
+    augment: streamed ? undefined : config.augment ?? RECIPES[config.dataset].augment,
+    chunkBatches: config.chunkBatches,
+  };
 }
 
 export function evalAttack(config: RunConfig): AttackOptions {
@@ -269,18 +291,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   const evaluationAttack = evalAttack(config);
   const trainData = 'files' in trainSet ? streamedTrainData(trainSet, config.onDecodeError ?? 'fail', onSkip) : trainSet;
   return train(model, trainData, {
-    augment: 'files' in trainSet ? undefined : config.augment ?? recipe.augment,
-    chunkBatches: config.chunkBatches,
-    method: config.method,
-    epochs: config.epochs,
-    schedule,
-    attack: trainAttack(config),
-    batchSize: config.batchSize,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-    nesterov: config.nesterov,
-    seed: config.seed,
-    beta: config.beta,
+    ...recipeTrainOptions(config, 'files' in trainSet),
     classWeights,
     classEps,
     autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
