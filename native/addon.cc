@@ -55,6 +55,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
+  exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   return exports;
 }
 

@@ -38,4 +38,37 @@ Napi::Value AugmentImages(const Napi::CallbackInfo& info) {
   });
 }
 
+// interleavedToPlanar(source: Uint8Array HWC, target: Uint8Array, { offset, channels }): writes the image's
+// channel planes at target[offset ...]. One image of a few hundred KB: done on the JS thread, no copy of target.
+Napi::Value InterleavedToPlanar(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const std::string where = "interleavedToPlanar";
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw ClasswiseError(kInvalidArgument, where + " takes (source: Uint8Array, target: Uint8Array, { offset, channels })");
+    }
+    Napi::Uint8Array source = info[0].As<Napi::Uint8Array>();
+    Napi::Uint8Array target = info[1].As<Napi::Uint8Array>();
+    Napi::Object options = ObjectArgument(info, 2, where + " options");
+    const int64_t channels = IntegerOption(options, "channels", 3, 1, 64, where + " options");
+    const int64_t offset = IntegerOption(options, "offset", 0, 0, static_cast<int64_t>(target.ElementLength()), where + " options");
+    const int64_t length = static_cast<int64_t>(source.ElementLength());
+    if (length % channels != 0 || offset + length > static_cast<int64_t>(target.ElementLength())) {
+      throw ClasswiseError(kShapeMismatch, where + ": source has " + std::to_string(length) + " bytes for " +
+                                               std::to_string(channels) + " channels, target has " +
+                                               std::to_string(target.ElementLength()) + " bytes from offset " +
+                                               std::to_string(offset));
+    }
+    const int64_t pixels = length / channels;
+    const uint8_t* in = source.Data();
+    uint8_t* out = target.Data() + offset;
+    for (int64_t c = 0; c < channels; ++c) {
+      uint8_t* plane = out + c * pixels;
+      for (int64_t p = 0; p < pixels; ++p) plane[p] = in[p * channels + c];
+    }
+    return env.Undefined();
+  });
+}
+
 }  // namespace classwise

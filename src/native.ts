@@ -124,6 +124,7 @@ export interface NativeAddon {
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
+  interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
 }
 
 let loaded: NativeAddon | undefined;

@@ -8,6 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { nativeAddon } from '../native';
+
 import type { ImageDataset } from './dataset';
 import { DatasetError } from './errors';
 import { mapLimited } from './prefetch';
@@ -268,13 +270,8 @@ export async function decodeBatch(dataset: ImageFolderDataset, indices: ArrayLik
   decoded.forEach((item, k) => {
     if (!Buffer.isBuffer(item)) return;
     labels[position] = dataset.labels[list[k]];
-    // HWC from the decoder to the CHW planes the addon takes.
-    const base = position * CHANNELS * plane;
-    for (let pixel = 0, at = 0; pixel < plane; pixel++, at += CHANNELS) {
-      images[base + pixel] = item[at];
-      images[base + plane + pixel] = item[at + 1];
-      images[base + 2 * plane + pixel] = item[at + 2];
-    }
+    // HWC from the decoder to the CHW planes the addon takes, natively: no per-pixel loop in JS.
+    nativeAddon().interleavedToPlanar(item, images, { offset: position * CHANNELS * plane, channels: CHANNELS });
     position++;
   });
   return { images, labels, count, skipped };

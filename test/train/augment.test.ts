@@ -68,3 +68,21 @@ describe('augmentImages', () => {
     );
   });
 });
+
+describe('interleavedToPlanar (decoder pixels into batch planes)', () => {
+  test('writes each channel as a plane at the offset, leaving the rest of the buffer alone', () => {
+    // Two pixels, RGB interleaved: (1,2,3) (4,5,6).
+    const target = new Uint8Array(9).fill(99);
+    nativeAddon().interleavedToPlanar(Uint8Array.of(1, 2, 3, 4, 5, 6), target, { offset: 2, channels: 3 });
+    expect(Array.from(target)).toEqual([99, 99, 1, 4, 2, 5, 3, 6, 99]);
+  });
+
+  test('a source that does not fit the target is refused, not written past the end', () => {
+    expect(() => nativeAddon().interleavedToPlanar(new Uint8Array(6), new Uint8Array(7), { offset: 2, channels: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_SHAPE_MISMATCH', message: 'interleavedToPlanar: source has 6 bytes for 3 channels, target has 7 bytes from offset 2' }),
+    );
+    expect(() => nativeAddon().interleavedToPlanar([1, 2, 3] as unknown as Uint8Array, new Uint8Array(3), { offset: 0, channels: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+  });
+});
