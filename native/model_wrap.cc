@@ -59,20 +59,38 @@ torch::ScalarType DtypeFromSafetensors(const std::string& name, const std::strin
 
 // ---- workers: each holds only C++ values (the baton) and a shared_ptr keeping the model alive ----
 
-class TrainWorker : public PromiseWorker {
+// Native work on one model: keeps it alive, runs alone on it, is timed, and names the batch size to try
+// when memory runs out.
+class ModelWorker : public PromiseWorker {
+ public:
+  ModelWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, int64_t batchSize)
+      : PromiseWorker(env, onProgress), model_(std::move(model)), batchSize_(batchSize) {}
+
+ protected:
+  virtual void Work(const Reporter& report) = 0;
+
+  std::shared_ptr<ModelState> model_;
+  const int64_t batchSize_;
+  double seconds_ = 0;
+
+ private:
+  void Run(const Reporter& report) final {
+    std::lock_guard<std::mutex> lock(model_->busy);
+    auto started = std::chrono::steady_clock::now();
+    WithBatchSizeHint(batchSize_, [&] { Work(report); });
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+};
+
+class TrainWorker : public ModelWorker {
  public:
   TrainWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, TrainData data,
               TrainConfig config)
-      : PromiseWorker(env, onProgress), model_(std::move(model)), data_(std::move(data)), config_(config) {}
+      : ModelWorker(env, onProgress, std::move(model), config.batchSize), data_(std::move(data)), config_(config) {}
 
  private:
-  void Run(const Reporter& report) override {
-    std::lock_guard<std::mutex> lock(model_->busy);
-    auto started = std::chrono::steady_clock::now();
-    WithBatchSizeHint(config_.batchSize, [&] {
-      summary_ = TrainEpoch(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
-    });
-    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  void Work(const Reporter& report) override {
+    summary_ = TrainEpoch(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object result = Napi::Object::New(env);
@@ -84,28 +102,21 @@ class TrainWorker : public PromiseWorker {
     return result;
   }
 
-  std::shared_ptr<ModelState> model_;
   TrainData data_;
   TrainConfig config_;
   TrainSummary summary_;
-  double seconds_ = 0;
 };
 
-class EvaluateWorker : public PromiseWorker {
+class EvaluateWorker : public ModelWorker {
  public:
   EvaluateWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, EvaluationData data,
                  EvaluationConfig config)
-      : PromiseWorker(env, onProgress), model_(std::move(model)), data_(std::move(data)), config_(config) {}
+      : ModelWorker(env, onProgress, std::move(model), config.batchSize), data_(std::move(data)), config_(config) {}
 
  private:
-  void Run(const Reporter& report) override {
-    std::lock_guard<std::mutex> lock(model_->busy);
-    auto started = std::chrono::steady_clock::now();
+  void Work(const Reporter& report) override {
     LogitBiasScope bias(*model_->net, config_.logitBias, model_->device);
-    WithBatchSizeHint(config_.batchSize, [&] {
-      stats_ = EvaluateClasses(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
-    });
-    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    stats_ = EvaluateClasses(*model_, data_, config_, [&](const Progress& p) { report.Send(&p, 1); });
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object result = Napi::Object::New(env);
@@ -121,28 +132,22 @@ class EvaluateWorker : public PromiseWorker {
     return result;
   }
 
-  std::shared_ptr<ModelState> model_;
   EvaluationData data_;
   EvaluationConfig config_;
   ClassStatistics stats_;
-  double seconds_ = 0;
 };
 
-class AttackWorker : public PromiseWorker {
+class AttackWorker : public ModelWorker {
  public:
   AttackWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, torch::Tensor images,
                torch::Tensor labels, torch::Tensor targets, AttackConfig attack, int64_t batchSize, uint64_t seed,
                torch::Tensor logitBias)
-      : PromiseWorker(env, onProgress), model_(std::move(model)), images_(std::move(images)),
-        labels_(std::move(labels)), targets_(std::move(targets)), attack_(attack), batchSize_(batchSize),
-        seed_(seed), logitBias_(std::move(logitBias)) {}
+      : ModelWorker(env, onProgress, std::move(model), batchSize), images_(std::move(images)),
+        labels_(std::move(labels)), targets_(std::move(targets)), logitBias_(std::move(logitBias)), attack_(attack),
+        seed_(seed) {}
 
  private:
-  void Run(const Reporter& report) override {
-    std::lock_guard<std::mutex> lock(model_->busy);
-    WithBatchSizeHint(batchSize_, [&] { AttackAll(report); });
-  }
-  void AttackAll(const Reporter& report) {
+  void Work(const Reporter& report) override {
     Classifier& net = *model_->net;
     net.eval();
     LogitBiasScope bias(net, logitBias_, model_->device);
@@ -174,10 +179,8 @@ class AttackWorker : public PromiseWorker {
     return result;
   }
 
-  std::shared_ptr<ModelState> model_;
-  torch::Tensor images_, labels_, targets_, brokenBy_, logitBias_;
+  torch::Tensor images_, labels_, targets_, logitBias_, brokenBy_;
   AttackConfig attack_;
-  int64_t batchSize_;
   uint64_t seed_;
   torch::Tensor adversarial_, predictions_;
 };
