@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# Brings a fresh Debian 12 machine to a built classwise-at, doing only what is missing:
-# system packages (LibTorch, an optimized BLAS, Fashion-MNIST; python3-torch and Chromium for the tests), npm packages,
-# the native addon and the TypeScript build. `setup.sh test` also wants the test-only packages.
+# Brings a fresh Debian 12 machine to a built classwise-at, doing only what is missing: LibTorch, system packages
+# (Fashion-MNIST, a compiler, Chromium for the tests), npm packages, the native addon and the TypeScript build.
+# `setup.sh test` also installs what the tests need (the PyTorch reference's packages, Chromium).
+#
+# LibTorch, in this order:
+#   LIBTORCH=/path or Torch_DIR=/path  a LibTorch you name (Torch_DIR=/usr/lib/x86_64-linux-gnu/cmake/Torch is
+#                                      Debian's libtorch-dev 1.13, installed here when missing);
+#   CLASSWISE_PYTHON=/path/to/python   the torch of that Python (pip, conda, your own venv);
+#   otherwise                          the project's .venv, created with torch==$CLASSWISE_TORCH_VERSION (2.13.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
+torch_version=${CLASSWISE_TORCH_VERSION:-2.13.0}
+debian_torch_dir=/usr/lib/x86_64-linux-gnu/cmake/Torch
 
 packages=()
-torch_found() {
-  [ -n "${LIBTORCH:-}" ] || [ -n "${Torch_DIR:-}" ] && return 0
-  python3 -c 'import torch' >/dev/null 2>&1 && return 0
-  dpkg -s libtorch-dev >/dev/null 2>&1
-}
-torch_found || packages+=(libtorch-dev)
+uses_debian_torch=false
+if [ "${Torch_DIR:-}" = "$debian_torch_dir" ] || [ "${LIBTORCH:-}" = /usr ]; then
+  uses_debian_torch=true
+  dpkg -s libtorch-dev >/dev/null 2>&1 || packages+=(libtorch-dev)
+  # Debian falls back to the netlib reference BLAS, which made LibTorch's linear layers 21% of PGD time;
+  # OpenBLAS (OpenMP build, nesting with LibTorch's OpenMP threads) cut CPU time by a quarter.
+  readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null | grep -q openblas || packages+=(libopenblas0-openmp)
+  # The reference tests run Debian's python3-torch, the same 1.13 as the addon.
+  [ "$mode" = test ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 && packages+=(python3-torch)
+fi
 [ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
-# Debian falls back to the netlib reference BLAS, which made LibTorch's linear layers 21% of PGD time;
-# OpenBLAS (OpenMP build, nesting with LibTorch's OpenMP threads) cut CPU time by a quarter.
-readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null | grep -q openblas || packages+=(libopenblas0-openmp)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)
-if [ "$mode" = test ]; then
-  /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || packages+=(python3-torch)
-  # The report's browser test opens it in headless Chromium.
-  [ -x /usr/bin/chromium ] || packages+=(chromium)
-fi
+# The report's browser test opens it in headless Chromium.
+[ "$mode" = test ] && [ ! -x /usr/bin/chromium ] && packages+=(chromium)
 
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -37,17 +43,61 @@ if [ ${#packages[@]} -gt 0 ]; then
   fi
 fi
 
+# The Python torch: the user's (CLASSWISE_PYTHON), or the project's own .venv. Its torch is the LibTorch the addon
+# links and the PyTorch the reference tests and the bench run.
+torch_python=""
+if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
+  if [ -n "${CLASSWISE_PYTHON:-}" ]; then
+    "$CLASSWISE_PYTHON" -c 'import torch' 2>/dev/null || {
+      echo "setup: CLASSWISE_PYTHON=$CLASSWISE_PYTHON cannot import torch; install torch there or unset it" >&2
+      exit 1
+    }
+    torch_python=$CLASSWISE_PYTHON
+  else
+    torch_python=$PWD/.venv/bin/python
+    if ! "$torch_python" -c 'import torch' >/dev/null 2>&1; then
+      echo "setup: creating .venv with torch==$torch_version (pip; set PIP_INDEX_URL to choose a CPU-only or CUDA build)"
+      python3 -m venv .venv
+      .venv/bin/pip install --quiet --disable-pip-version-check "torch==$torch_version"
+    fi
+  fi
+fi
+if [ "$mode" = test ]; then
+  # The peers the tests compare against, into the Python whose torch the addon links.
+  reference_python=$torch_python
+  if $uses_debian_torch; then
+    # Debian's python3 is externally managed: a venv that sees its torch takes the extra packages.
+    [ -x .venv-debian/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv-debian
+    reference_python=$PWD/.venv-debian/bin/python
+  fi
+  if [ -n "$reference_python" ] && [ -s scripts/reference/requirements.txt ] &&
+     ! "$reference_python" scripts/reference/check_requirements.py scripts/reference/requirements.txt 2>/dev/null; then
+    echo "setup: installing the PyTorch reference's packages (scripts/reference/requirements.txt)"
+    # --no-deps: the peers must not replace the torch the addon links.
+    "$reference_python" -m pip install --quiet --disable-pip-version-check --no-deps -r scripts/reference/requirements.txt
+  fi
+fi
+
 # npm packages: install when absent or older than the lockfile. Scripts are skipped: the addon is built below.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
-newer_than() { [ -n "$(find "${@:2}" -newer "$1" -print -quit 2>/dev/null)" ]; }
+# The addon is rebuilt from scratch when the LibTorch choice changes (CMake caches what it found).
+torch_choice="LIBTORCH=${LIBTORCH:-} Torch_DIR=${Torch_DIR:-} python=$torch_python"
+[ -n "$torch_python" ] && torch_choice+=" torch=$("$torch_python" -c 'import torch; print(torch.__version__)')"
 addon=build/Release/classwise_at.node
+if [ "$(cat build/torch-choice 2>/dev/null)" != "$torch_choice" ]; then
+  rm -rf build-cmake "$addon"
+fi
+newer_than() { [ -n "$(find "${@:2}" -newer "$1" -print -quit 2>/dev/null)" ]; }
 if [ ! -f "$addon" ] || newer_than "$addon" native CMakeLists.txt; then
-  echo "setup: building the native addon (cmake-js, about a minute)"
-  node scripts/build-native.js build/Release > build-native.log 2>&1 || { tail -40 build-native.log >&2; exit 1; }
+  echo "setup: building the native addon (cmake-js, a few minutes on 2 cores)"
+  CLASSWISE_PYTHON=$torch_python node scripts/build-native.js build/Release > build-native.log 2>&1 ||
+    { tail -40 build-native.log >&2; exit 1; }
+  echo "$torch_choice" > build/torch-choice
+  grep -m1 'classwise-at: LibTorch' build-native.log | sed 's/^-- /setup: /'
 fi
 if [ ! -f dist/index.js ] || newer_than dist/index.js src tsconfig.json; then
   echo "setup: compiling TypeScript"
