@@ -11,9 +11,14 @@
 
 namespace classwise {
 
-// LibTorch 2.3 changed the Allocator interface (allocate lost its const, copy_data was added); the cache is
-// written and measured against 1.13, so newer versions keep their default allocator until verified there.
-#if TORCH_VERSION_MAJOR < 2
+// LibTorch 2.3 changed the Allocator interface: allocate() lost its const and copy_data() became required.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define CLASSWISE_ALLOCATOR_2_3 1
+#define CLASSWISE_ALLOCATE_CONST
+#else
+#define CLASSWISE_ALLOCATE_CONST const
+#endif
+
 namespace {
 
 // Free blocks kept per exact size, up to this many bytes in all; beyond it blocks go back to the system.
@@ -24,7 +29,7 @@ constexpr size_t kMinimumCachedBytes = size_t(64) << 10;
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   // The context is the data pointer itself: LibTorch's raw_allocate() requires it.
-  c10::DataPtr allocate(size_t bytes) const override {
+  c10::DataPtr allocate(size_t bytes) CLASSWISE_ALLOCATE_CONST override {
     void* data = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -39,6 +44,12 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &Release; }
+
+#ifdef CLASSWISE_ALLOCATOR_2_3
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 
  private:
   static CachingCpuAllocator& Instance();
@@ -90,8 +101,5 @@ bool InstallCpuCachingAllocator() {
   std::call_once(once, [] { c10::SetCPUAllocator(&CachingCpuAllocator::Instance(), /*priority=*/1); });
   return true;
 }
-#else
-bool InstallCpuCachingAllocator() { return false; }
-#endif
 
 }  // namespace classwise

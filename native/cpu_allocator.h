@@ -3,8 +3,7 @@
 
 namespace classwise {
 
-// Installs the cache as LibTorch's CPU allocator (once; later calls do nothing). Returns false where this
-// LibTorch's allocator interface is not the one the cache implements (then the default allocator stays).
+// Installs the cache as LibTorch's CPU allocator (once; later calls do nothing); true once installed.
 bool InstallCpuCachingAllocator();
 
 }  // namespace classwise

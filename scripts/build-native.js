@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 // Builds the addon with cmake-js (CMakeLists.txt is the one build description) and copies the .node
 // into the folder given as the first argument, where node-gyp-build and prebuildify look for it.
-// binding.gyp calls this with <(PRODUCT_DIR); `npm run build:native` calls it with build/Release.
+// binding.gyp calls this with <(PRODUCT_DIR); `npm run build:native` calls it with build/Release; the package's
+// install script (scripts/install.js) when no prebuild fits.
+// CLASSWISE_CMAKE_OUT names another CMake folder (the CUDA build check keeps its own); arguments after the
+// first go to cmake-js as they are (e.g. --CDCUDA_TOOLKIT_ROOT_DIR=/usr/local/cuda).
 'use strict';
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const productDir = path.resolve(root, process.argv[2] || 'build/Release');
-const cmakeOut = path.join(root, 'build-cmake');
+// prebuildify calls this in node-gyp's place (PREBUILD_NODE_GYP, scripts/prebuild.sh) with node-gyp's arguments.
+const calledAsNodeGyp = process.argv[2] === 'rebuild';
+const productDir = path.resolve(root, calledAsNodeGyp ? 'build/Release' : process.argv[2] || 'build/Release');
+const cmakeOut = path.resolve(root, process.env.CLASSWISE_CMAKE_OUT || 'build-cmake');
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const parallel = String(Math.max(1, require('os').availableParallelism?.() ?? require('os').cpus().length));
 
-execFileSync(process.execPath, [cmakeJs, 'compile', '--out', cmakeOut, '--parallel', parallel], {
+execFileSync(process.execPath, [cmakeJs, 'compile', '--out', cmakeOut, '--parallel', parallel, ...(calledAsNodeGyp ? [] : process.argv.slice(3))], {
   cwd: root,
   stdio: 'inherit',
 });

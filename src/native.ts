@@ -2,6 +2,7 @@
  * The typed, private view of the native addon, and its loader. Public modules wrap this; users never
  * see these shapes directly.
  */
+import fs from 'fs';
 import path from 'path';
 
 export interface NativeProgress {
@@ -118,8 +119,27 @@ export interface NativeModel {
   setState(tensors: Record<string, NativeTensor>): Promise<void>;
 }
 
+export interface NativeRuntimeInfo {
+  torchVersion: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  threads: number;
+  cpuCachingAllocator: boolean;
+  /** Compiled against LibTorch's CUDA libraries (torch_cuda); true even where no GPU is present. */
+  builtWithCuda: boolean;
+  /** The C++ standard the addon was compiled with: 2017 or 2020. */
+  cxxStandard: number;
+  torchFoundVia: string;
+  torchLibDir: string;
+  /** The Python whose torch is this LibTorch ('' if none): the PyTorch reference tests and the bench run it. */
+  torchPython: string;
+  /** The kernel level LibTorch dispatches to on this CPU: DEFAULT, AVX2, AVX512... */
+  cpuCapability: string;
+  cpuFeatures: { avx2?: boolean; avx512?: boolean; avx512Bf16?: boolean; amxBf16?: boolean; detectedBy?: string };
+}
+
 export interface NativeAddon {
-  runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuCachingAllocator: boolean };
+  runtimeInfo(): NativeRuntimeInfo;
   setThreads(options: { threads: number }): number;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
@@ -129,21 +149,52 @@ export interface NativeAddon {
 
 let loaded: NativeAddon | undefined;
 
-/** Loads the addon once: a prebuild from prebuilds/ or the local build/Release. */
+/** Where the addon looks for LibTorch besides its build-time folder: the package's `libtorch` link (setup makes it). */
+const LIBTORCH_LINK = 'libtorch';
+
+/**
+ * Loads the addon once: CLASSWISE_ADDON (an explicit .node file, e.g. the CUDA build check's), else the local
+ * build/Release, else a prebuild from prebuilds/. A failure names what was looked for and how to fix it.
+ */
 export function nativeAddon(): NativeAddon {
   if (!loaded) {
     const root = path.resolve(__dirname, '..');
+    let file = process.env.CLASSWISE_ADDON;
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      loaded = require('node-gyp-build')(root) as NativeAddon;
+      file ??= require('node-gyp-build').resolve(root) as string;
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      loaded = require(file) as NativeAddon;
     } catch (cause) {
-      const error = new Error(
-        `classwise-at: the native addon could not be loaded from ${root} (${(cause as Error).message}). ` +
-          'Build it with `npm run build` (needs LibTorch: apt-get install libtorch-dev).',
-      );
-      (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
-      throw error;
+      throw addonLoadError(root, file, cause as Error);
     }
   }
   return loaded;
+}
+
+function addonLoadError(root: string, file: string | undefined, cause: Error): Error {
+  const reason = cause.message.split('\n')[0];
+  const fix = fs.existsSync(path.join(root, '.git'))
+    ? '`npm run setup` in ' + root + ' (creates .venv with torch==2.13.0 and builds the addon against it)'
+    : '`npm rebuild classwise-at` (finds LibTorch from LIBTORCH or CLASSWISE_PYTHON, or installs torch==2.13.0 ' +
+      'into the package\'s .venv, and builds the addon when no prebuild matches)';
+  let message: string;
+  if (!file) {
+    message = `no native addon was found in ${root}/build/Release or ${root}/prebuilds. Fix: ${fix}.`;
+  } else if (/lib(torch|c10)[\w.-]*\.so[\w.]*: cannot open shared object file/.test(reason)) {
+    const link = path.join(root, LIBTORCH_LINK);
+    const target = fs.existsSync(link) ? ` -> ${fs.realpathSync(link)}` : ' (missing)';
+    message =
+      `the native addon ${file} needs LibTorch and could not load it (${reason}). Looked in the folder it was ` +
+      `built against and in ${link}${target}. Fix: ${fix}.`;
+  } else if (/undefined symbol/.test(reason)) {
+    message =
+      `the native addon ${file} was built against another LibTorch than the one found at load time (${reason}). ` +
+      `Fix: ${fix}.`;
+  } else {
+    message = `the native addon ${file} could not be loaded (${reason}). Fix: ${fix}.`;
+  }
+  const error = new Error(`classwise-at: ${message}`);
+  (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
+  return error;
 }

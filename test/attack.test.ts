@@ -1,5 +1,5 @@
 import { attack, Model } from '../src';
-import { mnistTestDigits, standardTrainedMnistModel } from './helpers/mnist-model';
+import { FIXTURE_MIN_ACCURACY, mnistTestDigits, standardTrainedMnistModel } from './helpers/mnist-model';
 
 const PIXELS = 28 * 28;
 // Float rounding of (x + delta) - x may exceed eps by an ulp.
@@ -85,16 +85,22 @@ describe('attack invariants', () => {
 });
 
 describe('attack strength on a trained model', () => {
-  test('clean accuracy of the trained model is high (sanity for the tests below)', async () => {
+  test('the fixture is a real classifier: accurate, and predicting every digit (sanity for the tests below)', async () => {
     const clean = await attack(model, images, labels, { kind: 'pgd', eps: 0, steps: 1 });
-    expect(1 - clean.successRate).toBeGreaterThan(0.9);
+    // The fixture is trained until it reaches FIXTURE_MIN_ACCURACY on these digits and more.
+    expect(1 - clean.successRate).toBeGreaterThanOrEqual(FIXTURE_MIN_ACCURACY);
+    expect(new Set(clean.predictions).size).toBe(10);
   });
 
-  test('PGD finds at least as many adversarial examples as FGSM', async () => {
+  test('PGD finds at least as many adversarial examples as FGSM, and a standard model falls at a large eps', async () => {
     const fgsm = await attack(model, images, labels, { kind: 'fgsm', eps: 0.15 });
     const pgd = await attack(model, images, labels, { kind: 'pgd', eps: 0.15, steps: 20 });
     expect(pgd.successRate).toBeGreaterThanOrEqual(fgsm.successRate);
-    expect(pgd.successRate).toBeGreaterThan(0.5);
+    expect(pgd.successRate).toBeGreaterThan(0);
+    // How robust a standard model is at eps 0.15 depends on how long it trained; at 0.3 (MNIST's usual AT budget)
+    // none is: PGD-40 breaks nearly every digit.
+    const strong = await attack(model, images, labels, { kind: 'pgd', eps: 0.3, steps: 40, stepSize: 0.02 });
+    expect(strong.successRate).toBeGreaterThan(0.9);
   });
 
   test('targeted PGD reaches its target far more often than chance (10%)', async () => {

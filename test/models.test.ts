@@ -1,7 +1,7 @@
 /**
  * WideResNet-34-10 and ResNet-50 against their PyTorch definitions (scripts/reference/zoo_models.py, after
  * TRADES and torchvision): same parameter names and shapes (strict load), same losses in eval mode.
- * The PyTorch half needs /usr/bin/python3 with torch; it is skipped without it.
+ * The PyTorch half runs in the Python whose torch is the addon's LibTorch (test/helpers/torch-python.ts).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -9,11 +9,9 @@ import * as path from 'path';
 
 import { evaluate, Model, setThreads } from '../src/index';
 import { makeTempFolder } from './data/idx-fixtures';
+import { torchPython } from './helpers/torch-python';
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, '..', 'scripts', 'reference', 'zoo_models.py');
-const torchAvailable = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-const testWithTorch = torchAvailable ? test : test.skip;
 const LOSS_TOLERANCE = 1e-4;
 const CLASSES = ['a', 'b', 'c', 'd', 'e'];
 
@@ -54,11 +52,11 @@ describe.each([
     expect(model.info.parameterCount).toBe(parameters);
   });
 
-  testWithTorch('PyTorch loads its weights with strict=True and computes the same losses', async () => {
+  test('PyTorch loads its weights with strict=True and computes the same losses', async () => {
     const temp = makeTempFolder();
     try {
       await exportState(model, temp.folder, images, labels);
-      const run = spawnSync(PYTHON, [SCRIPT, architecture, String(CLASSES.length), temp.folder], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+      const run = spawnSync(torchPython(), [SCRIPT, architecture, String(CLASSES.length), temp.folder], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
       expect(run.stderr).toBe('');
       const reference = JSON.parse(run.stdout) as { parameters: number; losses: number[] };
       expect(reference.parameters).toBe(parameters);

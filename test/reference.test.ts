@@ -1,7 +1,7 @@
 /**
  * The native models against their PyTorch definitions in scripts/reference/models.py (documented in
  * docs/models.md): PyTorch loads our checkpoints with strict=True and computes the same predictions,
- * per-class losses and FGSM images. Needs Debian's python3-torch at /usr/bin/python3; skipped without it.
+ * per-class losses and FGSM images, in the Python whose torch is the addon's LibTorch (test/helpers/torch-python.ts).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -9,8 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { attack, evaluate, loadMnistSample, Model, setThreads, takeFirst, train } from '../src/index';
 import type { ClassEvaluation, ImageDataset } from '../src/index';
+import { torchPython } from './helpers/torch-python';
 
-const PYTHON = '/usr/bin/python3';
 const CHECK_MODEL = path.join(__dirname, '..', 'scripts', 'reference', 'check_model.py');
 /** CPU threads of both sides: the machine is shared. */
 const THREADS = 2;
@@ -24,11 +24,6 @@ const MIN_PREDICTION_AGREEMENT = 0.98;
 /** Relative difference allowed between native and PyTorch mean cross-entropy of a class. */
 const LOSS_TOLERANCE = 1e-4;
 
-const torchAvailable = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-const SKIP_REASON = `python3-torch not installed (${PYTHON} cannot import torch; apt-get install python3-torch)`;
-if (!torchAvailable) console.warn(`test/reference.test.ts skipped: ${SKIP_REASON}`);
-const describeWithTorch = torchAvailable ? describe : describe.skip;
-const suffix = torchAvailable ? '' : ` [skipped: ${SKIP_REASON}]`;
 
 interface Reference {
   summary: {
@@ -68,7 +63,7 @@ function runReference(checkpoint: string, images: Float32Array, labels: Int32Arr
   fs.writeFileSync(labelsFile, new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength));
   const args = [CHECK_MODEL, checkpoint, imagesFile, labelsFile, '--out-dir', outDir];
   args.push('--eps', String(FGSM_EPS), '--logits');
-  const run = spawnSync(PYTHON, args, {
+  const run = spawnSync(torchPython(), args, {
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: String(THREADS) },
   });
@@ -152,7 +147,7 @@ function randomDataset(count: number, shape: [number, number, number], classes: 
   return { images, labels, count };
 }
 
-describeWithTorch(`PyTorch reference definitions (scripts/reference/models.py)${suffix}`, () => {
+describe('PyTorch reference definitions (scripts/reference/models.py)', () => {
   beforeAll(() => {
     setThreads(THREADS);
     folder = fs.mkdtempSync(path.join(os.tmpdir(), 'reference-'));

@@ -1,6 +1,6 @@
 /**
- * Any PyTorch model: a TorchScript file exported with Debian's python3-torch (/usr/bin/python3), attacked
- * and evaluated class-wise like a built-in model. Skipped, with the reason printed, when that Python has no torch.
+ * Any PyTorch model: a TorchScript file exported by the PyTorch of the addon's own version
+ * (test/helpers/torch-python.ts), attacked and evaluated class-wise like a built-in model.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
@@ -8,9 +8,9 @@ import os from 'os';
 import path from 'path';
 
 import { attack, Model } from '../src';
+import { torchPython } from './helpers/torch-python';
 
 const root = path.resolve(__dirname, '..');
-const PYTHON = '/usr/bin/python3';
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 // A small CNN with its normalisation inside (inputs in [0,1]), scripted and saved; also a plain state dict.
@@ -34,20 +34,7 @@ x = (torch.arange(6 * 784, dtype=torch.float32).reshape(6, 1, 28, 28) * 7 % 255)
 print(json.dumps(net(x).argmax(1).tolist()))
 `;
 
-function probeTorch(): string | null {
-  if (!fs.existsSync(PYTHON)) return `${PYTHON} does not exist`;
-  const probe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return probe.status === 0 ? null : `${PYTHON} has no torch (install Debian's python3-torch)`;
-}
-
-const skipReason = probeTorch();
-if (skipReason) {
-  // Visible in the test output, so nobody mistakes a skip for a pass.
-  console.warn(`torchscript tests skipped: ${skipReason}`);
-}
-const maybe = skipReason ? describe.skip : describe;
-
-maybe('a TorchScript model from PyTorch', () => {
+describe('a TorchScript model from PyTorch', () => {
   let folder: string;
   let pythonPredictions: number[];
 
@@ -55,7 +42,7 @@ maybe('a TorchScript model from PyTorch', () => {
     folder = fs.mkdtempSync(path.join(os.tmpdir(), 'torchscript-'));
     // torch.jit.script reads the class's source, so the script must be a file.
     fs.writeFileSync(path.join(folder, 'export.py'), EXPORT);
-    const exported = spawnSync(PYTHON, [path.join(folder, 'export.py'), folder], { encoding: 'utf8' });
+    const exported = spawnSync(torchPython(), [path.join(folder, 'export.py'), folder], { encoding: 'utf8' });
     if (exported.status !== 0) throw new Error(`export failed: ${exported.stderr}`);
     pythonPredictions = JSON.parse(exported.stdout.trim().split('\n').pop()!);
   });

@@ -40,8 +40,9 @@ const workloads = [
   { name: 'preact18-32x32 pgd20-eval', arch: 'preact-resnet18', workload: 'pgd-eval', steps: 20, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 256 : 32, epochImages: 10000 },
 ].filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
 
+// The reference runs the torch the addon links (runtimeInfo().torchPython), so both sides are one version.
 function findPython() {
-  for (const candidate of [process.env.CLASSWISE_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+  for (const candidate of [process.env.CLASSWISE_REFERENCE_PYTHON, runtime.torchPython].filter(Boolean)) {
     if (spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return candidate;
   }
   return null;

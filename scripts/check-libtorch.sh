@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the addon against another LibTorch line into its own folder, loads it, and runs the test suite on it,
+# leaving the default build (build/Release, PyTorch 2.13 from the project's .venv) alone.
+#
+#   scripts/check-libtorch.sh debian [jest args]  Debian's libtorch-dev 1.13 (CPU), reference: python3-torch 1.13
+#   scripts/check-libtorch.sh cuda [jest args]    a CUDA LibTorch: the Python torch of CLASSWISE_CUDA_PYTHON, or
+#                                                 python3's when it is a CUDA build (the GPU machine), or a
+#                                                 .venv-cuda with torch==2.14.1 (CUDA 13). Without a GPU it checks
+#                                                 that the addon compiled and linked with CUDA and runs the CPU tests.
+# Needs the default setup first (node_modules, dist/): `npm test` or `bash scripts/setup.sh test` does it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+line=${1:?usage: scripts/check-libtorch.sh debian|cuda [jest args]}
+shift
+
+as_root_install() {
+  [ $# -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "check-libtorch: missing system packages. Run: sudo apt-get install -y $*" >&2
+    exit 1
+  fi
+  echo "check-libtorch: installing $* (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Installs the reference's pinned packages (the peers) into a Python, without touching its torch.
+reference_packages() {
+  "$1" scripts/reference/check_requirements.py scripts/reference/requirements.txt >/dev/null 2>&1 ||
+    "$1" -m pip install --quiet --disable-pip-version-check --no-deps -r scripts/reference/requirements.txt
+}
+
+build_args=()
+case "$line" in
+  debian)
+    missing=()
+    dpkg -s libtorch-dev >/dev/null 2>&1 || missing+=(libtorch-dev)
+    /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
+    readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null | grep -q openblas || missing+=(libopenblas0-openmp)
+    as_root_install "${missing[@]}"
+    # Debian's python3 is externally managed: a venv that sees its torch takes the reference's packages.
+    [ -x .venv-debian/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv-debian
+    reference_packages .venv-debian/bin/python
+    export Torch_DIR=/usr/lib/x86_64-linux-gnu/cmake/Torch
+    unset LIBTORCH CLASSWISE_PYTHON
+    ;;
+  cuda)
+    python=${CLASSWISE_CUDA_PYTHON:-}
+    if [ -z "$python" ] && python3 -c 'import torch, sys; sys.exit(0 if torch.version.cuda else 1)' 2>/dev/null; then
+      python=$(command -v python3)
+    fi
+    if [ -z "$python" ]; then
+      python=$PWD/.venv-cuda/bin/python
+      if ! "$python" -c 'import torch' >/dev/null 2>&1; then
+        echo "check-libtorch: creating .venv-cuda with torch==${CLASSWISE_CUDA_TORCH_VERSION:-2.14.1} (pip, several GB)"
+        python3 -m venv .venv-cuda
+        .venv-cuda/bin/pip install --quiet --disable-pip-version-check "torch==${CLASSWISE_CUDA_TORCH_VERSION:-2.14.1}"
+      fi
+    fi
+    reference_packages "$python"
+    cuda_root=${CUDA_HOME:-/usr/local/cuda}
+    [ -x "$cuda_root/bin/nvcc" ] || { echo "check-libtorch: no nvcc under $cuda_root (set CUDA_HOME)" >&2; exit 1; }
+    # The CUDA libraries' headers and link stubs come with torch's NVIDIA wheels (site-packages/nvidia/*).
+    nvidia=$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(os.path.dirname(torch.__file__)), "nvidia"))')
+    export CLASSWISE_PYTHON=$python CUDA_HOME=$cuda_root CLASSWISE_NVIDIA_WHEELS=$nvidia
+    export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+    build_args=(--CDCUDA_TOOLKIT_ROOT_DIR="$cuda_root" --CDCMAKE_CUDA_COMPILER="$cuda_root/bin/nvcc")
+    unset LIBTORCH Torch_DIR
+    ;;
+  *)
+    echo "check-libtorch: unknown line '$line'; use debian or cuda" >&2
+    exit 2
+    ;;
+esac
+
+out=build-$line
+addon=$PWD/$out/classwise_at.node
+echo "check-libtorch: building the addon for '$line' into $out/ (a few minutes on 2 cores; log: $out/build.log)"
+mkdir -p "$out"
+CLASSWISE_CMAKE_OUT=build-cmake-$line node scripts/build-native.js "$out" "${build_args[@]}" > "$out/build.log" 2>&1 ||
+  { tail -40 "$out/build.log" >&2; exit 1; }
+grep -m1 'classwise-at: LibTorch' "$out/build.log" | sed 's/^-- /check-libtorch: /'
+
+# Loads it in a fresh process and checks what it says about itself.
+CLASSWISE_ADDON=$addon CHECK_LINE=$line node -e '
+  const info = require(process.env.CLASSWISE_ADDON).runtimeInfo();
+  const line = process.env.CHECK_LINE;
+  console.log(`check-libtorch: loaded ${line} build: LibTorch ${info.torchVersion}, C++${info.cxxStandard % 100}, ` +
+    `built with CUDA: ${info.builtWithCuda ? "yes" : "no"}, CUDA available: ${info.cudaAvailable ? "yes" : "no"} ` +
+    `(${info.cudaDeviceCount} devices), CPU ${info.cpuCapability}, reference Python ${info.torchPython || "none"}`);
+  const problems = [];
+  if (line === "cuda" && !info.builtWithCuda) problems.push("the CUDA build does not report builtWithCuda");
+  if (line === "debian" && !info.torchVersion.startsWith("1.13")) problems.push(`expected LibTorch 1.13, got ${info.torchVersion}`);
+  if (!info.torchPython) problems.push("no reference Python was found for this LibTorch");
+  if (problems.length) { console.error("check-libtorch: " + problems.join("; ")); process.exit(1); }
+'
+
+echo "check-libtorch: the test suite on the '$line' build"
+CLASSWISE_ADDON=$addon npx jest "$@"
