@@ -18,10 +18,14 @@ const cmakeOut = path.resolve(root, process.env.CLASSWISE_CMAKE_OUT || 'build-cm
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const parallel = String(Math.max(1, require('os').availableParallelism?.() ?? require('os').cpus().length));
 
-execFileSync(process.execPath, [cmakeJs, 'compile', '--out', cmakeOut, '--parallel', parallel, ...(calledAsNodeGyp ? [] : process.argv.slice(3))], {
-  cwd: root,
-  stdio: 'inherit',
-});
+// Configured every time (a few seconds), so that options reach CMake's cache: `cmake-js compile` alone would keep
+// the first configuration's. The rpath option is always passed, so a build after a prebuild relinks with the local
+// rpath again.
+const portableRpath = `--CDCLASSWISE_PORTABLE_RPATH=${process.env.CLASSWISE_PORTABLE_RPATH === '1' ? 'ON' : 'OFF'}`;
+const defines = [portableRpath, ...(calledAsNodeGyp ? [] : process.argv.slice(3))];
+for (const command of ['configure', 'build']) {
+  execFileSync(process.execPath, [cmakeJs, command, '--out', cmakeOut, '--parallel', parallel, ...defines], { cwd: root, stdio: 'inherit' });
+}
 fs.mkdirSync(productDir, { recursive: true });
 const built = path.join(cmakeOut, 'Release', 'classwise_at.node');
 fs.copyFileSync(built, path.join(productDir, 'classwise_at.node'));

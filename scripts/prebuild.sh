@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-PREBUILD_NODE_GYP="node $PWD/scripts/build-native.js" npx prebuildify --napi --strip
+CLASSWISE_PORTABLE_RPATH=1 PREBUILD_NODE_GYP="$PWD/scripts/build-native.js" npx prebuildify --napi --strip
 platform=$(node -p 'process.platform + "-" + process.arch')
-node -p 'require("./build/Release/classwise_at.node").runtimeInfo().torchVersion.split("+")[0]' > "prebuilds/$platform/libtorch-version.txt"
+# The prebuild finds LibTorch through the libtorch link only (setup.sh made it).
+node -p "require(\"./prebuilds/$platform/classwise-at.node\").runtimeInfo().torchVersion.split(\"+\")[0]" > "prebuilds/$platform/libtorch-version.txt"
 echo "prebuild: prebuilds/$platform/ for LibTorch $(cat "prebuilds/$platform/libtorch-version.txt")"
 ls -la "prebuilds/$platform"
+# prebuildify cleans build/: the local build again, with its own rpath.
+bash scripts/setup.sh

@@ -99,6 +99,9 @@ if [ ! -f "$addon" ] || newer_than "$addon" native CMakeLists.txt; then
   echo "$torch_choice" > build/torch-choice
   grep -m1 'classwise-at: LibTorch' build-native.log | sed 's/^-- /setup: /'
 fi
+# The link the addon's rpath also looks in (the only one for a prebuild, scripts/prebuild.sh).
+torch_lib=$(node -p 'require("./build/Release/classwise_at.node").runtimeInfo().torchLibDir' 2>/dev/null || true)
+[ -n "$torch_lib" ] && ln -sfn "$torch_lib" libtorch
 if [ ! -f dist/index.js ] || newer_than dist/index.js src tsconfig.json; then
   echo "setup: compiling TypeScript"
   npx tsc -p tsconfig.json
