@@ -11,8 +11,15 @@ torch::Device ResolveDevice(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available()) {
-      throw ClasswiseError(kDevice, "device \"" + name + "\" requested but CUDA is not available in this build (" +
-                                        "LibTorch " + TORCH_VERSION + "); use --device cpu or auto");
+#ifdef CLASSWISE_WITH_CUDA
+      throw ClasswiseError(kDevice, "device \"" + name + "\" requested but no CUDA device is visible (the addon is " +
+                                        "built with CUDA, LibTorch " + TORCH_VERSION + "; check nvidia-smi and " +
+                                        "CUDA_VISIBLE_DEVICES); use --device cpu or auto");
+#else
+      throw ClasswiseError(kDevice, "device \"" + name + "\" requested but this addon is built without CUDA (" +
+                                        "LibTorch " + TORCH_VERSION + ", CPU); build it against a CUDA LibTorch " +
+                                        "(README, Building) or use --device cpu or auto");
+#endif
     }
     try {
       return torch::Device(name);
