@@ -64,7 +64,7 @@ case "$line" in
         .venv-cuda/bin/pip install --quiet --disable-pip-version-check "torch==${CLASSWISE_CUDA_TORCH_VERSION:-2.14.1}"
       fi
     fi
-    reference_packages "$python"
+    # The peer comparisons (the reference's pip packages) are not part of this line: nothing to install.
     cuda_root=${CUDA_HOME:-/usr/local/cuda}
     [ -x "$cuda_root/bin/nvcc" ] || { echo "check-libtorch: no nvcc under $cuda_root (set CUDA_HOME)" >&2; exit 1; }
     # The CUDA libraries' headers and link stubs come with torch's NVIDIA wheels (site-packages/nvidia/*).
