@@ -60,8 +60,8 @@ class AttackWorker : public ModelWorker {
 Napi::Value ModelWrap::Attack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    Napi::Object data = ObjectArgument(info, 0, "attack data");
-    Napi::Object options = ObjectArgument(info, 1, "attack options");
+    Napi::Object data = ObjectArgument(info, 0, "data");
+    Napi::Object options = ObjectArgument(info, 1, "options");
     const ModelSpec& spec = state_->spec;
     torch::Tensor images = AsImageBatch(CopyFloat32Array(data.Get("images"), "images"), spec, "images");
     // A NaN or a pixel outside [0,1] would silently break the epsilon-ball guarantees.
@@ -75,14 +75,14 @@ Napi::Value ModelWrap::Attack(const Napi::CallbackInfo& info) {
       }
     }
     const int64_t count = images.size(0);
-    torch::Tensor labels = LabelsFor(data, "labels", count, spec.numClasses, "attack data");
-    AttackConfig attack = ParseAttack(options.Get("attack"), "attack options.attack");
+    torch::Tensor labels = LabelsFor(data, "labels", count, spec.numClasses, "");
+    AttackConfig attack = ParseAttack(options.Get("attack"), "options");
     torch::Tensor targets;
-    if (attack.targeted) targets = LabelsFor(data, "targets", count, spec.numClasses, "attack data");
-    const int64_t batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "attack options");
+    if (attack.targeted) targets = LabelsFor(data, "targets", count, spec.numClasses, "options");
+    const int64_t batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
     auto worker = new AttackWorker(env, info[2], state_, images, labels, targets, attack, batchSize,
-                                   SeedOption(options, "attack options"),
-                                   LogitBiasOption(options, spec.numClasses, "attack options"));
+                                   SeedOption(options, "options"),
+                                   LogitBiasOption(options, spec.numClasses, "options"));
     return worker->Start();
   });
 }

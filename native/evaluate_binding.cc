@@ -43,19 +43,20 @@ class EvaluateWorker : public ModelWorker {
 Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    Napi::Object data = ObjectArgument(info, 0, "evaluation data");
-    Napi::Object options = ObjectArgument(info, 1, "evaluation options");
+    Napi::Object data = ObjectArgument(info, 0, "data");
+    Napi::Object options = ObjectArgument(info, 1, "options");
     const ModelSpec& spec = state_->spec;
     EvaluationData batch;
-    batch.images = AsImageBatch(CopyUint8Array(data.Get("images"), "evaluation data.images"), spec, "evaluation data.images");
+    CallImages call = ImagesAndLabels(data, spec, "data");
+    batch.images = call.images;
+    batch.labels = call.labels;
     const int64_t count = batch.images.size(0);
-    batch.labels = LabelsFor(data, "labels", count, spec.numClasses, "evaluation data");
     EvaluationConfig config;
-    config.attack = ParseAttack(options.Get("attack"), "evaluation options.attack");
-    if (config.attack.targeted) batch.targets = LabelsFor(data, "targets", count, spec.numClasses, "evaluation data");
-    config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "evaluation options");
-    config.seed = SeedOption(options, "evaluation options");
-    config.logitBias = LogitBiasOption(options, spec.numClasses, "evaluation options");
+    config.attack = ParseAttack(options.Get("attack"), "options.attack");
+    if (config.attack.targeted) batch.targets = LabelsFor(data, "targets", count, spec.numClasses, "data");
+    config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
+    config.seed = SeedOption(options, "options");
+    config.logitBias = LogitBiasOption(options, spec.numClasses, "options");
     auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config);
     return worker->Start();
   });

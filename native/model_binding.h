@@ -32,6 +32,14 @@ torch::Tensor LogitBiasOption(const Napi::Object& options, int64_t classes, cons
 
 uint64_t SeedOption(const Napi::Object& options, const std::string& where);
 
+// The images and labels of a call: a NativeDataset handed over once (`dataset`, read in place), or the typed
+// arrays `images` and `labels`, copied now. `where` is the argument's public name ("data").
+struct CallImages {
+  torch::Tensor images;  // uint8 [N, C, H, W]
+  torch::Tensor labels;  // int64 [N]
+};
+CallImages ImagesAndLabels(const Napi::Object& data, const ModelSpec& spec, const std::string& where);
+
 // ---- workers: each holds only C++ values (the baton) and a shared_ptr keeping the model alive ----
 
 // Native work on one model: keeps it alive, runs alone on it, is timed, and names the batch size to try

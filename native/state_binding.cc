@@ -106,6 +106,16 @@ class SetStateWorker : public PromiseWorker {
                                                list + (missing.size() > 5 ? ", ..." : ""));
     }
     for (const auto& item : incoming_) {
+      const torch::Tensor& tensor = item.second;
+      if (!tensor.is_floating_point() || tensor.numel() == 0) continue;
+      const int64_t bad = (~torch::isfinite(tensor)).sum().item<int64_t>();
+      if (bad > 0) {
+        throw ClasswiseError(kNonFinite, "tensor \"" + item.first + "\" holds " + std::to_string(bad) + " of " +
+                                             std::to_string(tensor.numel()) + " values that are NaN or infinite; " +
+                                             "refused, a model with them predicts nothing meaningful");
+      }
+    }
+    for (const auto& item : incoming_) {
       bool known = false;
       for (const auto& target : targets) known = known || target.name == item.first;
       if (!known) throw ClasswiseError(kShapeMismatch, "tensor \"" + item.first + "\" is not part of this " +

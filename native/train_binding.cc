@@ -37,37 +37,38 @@ class TrainWorker : public ModelWorker {
 Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&]() -> Napi::Value {
-    Napi::Object data = ObjectArgument(info, 0, "train data");
-    Napi::Object options = ObjectArgument(info, 1, "train options");
+    Napi::Object data = ObjectArgument(info, 0, "data");
+    Napi::Object options = ObjectArgument(info, 1, "options");
     const ModelSpec& spec = state_->spec;
     TrainData batch;
-    batch.images = AsImageBatch(CopyUint8Array(data.Get("images"), "train data.images"), spec, "train data.images");
+    CallImages call = ImagesAndLabels(data, spec, "data");
+    batch.images = call.images;
+    batch.labels = call.labels;
     const int64_t count = batch.images.size(0);
-    batch.labels = LabelsFor(data, "labels", count, spec.numClasses, "train data");
-    batch.order = CopyIndexArray(data.Get("order"), "train data.order", count, "indices of the images");
+    batch.order = CopyIndexArray(data.Get("order"), "data.order", count, "indices of the images");
     TrainConfig config;
-    const std::string method = StringOption(options, "method", "standard", "train options");
+    const std::string method = StringOption(options, "method", "standard", "options");
     if (method == "standard") config.method = TrainMethod::Standard;
     else if (method == "pgd") config.method = TrainMethod::Pgd;
     else if (method == "fgsm-rs") config.method = TrainMethod::FgsmRs;
     else if (method == "trades") config.method = TrainMethod::Trades;
     else if (method == "mart") config.method = TrainMethod::Mart;
-    else throw ClasswiseError(kInvalidArgument, "train options.method is \"" + method + "\"; accepted: standard, pgd, fgsm-rs, trades, mart");
-    config.attack = ParseAttack(options.Get("attack"), "train options.attack");
+    else throw ClasswiseError(kInvalidArgument, "options.method is \"" + method + "\"; accepted: standard, pgd, fgsm-rs, trades, mart");
+    config.attack = ParseAttack(options.Get("attack"), "options.attack");
     if (config.method != TrainMethod::Standard && !config.attack.enabled) {
-      throw ClasswiseError(kInvalidArgument, "train options.attack is required for method \"" + method + "\"");
+      throw ClasswiseError(kInvalidArgument, "options.attack is required for method \"" + method + "\"");
     }
     if (config.attack.enabled && config.attack.algorithm != AttackAlgorithm::Pgd) {
-      throw ClasswiseError(kInvalidArgument, "train options.attack.kind must be fgsm, pgd, cw or tpgd for training "
+      throw ClasswiseError(kInvalidArgument, "options.attack.kind must be fgsm, pgd, cw or tpgd for training "
                                              "(APGD, Square and autoattack are evaluation attacks)");
     }
-    config.beta = NumberOption(options, "beta", 6.0, "train options");
-    if (config.beta < 0 || config.beta > 1e6) throw ClasswiseError(kOutOfRange, "train options.beta must be in [0, 1e6], got " + std::to_string(config.beta));
+    config.beta = NumberOption(options, "beta", 6.0, "options");
+    if (config.beta < 0 || config.beta > 1e6) throw ClasswiseError(kOutOfRange, "options.beta must be in [0, 1e6], got " + std::to_string(config.beta));
     // Class-wise mitigation: one value per class, checked here so the epoch never starts with a bad one.
     auto perClass = [&](const char* key, double min, double max, const std::string& meaning) {
       Napi::Value value = options.Get(key);
       if (value.IsUndefined()) return torch::Tensor();
-      const std::string name = std::string("train options.") + key;
+      const std::string name = std::string("options.") + key;
       torch::Tensor values = CopyFloat64Array(value, name);
       if (values.size(0) != spec.numClasses) {
         throw ClasswiseError(kShapeMismatch, name + " has " + std::to_string(values.size(0)) + " entries; the model has " +
@@ -85,25 +86,26 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     config.classWeights = perClass("classWeights", 0.0, 1e6, "a loss weight per class");
     config.classEps = perClass("classEps", 0.0, config.attack.norm == AttackNorm::Linf ? 1.0 : 1e6, "an attack budget per class");
     if (config.classEps.defined() && !config.attack.enabled) {
-      throw ClasswiseError(kInvalidArgument, "train options.classEps needs an adversarial method (pgd, fgsm-rs, trades, mart)");
+      throw ClasswiseError(kInvalidArgument, "options.classEps needs an adversarial method (pgd, fgsm-rs, trades, mart)");
     }
-    config.momentum = NumberOption(options, "momentum", 0.9, "train options");
-    config.weightDecay = NumberOption(options, "weightDecay", 5e-4, "train options");
-    config.nesterov = BoolOption(options, "nesterov", false, "train options");
-    config.batchSize = IntegerOption(options, "batchSize", 128, 1, kMaxBatch, "train options");
-    config.seed = SeedOption(options, "train options");
+    config.momentum = NumberOption(options, "momentum", 0.9, "options");
+    config.weightDecay = NumberOption(options, "weightDecay", 5e-4, "options");
+    config.nesterov = BoolOption(options, "nesterov", false, "options");
+    config.batchSize = IntegerOption(options, "batchSize", 128, 1, kMaxBatch, "options");
+    config.seed = SeedOption(options, "options");
+    config.epoch = IntegerOption(options, "epoch", 0, 0, int64_t(1) << 40, "options");
     if (options.Has("augment") && !options.Get("augment").IsUndefined()) {
-      if (!options.Get("augment").IsObject()) throw ClasswiseError(kInvalidArgument, "train options.augment must be an object { cropPadding, horizontalFlip }");
+      if (!options.Get("augment").IsObject()) throw ClasswiseError(kInvalidArgument, "options.augment must be an object { cropPadding, horizontalFlip }");
       Napi::Object augment = options.Get("augment").As<Napi::Object>();
-      config.augment.cropPadding = IntegerOption(augment, "cropPadding", 0, 0, spec.height, "train options.augment");
-      config.augment.horizontalFlip = BoolOption(augment, "horizontalFlip", false, "train options.augment");
+      config.augment.cropPadding = IntegerOption(augment, "cropPadding", 0, 0, spec.height, "options.augment");
+      config.augment.horizontalFlip = BoolOption(augment, "horizontalFlip", false, "options.augment");
     }
-    if (config.momentum < 0 || config.momentum >= 1) throw ClasswiseError(kOutOfRange, "train options.momentum must be in [0, 1), got " + std::to_string(config.momentum));
-    if (config.weightDecay < 0) throw ClasswiseError(kOutOfRange, "train options.weightDecay must be >= 0");
-    batch.learningRates = CopyFloat64Array(data.Get("learningRates"), "train data.learningRates");
+    if (config.momentum < 0 || config.momentum >= 1) throw ClasswiseError(kOutOfRange, "options.momentum must be in [0, 1), got " + std::to_string(config.momentum));
+    if (config.weightDecay < 0) throw ClasswiseError(kOutOfRange, "options.weightDecay must be >= 0");
+    batch.learningRates = CopyFloat64Array(data.Get("learningRates"), "data.learningRates");
     const int64_t steps = (batch.order.size(0) + config.batchSize - 1) / config.batchSize;
     if (batch.learningRates.size(0) != steps) {
-      throw ClasswiseError(kShapeMismatch, "train data.learningRates has " + std::to_string(batch.learningRates.size(0)) +
+      throw ClasswiseError(kShapeMismatch, "data.learningRates has " + std::to_string(batch.learningRates.size(0)) +
                                                " entries but the epoch has " + std::to_string(steps) +
                                                " steps (order.length / batchSize, rounded up)");
     }

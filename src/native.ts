@@ -4,6 +4,8 @@
  */
 import path from 'path';
 
+import { ClasswiseError } from './errors';
+
 export interface NativeProgress {
   done: number;
   total: number;
@@ -85,10 +87,20 @@ export interface NativeTensor {
   data: Uint8Array;
 }
 
+/** uint8 images and labels held by the addon (see data/native-dataset.ts). */
+export interface NativeDatasetHandle {
+  readonly count: number;
+  /** Bytes held natively (images and int64 labels). */
+  readonly bytes: number;
+}
+
+/** Images and labels of a call: a handle read in place, or typed arrays copied by the call. */
+export type NativeImages = { dataset: NativeDatasetHandle } | { images: Uint8Array; labels: Int32Array };
+
 export interface NativeModel {
   info(): NativeModelInfo;
   train(
-    data: { images: Uint8Array; labels: Int32Array; order: Int32Array; learningRates: Float64Array },
+    data: NativeImages & { order: Int32Array; learningRates: Float64Array },
     options: {
       method: string;
       attack?: NativeAttackConfig;
@@ -101,11 +113,13 @@ export interface NativeModel {
       beta?: number;
       classWeights?: Float64Array;
       classEps?: Float64Array;
+      /** 1-based, named in the error when the loss turns non-finite. */
+      epoch?: number;
     },
     onProgress?: ProgressCallback,
   ): Promise<NativeTrainResult>;
   evaluate(
-    data: { images: Uint8Array; labels: Int32Array; targets?: Int32Array },
+    data: NativeImages & { targets?: Int32Array },
     options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
@@ -121,7 +135,10 @@ export interface NativeModel {
 export interface NativeAddon {
   runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuCachingAllocator: boolean };
   setThreads(options: { threads: number }): number;
+  /** Native errors are constructed from this class from then on (new C(code, message)). */
+  setErrorClass(errorClass: typeof ClasswiseError): void;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
+  NativeDataset: new (data: { images: Uint8Array; labels: Int32Array; channels: number; height: number; width: number; classes: number }) => NativeDatasetHandle;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
   interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
@@ -144,6 +161,8 @@ export function nativeAddon(): NativeAddon {
       (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
       throw error;
     }
+    // Every native failure is a ClasswiseError from here on.
+    loaded.setErrorClass(ClasswiseError);
   }
   return loaded;
 }
