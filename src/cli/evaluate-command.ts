@@ -13,7 +13,7 @@ import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
 import { writeFileAtomic } from '../checkpoint';
 
@@ -58,7 +58,7 @@ export function evaluateCommand(): Command {
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
       if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `--dataset is "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
       // The run's class subset, CIFAR-100 labels and image size apply, so the table matches the model's classes.
-      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, options.perClass, options.seed + 1);
+      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, perClassValue(options.perClass) ?? null, options.seed + 1);
       let model: Model;
       if (loaded) {
         model = loaded.model;

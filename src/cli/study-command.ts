@@ -21,7 +21,7 @@ import { NativeImageSet } from '../data/native-dataset';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
-import { parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 
 export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
@@ -29,7 +29,7 @@ type Experiment = (typeof EXPERIMENTS)[number];
 interface StudyCliOptions {
   run: string;
   out?: string;
-  perClass?: number | null;
+  perClass?: number | 'all';
   eps?: number;
   attack?: string;
   attacks?: string;
@@ -38,7 +38,7 @@ interface StudyCliOptions {
   source?: string;
   targets?: string;
   removalAttacks?: string;
-  retrainPerClass?: number | null;
+  retrainPerClass?: number | 'all';
   retrainEpochs?: number;
   compare?: string;
   temperatures: string;
@@ -89,7 +89,7 @@ class StudyContext {
       const run = (await this.model()).run;
       // A bare checkpoint without run settings: Fashion-MNIST's test set, as before runs stored their settings.
       const settings: RunConfig = run ?? ({ dataset: 'fashion-mnist', evalPerClass: null, seed: 0 } as unknown as RunConfig);
-      const { perClass, seed } = runTestSubset(settings, this.options.perClass);
+      const { perClass, seed } = runTestSubset(settings, perClassValue(this.options.perClass));
       this.test = await loadRunTestSet(settings, perClass, seed);
     }
     return this.test;
@@ -126,8 +126,8 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
         selectionAttacks: options.confusionAttacks ? parseAttackList(options.confusionAttacks, { eps }, '--confusion-attacks') : [main],
         seeds: options.seeds,
         removalAttacks: stronger,
-        testPerClass: options.perClass,
-        retrainPerClass: options.retrainPerClass,
+        testPerClass: perClassValue(options.perClass),
+        retrainPerClass: perClassValue(options.retrainPerClass),
         retrainEpochs: options.retrainEpochs,
         confusion: context.confusion,
         device: options.device,

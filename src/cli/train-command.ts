@@ -9,7 +9,7 @@ import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining } from '../run';
 import { TRAIN_METHODS } from '../train/trainer';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
 
 export function trainCommand(): Command {
@@ -80,8 +80,8 @@ export function trainCommand(): Command {
         evalSteps: options.evalSteps,
         evalStepSize: options.evalStepSize,
         evalRestarts: options.evalRestarts,
-        trainPerClass: options.trainPerClass,
-        evalPerClass: options.evalPerClass,
+        trainPerClass: perClassValue(options.trainPerClass),
+        evalPerClass: perClassValue(options.evalPerClass),
         beta: options.beta,
         classWeights: options.classWeight,
         classEps: options.classEps,

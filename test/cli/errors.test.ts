@@ -55,3 +55,10 @@ test('evaluate takes an attack written KIND@STEPSxRESTARTS, as the study does', 
   expect(result.status).toBe(0);
   expect(result.stdout).toContain('PGD-2 Linf eps=0.1 step=0.125 x2 restarts');
 });
+
+test('"all" per class reaches the library as every example (commander turned it into "" before)', () => {
+  const result = cli(['evaluate', '--checkpoint', checkpoint, '--per-class', 'all', '--attack', 'none', '--threads', '1']);
+  expect(result.stderr.split('\n').filter((line) => line.startsWith('error'))).toEqual([]);
+  expect(result.status).toBe(0);
+  expect(result.stdout).toContain('per-class accuracy on 10000 fashion-mnist test images');
+});
