@@ -154,12 +154,12 @@ export function nativeAddon(): NativeAddon {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       loaded = require('node-gyp-build')(root) as NativeAddon;
     } catch (cause) {
-      const error = new Error(
+      // A ClasswiseError, so the CLI prints it as one line (the message itself is the lead's to word).
+      throw new ClasswiseError(
+        'ERR_ADDON_MISSING',
         `classwise-at: the native addon could not be loaded from ${root} (${(cause as Error).message}). ` +
           'Build it with `npm run build` (needs LibTorch: apt-get install libtorch-dev).',
       );
-      (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
-      throw error;
     }
     // Every native failure is a ClasswiseError from here on.
     loaded.setErrorClass(ClasswiseError);
