@@ -17,6 +17,7 @@
 
 #include "augment_binding.h"
 #include "cpu_allocator.h"
+#include "dataset_wrap.h"
 #include "errors.h"
 #include "model_wrap.h"
 #include "promise_worker.h"
@@ -108,6 +109,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetWorkerThreads(WorkerThreads());
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+  exports.Set("NativeDataset", DatasetWrap::Define(env));
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));

@@ -2,9 +2,38 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <new>
 
 namespace classwise {
+
+namespace {
+// The error class handed over by JavaScript at load (per environment: worker threads load their own).
+struct ErrorClass {
+  Napi::FunctionReference constructor;
+};
+}  // namespace
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "setErrorClass needs the ClasswiseError class");
+  auto* holder = env.GetInstanceData<ErrorClass>();
+  if (holder == nullptr) {
+    holder = new ErrorClass();
+    env.SetInstanceData(holder);
+  }
+  holder->constructor = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+std::string FormatNumber(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
 
 ErrorInfo DescribeCurrentException() {
   try {
@@ -28,6 +57,11 @@ ErrorInfo DescribeCurrentException() {
 }
 
 Napi::Error MakeJsError(Napi::Env env, const std::string& code, const std::string& message) {
+  auto* holder = env.GetInstanceData<ErrorClass>();
+  if (holder != nullptr && !holder->constructor.IsEmpty()) {
+    Napi::Object instance = holder->constructor.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+    return Napi::Error(env, instance);
+  }
   Napi::Error error;
   if (code == kInvalidArgument || code == kShapeMismatch) {
     error = Napi::TypeError::New(env, message);

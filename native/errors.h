@@ -17,6 +17,7 @@ inline constexpr const char* kTorch = "ERR_TORCH";
 inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kDevice = "ERR_DEVICE";
 inline constexpr const char* kInternal = "ERR_INTERNAL";
+inline constexpr const char* kNonFinite = "ERR_NON_FINITE";
 
 // Thrown by native code for failures whose cause the user can fix; `code` travels to JavaScript.
 class ClasswiseError : public std::runtime_error {
@@ -36,8 +37,15 @@ struct ErrorInfo {
 };
 ErrorInfo DescribeCurrentException();
 
-// A JS Error (TypeError / RangeError for argument problems) carrying `code`.
+// A JS error carrying `code`: an instance of the library's ClasswiseError once setErrorClass handed it over,
+// else a plain Error (TypeError / RangeError for argument problems).
 Napi::Error MakeJsError(Napi::Env env, const std::string& code, const std::string& message);
+
+// setErrorClass(ClasswiseError): the class every later native error is constructed from, as new C(code, message).
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
+
+// A number as a user reads it: "NaN", "Infinity", "-Infinity" (as JavaScript prints them), else %g.
+std::string FormatNumber(double value);
 
 // Runs native work at a batch size; running out of memory becomes an error naming the batch size to try.
 template <typename Body>

@@ -1,5 +1,7 @@
 #include "model_state.h"
 
+#include <cmath>
+
 #include "torchscript_model.h"
 
 #include "errors.h"
@@ -21,11 +23,18 @@ torch::Device ResolveDevice(const std::string& name) {
                                         "(README, Building) or use --device cpu or auto");
 #endif
     }
+    torch::Device device = torch::kCPU;
     try {
-      return torch::Device(name);
+      device = torch::Device(name);
     } catch (const c10::Error&) {
       throw ClasswiseError(kInvalidArgument, "device \"" + name + "\" is not a device name; accepted: auto, cpu, cuda, cuda:N");
     }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count) {
+      throw ClasswiseError(kDevice, "device \"" + name + "\" does not exist: this machine has " + std::to_string(count) +
+                                        " CUDA device(s), cuda:0 to cuda:" + std::to_string(count - 1));
+    }
+    return device;
   }
   throw ClasswiseError(kInvalidArgument, "device \"" + name + "\" is not a device name; accepted: auto, cpu, cuda, cuda:N");
 }
@@ -36,7 +45,31 @@ at::Generator MakeGenerator(const torch::Device& device, uint64_t seed) {
   return generator;
 }
 
+void CheckFinite(const ModelState& model, const std::string& source) {
+  auto check = [&](const std::string& name, const torch::Tensor& tensor) {
+    if (!tensor.is_floating_point() || tensor.numel() == 0) return;
+    const int64_t bad = (~torch::isfinite(tensor)).sum().item<int64_t>();
+    if (bad == 0) return;
+    throw ClasswiseError(kNonFinite, source + ": tensor \"" + name + "\" holds " + std::to_string(bad) + " of " +
+                                         std::to_string(tensor.numel()) + " values that are NaN or infinite; " +
+                                         "refused, a model with them predicts nothing meaningful");
+  };
+  torch::NoGradGuard noGrad;
+  for (const auto& item : model.net->named_parameters()) check(item.key(), item.value());
+  for (const auto& item : model.net->named_buffers()) check(item.key(), item.value());
+}
+
 std::shared_ptr<ModelState> CreateModelState(const ModelSpec& spec, const std::string& device, uint64_t seed) {
+  auto finite = [](const std::vector<double>& values, const char* name) {
+    for (size_t c = 0; c < values.size(); ++c) {
+      if (!std::isfinite(values[c])) {
+        throw ClasswiseError(kNonFinite, std::string(name) + "[" + std::to_string(c) + "] is " + FormatNumber(values[c]) +
+                                             "; the per-channel normalisation needs finite numbers");
+      }
+    }
+  };
+  finite(spec.mean, "mean");
+  finite(spec.std, "std");
   auto state = std::make_shared<ModelState>();
   state->spec = spec;
   state->device = ResolveDevice(device);
@@ -62,6 +95,7 @@ std::shared_ptr<ModelState> CreateTorchScriptState(ModelSpec spec, const std::st
   spec.architecture = "torchscript";
   state->net = LoadTorchScript(path, spec, state->device);
   state->spec = spec;
+  CheckFinite(*state, path);
   for (const auto& parameter : state->net->parameters()) state->momentum.push_back(torch::zeros_like(parameter));
   return state;
 }

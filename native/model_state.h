@@ -28,6 +28,10 @@ std::shared_ptr<ModelState> CreateModelState(const ModelSpec& spec, const std::s
 // A model loaded from a TorchScript file (spec.architecture "torchscript"); spec.numClasses 0 takes the model's.
 std::shared_ptr<ModelState> CreateTorchScriptState(ModelSpec spec, const std::string& path, const std::string& device);
 
+// Refuses a network whose parameters or buffers hold NaN or infinity (ERR_NON_FINITE naming the tensor);
+// `source` starts the message (the file or "state").
+void CheckFinite(const ModelState& model, const std::string& source);
+
 // Sets a per-class logit bias on the network for one call and removes it afterwards.
 class LogitBiasScope {
  public:

@@ -1,6 +1,9 @@
 #include "training.h"
 
 #include <chrono>
+#include <cmath>
+
+#include "errors.h"
 
 namespace classwise {
 namespace {
@@ -125,6 +128,18 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
   // Running sums stay on the device; they are read only when progress is reported.
   torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(model.device));
   torch::Tensor correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(model.device));
+  const int64_t steps = (total + config.batchSize - 1) / config.batchSize;
+  torch::Tensor firstNonFinite = torch::full({}, steps, torch::TensorOptions().dtype(torch::kInt64).device(model.device));
+  // A diverged epoch stops at the next progress read, naming the step where the loss left the finite numbers.
+  auto stopIfDiverged = [&] {
+    const int64_t bad = firstNonFinite.item<int64_t>();
+    if (bad >= steps) return;
+    throw ClasswiseError(kNonFinite, (config.epoch > 0 ? "epoch " + std::to_string(config.epoch) + ", " : std::string()) +
+                                         "step " + std::to_string(bad + 1) + " of " + std::to_string(steps) +
+                                         ": the training loss is NaN or infinite at learning rate " +
+                                         FormatNumber(data.learningRates[bad].item<double>()) +
+                                         "; training diverged (lower the learning rate)");
+  };
   auto lastReport = std::chrono::steady_clock::now();
   for (int64_t start = 0, step = 0; start < total; start += config.batchSize, ++step) {
     const int64_t end = std::min(total, start + config.batchSize);
@@ -166,6 +181,8 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
                                 labels, config)
                  : F::cross_entropy(logits, labels);
     }
+    // The first step whose loss is NaN or infinite, kept on the device and read with the progress sums.
+    firstNonFinite = torch::where(torch::isfinite(loss.detach()), firstNonFinite, firstNonFinite.clamp_max(step));
     loss.backward();
     SgdStep(model, data.learningRates[step].item<double>(), config);
 
@@ -179,6 +196,7 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
     }
     auto now = std::chrono::steady_clock::now();
     if (end == total || now - lastReport >= kProgressInterval) {
+      stopIfDiverged();
       report({summary.seen, total, lossSum.item<double>(), correct.item<int64_t>()});
       lastReport = now;
     }

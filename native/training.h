@@ -32,6 +32,7 @@ struct TrainConfig {
   bool nesterov = false;
   int64_t batchSize = 128;
   uint64_t seed = 0;
+  int64_t epoch = 0;  // 1-based, named when the loss turns non-finite; 0: not given
   AugmentConfig augment;  // applied to each batch before the attack
 };
 

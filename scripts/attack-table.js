@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Per-class robust accuracy of one checkpoint under several attacks, side by side, with the
 // gradient-masking ordering warnings. Usage:
-//   node scripts/attack-table.js CHECKPOINT [--per-class N] [--queries Q] [--attacks fgsm,pgd,cw,apgd-ce,apgd-t,autoattack]
+//   node scripts/attack-table.js CHECKPOINT [--per-class N] [--queries Q] [--attacks fgsm,pgd@20,cw@20,apgd-ce,apgd-t,autoattack]
+// Attacks are written as everywhere else (KIND[@STEPS][xRESTARTS]); the test images come from the run's own loader.
 'use strict';
-const { Model, evaluate, loadDataset, takePerClass, orderingWarnings, setThreads } = require('../dist');
+const { Model, evaluate, loadRunTestSet, parseAttackList, orderingWarnings, setThreads, ClasswiseError } = require('../dist');
 
 function option(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -12,36 +13,35 @@ function option(name, fallback) {
 
 async function main() {
   const checkpoint = process.argv[2];
-  if (!checkpoint || checkpoint.startsWith('--')) throw new Error('usage: node scripts/attack-table.js CHECKPOINT [--per-class N]');
+  if (!checkpoint || checkpoint.startsWith('--')) throw new ClasswiseError('ERR_INVALID_ARGUMENT', 'usage: node scripts/attack-table.js CHECKPOINT [--per-class N]');
   if (option('--threads')) setThreads(Number(option('--threads')));
   const perClass = Number(option('--per-class', '30'));
   const queries = Number(option('--queries', '5000'));
-  const kinds = option('--attacks', 'fgsm,pgd,cw,apgd-ce,apgd-t,autoattack').split(',');
+  const specs = option('--attacks', 'fgsm,pgd@20,cw@20,apgd-ce,apgd-t,autoattack');
   const { model, meta } = await Model.load(checkpoint, { device: 'cpu' });
-  const run = meta.config.run || {};
+  const run = meta.config.run || { dataset: 'fashion-mnist' };
   const eps = Number(option('--eps', String(run.eps ?? 0.1)));
-  const test = takePerClass(loadDataset(run.dataset || 'fashion-mnist', 'test', { dataDir: run.dataDir }), perClass, 1);
-  const attacks = {
-    fgsm: { kind: 'fgsm', eps },
-    pgd: { kind: 'pgd', eps, steps: 20 },
-    cw: { kind: 'cw', eps, steps: 20 },
-    tpgd: { kind: 'tpgd', eps, steps: 20, temperature: Number(option('--temperature', '5')) },
-    'apgd-ce': { kind: 'apgd-ce', eps },
-    'apgd-dlr': { kind: 'apgd-dlr', eps },
-    'apgd-t': { kind: 'apgd-t', eps },
-    square: { kind: 'square', eps, queries },
-    autoattack: { kind: 'autoattack', eps, queries },
-  };
+  const test = await loadRunTestSet(run, perClass, 1);
+  const fields = { eps, queries };
+  if (option('--temperature')) fields.temperature = Number(option('--temperature'));
+  const attacks = parseAttackList(specs, fields, '--attacks').map((attack) => {
+    // Options a kind does not take are left out (queries: square and autoattack only).
+    if (attack.kind !== 'square' && attack.kind !== 'autoattack') delete attack.queries;
+    if (attack.kind !== 'tpgd') delete attack.temperature;
+    return attack;
+  });
+  const kinds = specs.split(',').map((spec) => spec.trim());
   const results = [];
-  for (const kind of kinds) {
-    const result = await evaluate(model, test, { attack: attacks[kind], seed: 0 });
+  for (const [i, attack] of attacks.entries()) {
+    const kind = kinds[i];
+    const result = await evaluate(model, test, { attack, seed: 0 });
     results.push({ kind, result });
     console.error(`${result.attackLabel}: robust ${(100 * result.overall.robust).toFixed(1)}% in ${result.seconds.toFixed(1)} s`);
   }
   const names = results[0].result.classNames;
   const pad = (text, width) => String(text).padEnd(width);
   const header = pad('class', 12) + pad('clean', 7) + results.map((r) => pad(r.kind, 11)).join('');
-  console.log(`checkpoint ${checkpoint} (${run.method || '?'}, epoch ${meta.epoch}); ${test.count} Fashion-MNIST test images (${perClass} per class), eps ${eps}`);
+  console.log(`checkpoint ${checkpoint} (${run.method || '?'}, epoch ${meta.epoch}); ${test.count} ${run.dataset} test images (${perClass} per class), eps ${eps}`);
   console.log('robust accuracy = share of ALL examples of the class still classified correctly under attack (%)');
   console.log(header);
   names.forEach((name, k) => {
@@ -61,7 +61,7 @@ async function main() {
     console.log('examples first broken per stage, per class: ' + names.map((n, k) => `${n} ${e.brokenPerClass[k].join('/')}`).join(', '));
   }
   const order = ['fgsm', 'pgd', 'apgd-ce', 'autoattack'];
-  const ordered = order.map((kind) => results.find((r) => r.kind === kind)).filter(Boolean)
+  const ordered = order.map((kind) => results.find((r) => r.kind.split(/[@x]/)[0] === kind)).filter(Boolean)
     .map((r) => ({ label: r.kind, robust: r.result.overall.robust }));
   const warnings = orderingWarnings(ordered);
   console.log(warnings.length ? warnings.map((w) => `warning: ${w}`).join('\n') : `ordering check (${ordered.map((o) => o.label).join(' >= ')}): no gradient-masking warning`);

@@ -122,6 +122,7 @@ export function toNativeAttack(options: AttackOptions | null | undefined, target
 /** A short label for tables and logs, e.g. "PGD-20 Linf eps=0.1 step=0.0125". */
 export function describeAttack(options: AttackOptions | null | undefined): string {
   if (!options) return 'no attack (clean)';
+  if (typeof options !== 'object' || !Number.isFinite(options.eps)) throw invalidArgument('an attack needs { kind, eps } with a finite eps, e.g. { kind: "pgd", eps: 0.1 }');
   const norm = (options.norm ?? 'linf') === 'linf' ? 'Linf' : 'L2';
   if (options.kind === 'fgsm') {
     const rs = options.randomStart ? '-RS' : '';
@@ -160,6 +161,7 @@ export async function attack(
   labels: Int32Array,
   options: AttackCallOptions,
 ): Promise<AttackResult> {
+  if (!(model instanceof Model)) throw invalidArgument('attack needs a Model as its first argument (Model.create or Model.load)');
   if (!options || typeof options !== 'object') throw invalidArgument('attack options must be an object such as { kind: "pgd", eps: 0.1 }');
   const targeted = options.targets !== undefined;
   const result = await model.native.attack(

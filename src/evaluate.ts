@@ -4,8 +4,10 @@
  */
 import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNames, toNativeAttack } from './attack';
 import { ImageDataset } from './data/dataset';
+import { nativeData } from './data/native-dataset';
+import { invalidArgument } from './errors';
 import { Model } from './model';
-import { ProgressCallback } from './native';
+import { NativeDatasetHandle, ProgressCallback } from './native';
 
 export interface EvaluateOptions {
   /** null or omitted: clean evaluation only. */
@@ -51,12 +53,15 @@ function square(flat: Int32Array, classes: number): number[][] {
 
 export async function evaluate(
   model: Model,
-  data: Pick<ImageDataset, 'images' | 'labels'>,
+  data: Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle },
   options: EvaluateOptions = {},
 ): Promise<ClassEvaluation> {
+  if (!(model instanceof Model)) throw invalidArgument('evaluate needs a Model as its first argument (Model.create or Model.load)');
+  if (!data || typeof data !== 'object') throw invalidArgument('evaluate data must be a dataset { images: Uint8Array, labels: Int32Array } (e.g. loadDataset(...))');
+  if (options === null || typeof options !== 'object') throw invalidArgument('evaluate options must be an object such as { attack: { kind: "pgd", eps: 0.1 } }');
   const classes = model.numClasses;
   const raw = await model.native.evaluate(
-    { images: data.images, labels: data.labels },
+    nativeData(data),
     {
       attack: toNativeAttack(options.attack),
       batchSize: options.batchSize ?? 256,

@@ -5,7 +5,7 @@
 import fs from 'fs';
 
 import { CHECKPOINT_FORMAT, CheckpointMeta, decodeSafetensors, loadCheckpoint, saveCheckpoint, TensorMap } from './checkpoint';
-import { CheckpointError } from './checkpoint/checkpoint-error';
+import { CheckpointError, ClasswiseError, invalidArgument } from './errors';
 import { nativeAddon, NativeModel, NativeModelInfo, NativeTensor } from './native';
 
 export const ARCHITECTURES = ['smallcnn', 'preact-resnet18', 'wide-resnet34-10', 'resnet50'] as const;
@@ -38,6 +38,10 @@ export class Model {
   ) {}
 
   static create(options: CreateModelOptions): Model {
+    if (!options || typeof options !== 'object') throw invalidArgument('Model.create needs { architecture, inputShape, classNames, mean, std }');
+    if (!Array.isArray(options.inputShape) || options.inputShape.length !== 3) throw invalidArgument(`Model.create options.inputShape must be [channels, height, width], got ${JSON.stringify(options.inputShape)}`);
+    if (!Array.isArray(options.classNames)) throw invalidArgument('Model.create options.classNames must be an array of class names');
+    if (!Array.isArray(options.mean) || !Array.isArray(options.std)) throw invalidArgument('Model.create options.mean and options.std must be arrays, one number per channel');
     const [channels, height, width] = options.inputShape;
     const config: ModelConfig = {
       architecture: options.architecture,
@@ -91,16 +95,16 @@ export class Model {
    * of the options are used).
    */
   static async fromSafetensors(filePath: string, options: CreateModelOptions): Promise<Model> {
-    if (!fs.existsSync(filePath)) throw new CheckpointError('ERR_CHECKPOINT_MISSING', filePath, `safetensors file not found: ${filePath}`);
+    if (typeof filePath !== 'string') throw invalidArgument('Model.fromSafetensors needs the .safetensors file as its first argument');
+    if (!fs.existsSync(filePath)) throw new CheckpointError('ERR_CHECKPOINT_MISSING', `safetensors file not found: ${filePath}`, filePath);
     const { tensors } = decodeSafetensors(fs.readFileSync(filePath), filePath);
     const model = Model.create(options);
     const own = await model.state();
     const required = Object.keys(own).filter((name) => !name.startsWith('optimizer.') && !name.startsWith('normalize.'));
     const missing = required.filter((name) => !(name in tensors));
     if (missing.length > 0) {
-      throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', filePath,
-        `${filePath}: ${missing.length} tensor(s) of ${options.architecture} are missing: ${missing.slice(0, 5).join(', ')}` +
-        `${missing.length > 5 ? ', ...' : ''} (PyTorch names as in docs/models.md)`);
+      throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${filePath}: ${missing.length} tensor(s) of ${options.architecture} are missing: ${missing.slice(0, 5).join(', ')}` +
+        `${missing.length > 5 ? ', ...' : ''} (PyTorch names as in docs/models.md)`, filePath);
     }
     await model.loadState({ ...pick(own, ['normalize.mean', 'normalize.std']), ...tensors });
     return model;
@@ -108,17 +112,20 @@ export class Model {
 
   /** Loads a checkpoint written by `save` (or by training): weights, optimizer state and metadata. */
   static async load(filePath: string, options: { device?: DeviceName } = {}): Promise<{ model: Model; meta: CheckpointMeta }> {
+    if (typeof filePath !== 'string') throw invalidArgument('Model.load needs the checkpoint file, e.g. runs/NAME/checkpoint.safetensors');
     const checkpoint = loadCheckpoint(filePath);
     const config = checkpoint.meta.config.model as ModelConfig | undefined;
     if (!config || !Array.isArray(config.inputShape) || !Array.isArray(config.classNames)) {
-      throw new CheckpointError(
-        'ERR_CHECKPOINT_CORRUPT',
-        filePath,
-        `${filePath}: metadata config.model is missing, expected the model configuration written by classwise-at`,
-      );
+      throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${filePath}: metadata config.model is missing, expected the model configuration written by classwise-at`, filePath);
     }
     const model = Model.create({ ...config, architecture: config.architecture as Architecture, device: options.device });
-    await model.native.setState(checkpoint.tensors as Record<string, NativeTensor>);
+    try {
+      await model.native.setState(checkpoint.tensors as Record<string, NativeTensor>);
+    } catch (error) {
+      // The file is at fault, not the caller's model: say which file.
+      if (error instanceof ClasswiseError && error.code === 'ERR_NON_FINITE') throw new ClasswiseError(error.code, `${filePath}: ${error.message}`);
+      throw error;
+    }
     return { model, meta: checkpoint.meta };
   }
 
@@ -141,6 +148,7 @@ export class Model {
 
   /** Writes an atomic safetensors checkpoint; `config.model` always describes this model. */
   async save(filePath: string, meta: { epoch?: number; seed?: number; config?: Record<string, unknown> } = {}): Promise<void> {
+    if (typeof filePath !== 'string') throw invalidArgument('model.save needs the file to write, e.g. model.safetensors');
     saveCheckpoint(filePath, {
       tensors: await this.state(),
       meta: {

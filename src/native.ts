@@ -5,6 +5,8 @@
 import fs from 'fs';
 import path from 'path';
 
+import { ClasswiseError } from './errors';
+
 export interface NativeProgress {
   done: number;
   total: number;
@@ -86,10 +88,20 @@ export interface NativeTensor {
   data: Uint8Array;
 }
 
+/** uint8 images and labels held by the addon (see data/native-dataset.ts). */
+export interface NativeDatasetHandle {
+  readonly count: number;
+  /** Bytes held natively (images and int64 labels). */
+  readonly bytes: number;
+}
+
+/** Images and labels of a call: a handle read in place, or typed arrays copied by the call. */
+export type NativeImages = { dataset: NativeDatasetHandle } | { images: Uint8Array; labels: Int32Array };
+
 export interface NativeModel {
   info(): NativeModelInfo;
   train(
-    data: { images: Uint8Array; labels: Int32Array; order: Int32Array; learningRates: Float64Array },
+    data: NativeImages & { order: Int32Array; learningRates: Float64Array },
     options: {
       method: string;
       attack?: NativeAttackConfig;
@@ -102,11 +114,13 @@ export interface NativeModel {
       beta?: number;
       classWeights?: Float64Array;
       classEps?: Float64Array;
+      /** 1-based, named in the error when the loss turns non-finite. */
+      epoch?: number;
     },
     onProgress?: ProgressCallback,
   ): Promise<NativeTrainResult>;
   evaluate(
-    data: { images: Uint8Array; labels: Int32Array; targets?: Int32Array },
+    data: NativeImages & { targets?: Int32Array },
     options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
@@ -141,7 +155,10 @@ export interface NativeRuntimeInfo {
 export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
   setThreads(options: { threads: number }): number;
+  /** Native errors are constructed from this class from then on (new C(code, message)). */
+  setErrorClass(errorClass: typeof ClasswiseError): void;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
+  NativeDataset: new (data: { images: Uint8Array; labels: Int32Array; channels: number; height: number; width: number; classes: number }) => NativeDatasetHandle;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
   interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
@@ -168,6 +185,8 @@ export function nativeAddon(): NativeAddon {
     } catch (cause) {
       throw addonLoadError(root, file, cause as Error);
     }
+    // Every native failure is a ClasswiseError from here on.
+    loaded.setErrorClass(ClasswiseError);
   }
   return loaded;
 }
@@ -194,7 +213,6 @@ function addonLoadError(root: string, file: string | undefined, cause: Error): E
   } else {
     message = `the native addon ${file} could not be loaded (${reason}). Fix: ${fix}.`;
   }
-  const error = new Error(`classwise-at: ${message}`);
-  (error as Error & { code: string }).code = 'ERR_ADDON_MISSING';
-  return error;
+  // A ClasswiseError, so the CLI prints it as one line.
+  return new ClasswiseError('ERR_ADDON_MISSING', `classwise-at: ${message}`);
 }

@@ -78,6 +78,14 @@ test('a tiny MNIST run prints per-class tables, writes metrics and a checkpoint,
   expect(json.counts).toEqual(Array(10).fill(10));
   expect(json.adversarialConfusion).toHaveLength(10);
 
+  // The run folder itself, with --best, evaluates best.safetensors: the epoch metrics.jsonl marks as best.
+  const best = metrics[1].bestEpoch;
+  expect(metrics.map((m) => m.isBestEpoch)).toEqual([true, best === 2]);
+  expect(trained.stdout).toContain(`best epoch so far: ${best} (robust `);
+  const fromBest = run(['dist/cli/main.js', 'evaluate', '--checkpoint', out, '--best', '--attack', 'fgsm', '--per-class', '10']);
+  expect(fromBest.status).toBe(0);
+  expect(fromBest.stdout).toContain(`checkpoint ${path.join(out, 'best.safetensors')}: smallcnn, epoch ${best}`);
+
   const again = run(['train.js', '--dataset', 'mnist', '--out', out]);
   expect(again.status).toBe(1);
   expect(again.stderr).toContain('pass --resume to continue it or choose another --out');

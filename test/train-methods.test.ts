@@ -108,6 +108,6 @@ describe('logit bias at inference', () => {
 
   test('a bias of the wrong length is refused', async () => {
     await expect(evaluate(mnistModel(), testSet, { logitBias: [1] })).rejects.toThrow(
-      'evaluation options.logitBias has 1 entries; the model has 10 classes (one bias per class)');
+      'options.logitBias has 1 entries; the model has 10 classes (one bias per class)');
   });
 });

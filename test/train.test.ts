@@ -3,7 +3,7 @@ import os from 'os';
 import path from 'path';
 
 import { evaluate, loadCheckpoint, loadMnistSample, Model, takePerClass, train } from '../src';
-import { RunConfig, runTraining } from '../src/train/run';
+import { RunConfig, runTraining } from '../src/run';
 import { mnistModel } from './helpers/mnist-model';
 
 const EPS = 0.1;

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { outOfRange } from '../errors';
 
 /**
  * Replaces `filePath` with `data` so that a reader (or a crash) sees either the old file or the whole new one,
@@ -32,7 +33,7 @@ export function writeFileAtomic(filePath: string, data: Buffer | string): void {
  */
 export function appendLineDurable(filePath: string, line: string): void {
   if (/[\r\n]/.test(line)) {
-    throw new RangeError(`line to append to ${filePath} contains a line break, expected a single line: ${JSON.stringify(line.slice(0, 80))}`);
+    throw outOfRange(`line to append to ${filePath} contains a line break, expected a single line: ${JSON.stringify(line.slice(0, 80))}`);
   }
   const fd = fs.openSync(filePath, 'a');
   try {
@@ -69,5 +70,35 @@ function removeQuietly(filePath: string): void {
     fs.unlinkSync(filePath);
   } catch {
     // The temp file may never have been created.
+  }
+}
+
+const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]{12}$/;
+
+/**
+ * Removes the temp files writeFileAtomic leaves behind when its process is killed mid-write (name.tmp-PID-HEX),
+ * except those of a process still running. Returns the files removed.
+ */
+export function removeLeftoverTempFiles(directory: string): string[] {
+  if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(directory)) {
+    const match = TEMP_FILE.exec(name);
+    if (!match || processIsRunning(Number(match[1]))) continue;
+    const file = path.join(directory, name);
+    removeQuietly(file);
+    if (!fs.existsSync(file)) removed.push(file);
+  }
+  return removed;
+}
+
+function processIsRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { writeFileAtomic } from './atomic-write';
 import { CheckpointError } from './checkpoint-error';
 import { decodeSafetensors, encodeSafetensors, TensorMap } from './safetensors';
+import { invalidArgument, outOfRange } from '../errors';
 
 export const CHECKPOINT_FORMAT = 'classwise-at/1';
 
@@ -26,15 +27,17 @@ const HINT = 'pass the .safetensors file written by train, e.g. runs/NAME/checkp
 
 /** Writes atomically: an interrupted save leaves the previous checkpoint intact. */
 export function saveCheckpoint(filePath: string, checkpoint: Checkpoint): void {
+  if (typeof filePath !== 'string') throw invalidArgument('saveCheckpoint needs the file to write as its first argument');
+  if (!checkpoint || typeof checkpoint !== 'object' || !checkpoint.meta || !checkpoint.tensors) throw invalidArgument('saveCheckpoint needs a checkpoint { tensors, meta }');
   const { meta } = checkpoint;
   if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new RangeError(`checkpoint meta.format is ${JSON.stringify(meta.format)}, expected '${CHECKPOINT_FORMAT}'`);
+    throw outOfRange(`checkpoint meta.format is ${JSON.stringify(meta.format)}, expected '${CHECKPOINT_FORMAT}'`);
   }
   if (!Number.isSafeInteger(meta.epoch) || meta.epoch < 0) {
-    throw new RangeError(`checkpoint meta.epoch is ${meta.epoch}, expected a non-negative integer`);
+    throw outOfRange(`checkpoint meta.epoch is ${meta.epoch}, expected a non-negative integer`);
   }
   if (!Number.isSafeInteger(meta.seed)) {
-    throw new RangeError(`checkpoint meta.seed is ${meta.seed}, expected an integer`);
+    throw outOfRange(`checkpoint meta.seed is ${meta.seed}, expected an integer`);
   }
   // safetensors metadata is string to string, so numbers and the config travel as text.
   const metadata = {
@@ -48,9 +51,10 @@ export function saveCheckpoint(filePath: string, checkpoint: Checkpoint): void {
 
 /** Reads and validates a checkpoint; every failure is a CheckpointError naming the file and what is wrong. */
 export function loadCheckpoint(filePath: string): Checkpoint {
+  if (typeof filePath !== 'string') throw invalidArgument('loadCheckpoint needs the checkpoint file, e.g. runs/NAME/checkpoint.safetensors');
   const { tensors, metadata } = decodeSafetensors(readCheckpointFile(filePath), filePath);
   const corrupt = (detail: string) =>
-    new CheckpointError('ERR_CHECKPOINT_CORRUPT', filePath, `${filePath}: ${detail}`);
+    new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${filePath}: ${detail}`, filePath);
 
   if (metadata.format === undefined) {
     throw corrupt(
@@ -74,10 +78,10 @@ function readCheckpointFile(filePath: string): Buffer {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new CheckpointError('ERR_CHECKPOINT_MISSING', filePath, `checkpoint not found: ${filePath} (${HINT})`);
+      throw new CheckpointError('ERR_CHECKPOINT_MISSING', `checkpoint not found: ${filePath} (${HINT})`, filePath);
     }
     if (code === 'EISDIR') {
-      throw new CheckpointError('ERR_CHECKPOINT_MISSING', filePath, `checkpoint path is a folder: ${filePath} (${HINT})`);
+      throw new CheckpointError('ERR_CHECKPOINT_MISSING', `checkpoint path is a folder: ${filePath} (${HINT})`, filePath);
     }
     throw error;
   }

@@ -13,6 +13,7 @@
  * Python orders several tensors by dtype alignment, then name; readers accept either order.
  */
 import { CheckpointError } from './checkpoint-error';
+import { outOfRange, invalidArgument } from '../errors';
 
 export { CheckpointError } from './checkpoint-error';
 
@@ -42,7 +43,7 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
   if (Object.keys(metadata).length > 0) {
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
-        throw new TypeError(`metadata "${key}" is ${typeof value} ${JSON.stringify(value)}, expected a string`);
+        throw invalidArgument(`metadata "${key}" is ${typeof value} ${JSON.stringify(value)}, expected a string`);
       }
     }
     header[METADATA_KEY] = metadata;
@@ -50,7 +51,7 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
 
   let dataByteLength = 0;
   for (const [name, tensor] of Object.entries(tensors)) {
-    if (name === METADATA_KEY) throw new RangeError(`tensor name "${METADATA_KEY}" is reserved for metadata`);
+    if (name === METADATA_KEY) throw outOfRange(`tensor name "${METADATA_KEY}" is reserved for metadata`);
     checkTensorForWriting(name, tensor);
     const begin = dataByteLength;
     dataByteLength += tensor.data.byteLength;
@@ -81,7 +82,7 @@ export function decodeSafetensors(
   nameForErrors: string,
 ): { tensors: TensorMap; metadata: Record<string, string> } {
   const corrupt = (detail: string) =>
-    new CheckpointError('ERR_CHECKPOINT_CORRUPT', nameForErrors, `${nameForErrors}: ${detail}`);
+    new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${nameForErrors}: ${detail}`, nameForErrors);
 
   if (buf.length < HEADER_LENGTH_BYTES) {
     throw corrupt(`file is ${buf.length} bytes, too short for the 8-byte header length (empty or truncated file)`);
@@ -146,15 +147,15 @@ export function elementCount(shape: readonly number[]): number {
 
 function checkTensorForWriting(name: string, tensor: NamedTensor): void {
   if (!isSupportedDtype(tensor.dtype)) {
-    throw new RangeError(`tensor "${name}" dtype is ${JSON.stringify(tensor.dtype)}, expected one of ${supportedDtypes()}`);
+    throw outOfRange(`tensor "${name}" dtype is ${JSON.stringify(tensor.dtype)}, expected one of ${supportedDtypes()}`);
   }
   const bytesPerElement = DTYPE_BYTES[tensor.dtype];
   if (!isShape(tensor.shape)) {
-    throw new RangeError(`tensor "${name}" shape is ${JSON.stringify(tensor.shape)}, expected an array of non-negative integers`);
+    throw outOfRange(`tensor "${name}" shape is ${JSON.stringify(tensor.shape)}, expected an array of non-negative integers`);
   }
   const expectedBytes = elementCount(tensor.shape) * bytesPerElement;
   if (tensor.data.byteLength !== expectedBytes) {
-    throw new RangeError(
+    throw outOfRange(
       `tensor "${name}" data is ${tensor.data.byteLength} bytes, expected ${expectedBytes} ` +
         `(shape ${JSON.stringify(tensor.shape)} x ${bytesPerElement} bytes per ${tensor.dtype})`,
     );

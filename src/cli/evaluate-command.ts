@@ -5,25 +5,26 @@ import { ATTACK_KINDS, AttackOptions, ENSEMBLE_STAGES, EnsembleStage } from '../
 import { randomnessWarning } from '../attack-checks';
 import { DATASET_NAMES, DatasetError, isDatasetName } from '../data/index';
 import { takeFirst } from '../data/subset';
-import { invalidArgument } from '../errors';
+import { ClasswiseError, invalidArgument } from '../errors';
 import { parseClassValues } from '../train/mitigation';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
 import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
-import { classRows, loadRunTestSet, RunConfig } from '../train/run';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
+import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
 import { writeFileAtomic } from '../checkpoint';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description('load a checkpoint or a TorchScript model, run an attack on the test set and print per-class clean and robust accuracy')
-    .option('--checkpoint <file>', 'a checkpoint.safetensors written by train')
+    .option('--checkpoint <file|run>', 'a checkpoint written by train (checkpoint.safetensors, best.safetensors) or a run folder')
+    .option('--best', 'with a run folder: its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
     .option('--model <file.pt>', 'any PyTorch classifier saved with torch.jit.save (images in [0,1] in, logits out); needs --dataset')
     .option('--logit-bias <list>', 'mitigation at inference: bias per class added to the logits, "name=b,index=b" (others 0)')
-    .addOption(new Option('--attack <kind>', `attack: ${ATTACK_KINDS.join(', ')}, none`).default('pgd').argParser(parseChoice([...ATTACK_KINDS, 'none'] as const)))
+    .option('--attack <spec>', `attack: ${ATTACK_SPEC_HELP} with KIND one of ${ATTACK_KINDS.join(', ')}; or none`, 'pgd')
     .addOption(new Option('--temperature <T>', 'tpgd: logits are divided by T (1 = PGD)').argParser(parseNumberIn(1e-6, 1e6)))
     .addOption(new Option('--queries <n>', 'square / autoattack: queries per example (default 5000)').argParser(parseInteger(1, 10000000)))
     .addOption(new Option('--target-classes <n>', 'apgd-t / autoattack: top other classes targeted (default 9)').argParser(parseInteger(1, 100000)))
@@ -49,21 +50,27 @@ export function evaluateCommand(): Command {
       if (options.model && !options.dataset) {
         throw invalidArgument('--model needs --dataset (the test images and class names to use), e.g. --dataset fashion-mnist');
       }
-      const loaded = options.checkpoint ? await Model.load(options.checkpoint, { device: options.device as DeviceName }) : undefined;
+      // Refused before any work, not after the evaluation ran.
+      if (options.json) writableFile(options.json, '--json');
+      const checkpoint = options.checkpoint ? checkpointPath(options.checkpoint, options.best ? 'best' : 'last') : undefined;
+      const loaded = checkpoint ? await Model.load(checkpoint, { device: options.device as DeviceName }) : undefined;
       const run = (loaded?.meta.config.run ?? {}) as Partial<RunConfig>;
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
-      if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `unknown dataset "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
+      if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `--dataset is "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
       // The run's class subset, CIFAR-100 labels and image size apply, so the table matches the model's classes.
-      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, options.perClass, options.seed + 1);
+      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, perClassValue(options.perClass) ?? null, options.seed + 1);
       let model: Model;
       if (loaded) {
         model = loaded.model;
-        console.log(`checkpoint ${options.checkpoint}: ${model.config.architecture}, epoch ${loaded.meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
+        console.log(`checkpoint ${checkpoint}: ${model.config.architecture}, epoch ${loaded.meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
       } else {
         model = Model.loadTorchScript(options.model, { inputShape: test.shape, classNames: test.classNames, device: options.device as DeviceName });
         console.log(`TorchScript model ${options.model}: ${model.numClasses} classes, input ${test.shape.join('x')}, device ${model.info.device}`);
       }
       const eps: number = options.eps ?? run.eps ?? RECIPES[dataset as 'mnist']?.eps ?? 0.1;
+      if (options.norm === 'linf' && eps > 1) {
+        throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (for 8/255 pass 0.0314)`);
+      }
       const attack = attackFromOptions(options, eps);
       const bar = new ProgressLine('evaluate');
       const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
@@ -88,19 +95,24 @@ export function evaluateCommand(): Command {
     });
 }
 
-/** The attack described by the command line, with per-kind defaults (PGD-family 20 steps). */
+/**
+ * The attack described by the command line: --attack KIND[@STEPS][xRESTARTS] (the run layer's one parser), the
+ * other attack options beside it. PGD-family attacks default to 20 steps here (the library's default is 10).
+ */
 export function attackFromOptions(options: Record<string, unknown>, eps: number): AttackOptions | null {
-  const kind = options.attack as AttackOptions['kind'] | 'none';
-  if (kind === 'none') return null;
-  const pgdFamily = ['fgsm', 'pgd', 'cw', 'tpgd'].includes(kind);
-  const attack: AttackOptions = { kind, norm: options.norm as AttackOptions['norm'], eps };
-  attack.steps = (options.steps as number | undefined) ?? (pgdFamily ? 20 : undefined);
-  if (options.stepSize !== undefined) attack.stepSize = options.stepSize as number;
-  if ((options.restarts as number) > 1) attack.restarts = options.restarts as number;
-  if (options.temperature !== undefined) attack.temperature = options.temperature as number;
-  if (options.queries !== undefined) attack.queries = options.queries as number;
-  if (options.targetClasses !== undefined) attack.targetClasses = options.targetClasses as number;
-  if (options.ensemble !== undefined) attack.attacks = String(options.ensemble).split(',').map((s) => s.trim()) as EnsembleStage[];
+  const spec = String(options.attack ?? 'pgd');
+  if (spec === 'none') return null;
+  const fields: Omit<AttackOptions, 'kind'> = { norm: options.norm as AttackOptions['norm'], eps };
+  if (options.stepSize !== undefined) fields.stepSize = options.stepSize as number;
+  if (options.temperature !== undefined) fields.temperature = options.temperature as number;
+  if (options.queries !== undefined) fields.queries = options.queries as number;
+  if (options.targetClasses !== undefined) fields.targetClasses = options.targetClasses as number;
+  if (options.ensemble !== undefined) fields.attacks = String(options.ensemble).split(',').map((s) => s.trim()) as EnsembleStage[];
+  const attack = parseAttackSpec(spec, fields, '--attack');
+  const pgdFamily = ['fgsm', 'pgd', 'cw', 'tpgd'].includes(attack.kind);
+  attack.steps ??= (options.steps as number | undefined) ?? (pgdFamily ? 20 : undefined);
+  if (attack.restarts === undefined && (options.restarts as number) > 1) attack.restarts = options.restarts as number;
+  if (attack.steps === undefined) delete attack.steps;
   return attack;
 }
 

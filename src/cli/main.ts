@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-/** The classwise-at command line: `train`, `evaluate` and `study`. Known failures print one line, no stack. */
+/**
+ * The classwise-at command line: `train`, `evaluate` and `study`. A ClasswiseError (anything the user can fix)
+ * prints one line; anything else is a bug and prints its stack.
+ */
 import { Command } from 'commander';
 
+import { ClasswiseError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
@@ -16,11 +20,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
-    const err = error as Error & { code?: string };
-    if (typeof err.code === 'string' && err.code.startsWith('ERR_')) {
-      console.error(`error: ${err.message}`);
+    if (error instanceof ClasswiseError) {
+      console.error(`error: ${error.message}`);
     } else {
-      console.error(err.stack ?? String(err));
+      console.error((error as Error)?.stack ?? String(error));
     }
     process.exitCode = 1;
   }

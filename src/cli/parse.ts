@@ -23,9 +23,9 @@ export function parseInteger(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-/** A count per class, or "all". */
-export function parsePerClass(text: string): number | null {
-  if (text === 'all') return null;
+/** A count per class, or "all" (commander 14 turns a parser's null into "", so "all" stays a string here). */
+export function parsePerClass(text: string): number | 'all' {
+  if (text === 'all') return 'all';
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('expected an integer >= 1 or "all"');
   return value;
@@ -43,4 +43,9 @@ export function parseChoice<T extends string>(choices: readonly T[]) {
 export function parseDevice(text: string): string {
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(text)) throw new InvalidArgumentError('accepted: auto, cpu, cuda, cuda:N');
   return text;
+}
+
+/** An --*-per-class value as the library takes it: a count, null for "all", undefined when not given. */
+export function perClassValue(value: number | 'all' | null | undefined): number | null | undefined {
+  return value === 'all' ? null : value;
 }

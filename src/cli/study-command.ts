@@ -9,18 +9,19 @@ import { AttackOptions } from '../attack';
 import { DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
-import { evalAttack } from '../train/run';
-import { attackLabel, parseAttackList } from '../study/attack-spec';
+import { describeAttack as attackLabel } from '../attack';
+import { ATTACK_SPEC_HELP, evalAttack, loadRunTestSet, parseAttackList, RunConfig, runTestSubset } from '../run';
 import { attackStrength, attackStrengthSection } from '../study/attack-strength';
 import { classRemoval, classRemovalSection } from '../study/class-removal';
 import { adversarialConfusion, ConfusionStudy, confusionSection } from '../study/confusion';
 import { robustnessOverEpochs, robustnessOverEpochsSection } from '../study/epochs';
-import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../study/mitigation';
-import { openModel, OpenedModel, readMetrics, studyError, studyTestSet } from '../study/run-folder';
+import { mitigationComparison, mitigationSection, parseLogitBias } from '../study/mitigation';
+import { openModel, OpenedModel, readMetrics, studyError } from '../study/run-folder';
+import { NativeImageSet } from '../data/native-dataset';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
-import { parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 
 export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
@@ -28,7 +29,7 @@ type Experiment = (typeof EXPERIMENTS)[number];
 interface StudyCliOptions {
   run: string;
   out?: string;
-  perClass?: number | null;
+  perClass?: number | 'all';
   eps?: number;
   attack?: string;
   attacks?: string;
@@ -37,7 +38,7 @@ interface StudyCliOptions {
   source?: string;
   targets?: string;
   removalAttacks?: string;
-  retrainPerClass?: number | null;
+  retrainPerClass?: number | 'all';
   retrainEpochs?: number;
   compare?: string;
   temperatures: string;
@@ -48,6 +49,7 @@ interface StudyCliOptions {
   seed: number;
   device: DeviceName;
   threads?: number;
+  best: boolean;
 }
 
 const log = (text: string) => console.log(`[study] ${text}`);
@@ -59,12 +61,13 @@ function list(text: string | undefined): string[] {
 /** Model-based experiments share the loaded model, its test set and the confusion study. */
 class StudyContext {
   private opened?: OpenedModel;
+  private test?: NativeImageSet;
   confusion?: ConfusionStudy;
 
   constructor(readonly options: StudyCliOptions) {}
 
   async model(): Promise<OpenedModel> {
-    this.opened ??= await openModel(this.options.run, this.options.device);
+    this.opened ??= await openModel(this.options.run, this.options.device, this.options.best ? 'best' : 'last');
     return this.opened;
   }
 
@@ -74,14 +77,22 @@ class StudyContext {
 
   /** --attack, else the run's evaluation attack. */
   async mainAttack(): Promise<AttackOptions> {
-    if (this.options.attack) return parseAttackList(this.options.attack, await this.eps())[0];
+    if (this.options.attack) return parseAttackList(this.options.attack, { eps: await this.eps() }, '--attack')[0];
     const { run } = await this.model();
     if (!run) throw studyError('this checkpoint has no run settings: pass --attack, e.g. pgd@20', 'ERR_INVALID_ARGUMENT');
     return this.options.eps === undefined ? evalAttack(run) : { ...evalAttack(run), eps: this.options.eps, stepSize: undefined };
   }
 
-  async testSet() {
-    return studyTestSet((await this.model()).run, { perClass: this.options.perClass });
+  /** The run's evaluation subset (or --per-class), loaded once through the run layer and handed to the addon once. */
+  async testSet(): Promise<NativeImageSet> {
+    if (!this.test) {
+      const run = (await this.model()).run;
+      // A bare checkpoint without run settings: Fashion-MNIST's test set, as before runs stored their settings.
+      const settings: RunConfig = run ?? ({ dataset: 'fashion-mnist', evalPerClass: null, seed: 0 } as unknown as RunConfig);
+      const { perClass, seed } = runTestSubset(settings, perClassValue(this.options.perClass));
+      this.test = await loadRunTestSet(settings, perClass, seed);
+    }
+    return this.test;
   }
 }
 
@@ -95,7 +106,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
     case 'confusion': {
       const { model } = await context.model();
       const test = await context.testSet();
-      const attacks = options.confusionAttacks ? parseAttackList(options.confusionAttacks, await context.eps()) : [await context.mainAttack()];
+      const attacks = options.confusionAttacks ? parseAttackList(options.confusionAttacks, { eps: await context.eps() }, '--confusion-attacks') : [await context.mainAttack()];
       log(`confusion: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}, ${options.seeds} seeds`);
       context.confusion = await adversarialConfusion(model, test, { attacks, seeds: options.seeds, seed: options.seed, batchSize: options.batchSize, onStage: (t) => log(`  ${t}`) });
       return confusionSection(context.confusion);
@@ -104,18 +115,19 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
       const main = await context.mainAttack();
       const eps = await context.eps();
       const stronger = options.removalAttacks
-        ? parseAttackList(options.removalAttacks, eps)
+        ? parseAttackList(options.removalAttacks, { eps }, '--removal-attacks')
         : [main, { ...main, steps: 5 * (main.steps ?? 10), stepSize: undefined, restarts: 5 }];
       const result = await classRemoval({
         model: options.run,
+        checkpoint: options.best ? 'best' : 'last',
         out: path.join(out, 'class-removal'),
         source: options.source,
         targets: options.targets ? list(options.targets) : undefined,
-        selectionAttacks: options.confusionAttacks ? parseAttackList(options.confusionAttacks, eps) : [main],
+        selectionAttacks: options.confusionAttacks ? parseAttackList(options.confusionAttacks, { eps }, '--confusion-attacks') : [main],
         seeds: options.seeds,
         removalAttacks: stronger,
-        testPerClass: options.perClass,
-        retrainPerClass: options.retrainPerClass,
+        testPerClass: perClassValue(options.perClass),
+        retrainPerClass: perClassValue(options.retrainPerClass),
         retrainEpochs: options.retrainEpochs,
         confusion: context.confusion,
         device: options.device,
@@ -127,7 +139,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
     case 'attacks': {
       const { model } = await context.model();
       const test = await context.testSet();
-      const attacks = parseAttackList(options.attacks!, await context.eps());
+      const attacks = parseAttackList(options.attacks!, { eps: await context.eps() }, '--attacks');
       const models = [{ label: path.basename(path.resolve(options.run)), model }];
       for (const other of list(options.compare)) models.push({ label: path.basename(path.resolve(other)), model: (await openModel(other, options.device)).model });
       log(`attacks: ${test.count} test examples, ${attacks.map(attackLabel).join('; ')}${models.length > 1 ? `; models ${models.map((m) => m.label).join(', ')}` : ''}`);
@@ -143,14 +155,14 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
       const { model } = await context.model();
       const test = await context.testSet();
       const before = { label: `before (${path.basename(path.resolve(options.run))})`, model };
-      let after;
+      let after: { label: string; model: typeof model; logitBias?: number[] };
       let mitigation: string;
       if (options.after) {
         after = { label: `after (${path.basename(path.resolve(options.after))})`, model: (await openModel(options.after, options.device)).model };
         mitigation = `the model of ${options.after} instead of ${options.run}`;
       } else if (options.logitBias) {
-        after = { label: `logit bias ${options.logitBias}`, model: await withLogitBias(model, parseLogitBias(options.logitBias, model.config.classNames)) };
-        mitigation = `per-class logit bias at inference (${options.logitBias}), added to the final layer's bias so the attack sees it`;
+        after = { label: `logit bias ${options.logitBias}`, model, logitBias: parseLogitBias(options.logitBias, model.config.classNames) };
+        mitigation = `per-class logit bias at inference (${options.logitBias}), added to the logits so the attack sees it`;
       } else {
         throw studyError('mitigation needs --after <run folder or checkpoint> or --logit-bias CLASS=VALUE,...', 'ERR_INVALID_ARGUMENT');
       }
@@ -198,10 +210,11 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
 function studyOptions(command: Command): Command {
   return command
     .requiredOption('--run <dir>', 'run folder written by train (metrics.jsonl, checkpoint.safetensors), or a checkpoint file')
+    .option('--best', 'with a run folder: study its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
     .option('--out <dir>', 'report folder (default: <run>/study-<experiment>)')
     .addOption(new Option('--per-class <n|all>', 'test examples per class (default: the run\'s evaluation subset)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the run\'s eps)').argParser(parseNumberIn(0, 1e6)))
-    .option('--attack <spec>', 'main attack, KIND[@STEPS][xRESTARTS] (default: the run\'s evaluation attack)')
+    .option('--attack <spec>', `main attack, ${ATTACK_SPEC_HELP} (default: the run\'s evaluation attack)`)
     .option('--attacks <list>', 'attacks: attack list, weakest first', 'fgsm,pgd@10,pgd@40')
     .option('--confusion-attacks <list>', 'confusion and removal selection: attacks whose targets are collected; the first gives the matrix (default: the main attack)')
     .addOption(new Option('--seeds <n>', 'runs of each attack with different random starts (confusion, removal)').default(3).argParser(parseInteger(1, 1000)))

@@ -7,9 +7,9 @@ import { DATASET_NAMES, DatasetName } from '../data/index';
 import { ARCHITECTURES } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
-import { RunConfig, runTraining } from '../train/run';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining } from '../run';
 import { TRAIN_METHODS } from '../train/trainer';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass } from './parse';
+import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
 
 export function trainCommand(): Command {
@@ -54,45 +54,42 @@ export function trainCommand(): Command {
       const dataset = options.dataset as DatasetName;
       const recipe = RECIPES[dataset];
       const mnistFamily = dataset === 'mnist' || dataset === 'fashion-mnist';
-      const method = options.method ?? recipe.method;
-      const eps: number = options.eps ?? recipe.eps;
-      const evalSteps: number = options.evalSteps ?? recipe.evalSteps;
-      const trainPerClass: number | null = options.trainPerClass !== undefined ? options.trainPerClass : mnistFamily ? QUICK_DEFAULTS.trainPerClass : recipe.quickTrainPerClass;
-      const evalPerClass: number | null = options.evalPerClass !== undefined ? options.evalPerClass
-        : mnistFamily ? QUICK_DEFAULTS.evalPerClass : Math.max(10, Math.round((trainPerClass ?? 50) / 5));
-      const config: RunConfig = {
+      // Everything not given on the command line comes from the run layer's one table of defaults.
+      const config = runConfig({
         dataset,
         dataDir: options.dataDir,
-        ...(options.arch ? { architecture: options.arch } : {}),
+        architecture: options.arch,
         ...(options.augment === false ? { augment: { cropPadding: 0, horizontalFlip: false } } : {}),
-        ...(dataset === 'cifar100' ? { cifar100Labels: options.labels } : {}),
-        ...(options.classes ? { classes: String(options.classes).split(',').map((c: string) => (/^\d+$/.test(c.trim()) ? Number(c) : c.trim())) } : {}),
-        ...(dataset === 'imagenet' ? { imageSize: options.imageSize ?? recipe.imageSize, onDecodeError: options.onDecodeError, chunkBatches: options.chunkBatches } : {}),
-        method,
+        cifar100Labels: options.labels,
+        classes: options.classes ? parseClassList(String(options.classes)) : undefined,
+        imageSize: options.imageSize,
+        onDecodeError: options.onDecodeError,
+        chunkBatches: options.chunkBatches,
+        method: options.method,
         epochs: options.epochs,
-        batchSize: options.batchSize ?? recipe.batchSize,
-        learningRate: options.lr ?? (mnistFamily ? QUICK_DEFAULTS.learningRate : recipe.learningRate),
+        batchSize: options.batchSize,
+        learningRate: options.lr,
         schedule: options.schedule,
         momentum: options.momentum,
-        weightDecay: options.weightDecay ?? recipe.weightDecay,
+        weightDecay: options.weightDecay,
         nesterov: options.nesterov,
         seed: options.seed,
-        eps,
-        trainSteps: method === 'fgsm-rs' ? 1 : options.trainSteps,
-        trainStepSize: options.trainStepSize ?? (method === 'fgsm-rs' ? 1.25 * eps : (2.5 * eps) / options.trainSteps),
-        evalSteps,
-        evalStepSize: options.evalStepSize ?? (2.5 * eps) / evalSteps,
+        eps: options.eps,
+        trainSteps: options.trainSteps,
+        trainStepSize: options.trainStepSize,
+        evalSteps: options.evalSteps,
+        evalStepSize: options.evalStepSize,
         evalRestarts: options.evalRestarts,
-        trainPerClass,
-        evalPerClass,
-      };
-      if (options.beta !== undefined || config.method === 'trades' || config.method === 'mart') config.beta = options.beta ?? 6;
-      if (options.classWeight) config.classWeights = options.classWeight;
-      if (options.classEps) config.classEps = options.classEps;
-      if (options.mitigate) {
-        config.mitigation = options.mitigate;
-        config.mitigationPerClass = options.mitigationPerClass;
-      }
+        trainPerClass: perClassValue(options.trainPerClass),
+        evalPerClass: perClassValue(options.evalPerClass),
+        beta: options.beta,
+        classWeights: options.classWeight,
+        classEps: options.classEps,
+        mitigation: options.mitigate,
+        mitigationPerClass: options.mitigationPerClass,
+      });
+      const eps = config.eps;
+      const evalSteps = config.evalSteps;
       const addon = nativeAddon();
       if (options.threads) addon.setThreads({ threads: options.threads });
       const out: string = options.out ?? path.join('runs', `${config.dataset}-${config.method}`);
@@ -133,7 +130,7 @@ export function trainCommand(): Command {
             bar.update(progress);
             if (progress.done >= progress.total) bar = undefined;
           },
-          epochEnd: (record, table) => {
+          epochEnd: (record, table, best) => {
             const evaluation = record.evaluation!;
             const elapsed = (Date.now() - started) / 1000;
             const perEpoch = elapsed / (record.epoch - firstEpoch);
@@ -144,11 +141,14 @@ export function trainCommand(): Command {
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
+            console.log(best.isBest
+              ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+              : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
           },
           message: (text) => console.log(text),
         },
       });
-      console.log(`metrics: ${path.join(out, 'metrics.jsonl')}; checkpoint: ${path.join(out, 'checkpoint.safetensors')}`);
+      console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
     });
 }
 

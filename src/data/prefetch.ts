@@ -2,8 +2,9 @@
  * A bounded prefetch queue: runs up to `depth` producers ahead of the consumer and yields their results in
  * order, so decoding overlaps training while at most `depth` results are held in memory.
  */
+import { outOfRange } from '../errors';
 export async function* prefetch<T>(producers: Iterable<() => Promise<T>>, depth: number): AsyncGenerator<T> {
-  if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`prefetch depth must be an integer >= 1, got ${depth}`);
+  if (!Number.isInteger(depth) || depth < 1) throw outOfRange(`prefetch depth must be an integer >= 1, got ${depth}`);
   const iterator = producers[Symbol.iterator]();
   const pending: Promise<T>[] = [];
   const refill = (): void => {

@@ -2,11 +2,12 @@
  * Seeded randomness for choosing and ordering examples. Integer-only arithmetic (Math.imul),
  * so a seed gives the same sequence on every platform and Node version, unlike Math.random.
  */
+import { outOfRange } from '../errors';
 
 const UINT32_RANGE = 2 ** 32;
 
 function checkSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed)) throw outOfRange(`seed must be an integer, got ${seed}`);
 }
 
 /**
@@ -27,7 +28,7 @@ export function seededRandom(seed: number): () => number {
 /** A permutation of 0..count-1, the same for the same seed (Fisher-Yates shuffle). */
 export function shuffledIndices(count: number, seed: number): Int32Array {
   if (!Number.isInteger(count) || count < 0 || count > 0x7fffffff) {
-    throw new RangeError(`count must be an integer in [0, 2^31), got ${count}`);
+    throw outOfRange(`count must be an integer in [0, 2^31), got ${count}`);
   }
   const random = seededRandom(seed);
   const indices = new Int32Array(count);

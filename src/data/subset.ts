@@ -1,6 +1,7 @@
 import { imageSize, type ImageDataset } from './dataset';
 import { selectFiles, type ImageFolderDataset } from './imagenet';
 import { shuffledIndices } from './random';
+import { invalidArgument, outOfRange } from '../errors';
 
 /** Either kind of dataset: in memory, or image files decoded batch by batch. */
 type AnyDataset = ImageDataset | ImageFolderDataset;
@@ -21,14 +22,16 @@ export function selectExamples(dataset: ImageDataset, indices: ArrayLike<number>
   for (let position = 0; position < indices.length; position++) {
     const index = indices[position];
     if (!Number.isInteger(index) || index < 0 || index >= dataset.count) {
-      throw new RangeError(`example index ${index} is outside [0, ${dataset.count}) of ${dataset.name} ${dataset.split}`);
+      throw outOfRange(`example index ${index} is outside [0, ${dataset.count}) of ${dataset.name} ${dataset.split}`);
     }
     const start = index * bytesPerImage;
     images.set(dataset.images.subarray(start, start + bytesPerImage), position * bytesPerImage);
     labels[position] = dataset.labels[index];
   }
+  // A native handle (loadIntoNative) holds the whole set: the subset must not carry it along.
+  const { native: _handle, ...rest } = dataset as ImageDataset & { native?: unknown };
   return {
-    ...dataset,
+    ...rest,
     images,
     labels,
     shape: [...dataset.shape],
@@ -39,7 +42,7 @@ export function selectExamples(dataset: ImageDataset, indices: ArrayLike<number>
 }
 
 function checkCount(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 0) throw outOfRange(`${name} must be a non-negative integer, got ${value}`);
 }
 
 /**
@@ -47,6 +50,7 @@ function checkCount(name: string, value: number): void {
  * so classes are interleaved. A class with fewer examples contributes all of them.
  */
 export function takePerClass<D extends AnyDataset>(dataset: D, perClass: number, seed: number): D {
+  checkDataset(dataset, 'takePerClass');
   checkCount('perClass', perClass);
   const takenPerClass = new Int32Array(dataset.classNames.length);
   const chosen: number[] = [];
@@ -58,6 +62,12 @@ export function takePerClass<D extends AnyDataset>(dataset: D, perClass: number,
     }
   }
   return select(dataset, chosen, `${perClass} per class (seed ${seed})`);
+}
+
+function checkDataset(dataset: unknown, caller: string): void {
+  if (!dataset || typeof dataset !== 'object' || !Array.isArray((dataset as AnyDataset).classNames) || !((dataset as AnyDataset).labels instanceof Int32Array)) {
+    throw invalidArgument(`${caller} needs a dataset (from loadDataset or a reader) as its first argument`);
+  }
 }
 
 /** The first `count` examples (all of them if there are fewer), in their original order. */
@@ -76,17 +86,19 @@ export function restrictToClasses<D extends AnyDataset>(
   dataset: D,
   classes: ReadonlyArray<number | string>,
 ): D & { originalClass: number[] } {
+  checkDataset(dataset, 'restrictToClasses');
+  if (!Array.isArray(classes)) throw invalidArgument('restrictToClasses needs the classes to keep, e.g. ["cat", "dog"] or [3, 5]');
   const originalClass = classes.map((wanted) => {
     const index = typeof wanted === 'number' ? wanted : dataset.classNames.indexOf(wanted);
     if (!Number.isInteger(index) || index < 0 || index >= dataset.classNames.length) {
-      throw new RangeError(
+      throw outOfRange(
         `class ${JSON.stringify(wanted)} is not a class of ${dataset.name}; accepted: 0..${dataset.classNames.length - 1} or ${dataset.classNames.map((n) => JSON.stringify(n)).join(', ')}`,
       );
     }
     return index;
   });
   if (new Set(originalClass).size !== originalClass.length) {
-    throw new RangeError(`classes ${JSON.stringify(classes)} name a class twice`);
+    throw outOfRange(`classes ${JSON.stringify(classes)} name a class twice`);
   }
   const newLabel = new Map(originalClass.map((original, position) => [original, position]));
   const kept: number[] = [];

@@ -11,8 +11,23 @@ export type ChartSpec = TopLevelSpec;
 /** Chart size in CSS pixels; wide enough for ten class names on an axis. */
 const WIDTH = 560;
 const HEIGHT = 300;
-/** Twenty distinguishable colours: enough for the 12 sampled classes of a large dataset. */
-const CLASS_COLOURS = 'tableau20';
+/** Tableau 10: ten colours told apart at a glance. */
+const TABLEAU10 = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+/** Tableau 20's second, lighter tone of each hue, for classes 11 to 20. */
+const TABLEAU20_LIGHT = ['#9ecae9', '#ffbf79', '#ff9d98', '#88d27a', '#b7d7d3', '#f2cf5b', '#d6a5c9', '#fcbfd2', '#d8b5a5', '#79706e'];
+
+/**
+ * One colour per class shown, all different: Tableau 10, then lighter tones, then hues spread by the golden angle.
+ * (A named Vega scheme reused its colours for 10 classes: T-shirt/top and Bag were both dark blue.)
+ */
+export function classPalette(count: number): string[] {
+  const colours = [...TABLEAU10, ...TABLEAU20_LIGHT].slice(0, count);
+  for (let k = colours.length; k < count; k++) {
+    const hue = Math.round((k * 137.508) % 360);
+    colours.push(`hsl(${hue}, ${k % 2 ? 55 : 70}%, ${k % 3 === 0 ? 38 : 52}%)`);
+  }
+  return colours;
+}
 
 const CONFIG = {
   font: 'Helvetica, Arial, sans-serif',
@@ -49,6 +64,8 @@ export function classCurvesChart(options: {
   integerX?: boolean;
 }): ChartSpec {
   const layers: unknown[] = [];
+  // Every class shown gets its own colour, in the legend's order.
+  const classDomain = options.classOrder ?? [...new Set(options.points.map((p) => p.className))];
   // Ticks exactly at the measured x values (epochs): no 1.5 rounded to a second "2".
   const xAxis = options.integerX ? { values: [...new Set(options.points.map((p) => p.x))].sort((a, b) => a - b), format: 'd' } : {};
   if (options.band) {
@@ -68,7 +85,7 @@ export function classCurvesChart(options: {
     encoding: {
       x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: xAxis },
       y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
-      color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { scheme: CLASS_COLOURS }, sort: options.classOrder ?? null },
+      color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { domain: classDomain, range: classPalette(classDomain.length) }, sort: options.classOrder ?? null },
       tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],
     },
   });

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { invalidArgument, outOfRange } from '../errors';
 
 export interface ClassAccuracyRow {
   name: string;
@@ -32,7 +33,8 @@ export interface ClassTableOptions {
 const BAR_WIDTH = 10;
 
 export function summarizeClasses(rows: readonly ClassAccuracyRow[]): ClassSummary {
-  if (rows.length === 0) throw new RangeError('class rows are empty, expected at least one class');
+  if (!Array.isArray(rows)) throw invalidArgument('class rows must be an array of { name, count, clean, robust }');
+  if (rows.length === 0) throw outOfRange('class rows are empty, expected at least one class');
   for (const row of rows) checkRow(row);
 
   let best = rows[0];
@@ -84,11 +86,11 @@ function checkRow(row: ClassAccuracyRow): void {
   for (const field of ['clean', 'robust'] as const) {
     const value = row[field];
     if (!(value >= 0 && value <= 1)) {
-      throw new RangeError(`class "${row.name}" ${field} accuracy is ${value}, expected a share in [0, 1]`);
+      throw outOfRange(`class "${row.name}" ${field} accuracy is ${value}, expected a share in [0, 1]`);
     }
   }
   if (!Number.isInteger(row.count) || row.count < 0) {
-    throw new RangeError(`class "${row.name}" count is ${row.count}, expected a non-negative integer`);
+    throw outOfRange(`class "${row.name}" count is ${row.count}, expected a non-negative integer`);
   }
 }
 

@@ -8,6 +8,7 @@ import path from 'path';
 import { writeFileAtomic } from '../checkpoint';
 import { ChartSpec, renderSvg } from './charts';
 import { escapeHtml, slug, toCsv } from './escape';
+import { invalidArgument } from '../errors';
 
 export interface ReportTable {
   title: string;
@@ -115,6 +116,8 @@ export function formatFindings(report: StudyReport): string {
 
 /** Writes report.html, report.json and csv/<section>-<table>.csv into `outDir` (atomically, file by file). */
 export async function writeReport(report: StudyReport, outDir: string): Promise<WrittenReport> {
+  if (!report || typeof report !== 'object' || !Array.isArray(report.sections)) throw invalidArgument('writeReport needs a StudyReport { title, settings, sections }');
+  if (typeof outDir !== 'string') throw invalidArgument('writeReport needs the report folder as its second argument');
   fs.mkdirSync(path.join(outDir, 'csv'), { recursive: true });
   const stamped = { ...report, createdAt: report.createdAt ?? new Date().toISOString() };
   const html = path.join(outDir, 'report.html');

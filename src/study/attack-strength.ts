@@ -10,7 +10,7 @@ import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
 import { ReportSection, ReportTable } from '../report/study-report';
-import { attackLabel } from './attack-spec';
+import { describeAttack as attackLabel } from '../attack';
 import { coefficient, displayNames, percent, percentValue, points, pValue } from './format';
 import { studyError } from './run-folder';
 import { Correlation, kendallTauB, pearson, spearman } from './statistics';

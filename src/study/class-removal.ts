@@ -3,8 +3,8 @@
  *  1. select: in the full model, test examples of class k whose successful attacks (several attacks and
  *     seeds) only land in the target set S; control = examples of k that were also attacked into classes
  *     outside S;
- *  2. retrain: the same recipe (the run's RunConfig) on the training data without the classes in S,
- *     labels remapped; a checkpoint after every epoch, so a killed study resumes;
+ *  2. retrain: a run with fewer classes through the same code path as `train` (runTraining: the run's
+ *     architecture, recipe and data loader, labels remapped, checkpoints every epoch, so a killed study resumes);
  *  3. attack: the same examples on the retrained model, with the same attack and stronger ones; report the
  *     share that stays correctly classified (no adversarial example found), beside the control.
  * Each stage writes its result into the study folder and is skipped when it is already there.
@@ -12,25 +12,24 @@
 import fs from 'fs';
 import path from 'path';
 
-import { attack, AttackOptions } from '../attack';
+import { AttackOptions, describeAttack as attackLabel } from '../attack';
 import { writeFileAtomic } from '../checkpoint';
-import { loadDataset } from '../data/index';
-import { restrictToClasses, selectExamples, takePerClass } from '../data/subset';
+import { loadIntoNative } from '../data/native-dataset';
+import { restrictToClasses, selectExamples } from '../data/subset';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { RECIPES } from '../recipes';
-import { CHECKPOINT_FILE, recipeTrainOptions, RunConfig } from '../train/run';
-import { train } from '../train/trainer';
-import { attackLabel } from './attack-spec';
+import { CHECKPOINT_FILE, CheckpointChoice, loadRunTestSet, RunConfig, runTestSubset, runTraining } from '../run';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
 import { displayNames, percent, percentValue } from './format';
-import { imagesAsFloats, openModel, studyError, studyTestSet } from './run-folder';
+import { openModel, studyError } from './run-folder';
 
 export interface ClassRemovalOptions {
   /** Run folder or checkpoint of the full model; its RunConfig is the retraining recipe. */
   model: string;
+  /** With a run folder: its last (default) or best checkpoint is the full model. */
+  checkpoint?: CheckpointChoice;
   /** Study folder: selection.json, retrain/, attacks.json. */
   out: string;
   /** Source class k (name or index); default: the class of the largest single-target group. */
@@ -75,7 +74,7 @@ export interface RemovalAttackRow {
 
 export interface ClassRemovalResult {
   selection: Selection;
-  retrain: { config: RunConfig; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string };
+  retrain: { config: RunConfig; architecture: string; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string };
   attacks: RemovalAttackRow[];
 }
 
@@ -123,7 +122,7 @@ export function selectExamplesForRemoval(study: ConfusionStudy, source: number, 
 export async function classRemoval(options: ClassRemovalOptions): Promise<ClassRemovalResult> {
   const log = options.log ?? (() => undefined);
   fs.mkdirSync(options.out, { recursive: true });
-  const full = await openModel(options.model, options.device);
+  const full = await openModel(options.model, options.device, options.checkpoint);
   if (!full.run) throw studyError(`${full.checkpointPath} has no run settings (meta.config.run); class removal retrains with the run's recipe`, 'ERR_STUDY');
   const run = full.run;
   const names = full.model.config.classNames;
@@ -131,8 +130,9 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   // Stage 1: selection.
   const selectionFile = path.join(options.out, 'selection.json');
   let selection = readJson<Selection>(selectionFile);
-  const testPerClass = selection ? selection.testPerClass : options.testPerClass === undefined ? run.evalPerClass : options.testPerClass;
-  const test = studyTestSet(run, { perClass: testPerClass });
+  const subset = runTestSubset(run, selection ? selection.testPerClass : options.testPerClass);
+  const testPerClass = subset.perClass;
+  const test = await loadRunTestSet(run, subset.perClass, subset.seed);
   if (selection) {
     log(`stage 1/3 select: reusing ${selectionFile} (${names[selection.source]} -> {${selection.targets.map((t) => names[t]).join(', ')}}, ${selection.selected.length} examples)`);
   } else {
@@ -146,10 +146,13 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   }
   if (selection.selected.length === 0) throw studyError(`no ${names[selection.source]} example is attacked only into {${selection.targets.map((t) => names[t]).join(', ')}}`, 'ERR_STUDY');
 
-  // Stage 2: retrain without the target classes, same recipe.
+  // Stage 2: retrain without the target classes: a run of the kept classes, same architecture, recipe and loader.
   const kept = names.map((_, k) => k).filter((k) => !selection!.targets.includes(k));
   const overrides: string[] = [];
-  const config: RunConfig = { ...run };
+  // Class-specific mitigation settings are not carried over (they name classes of the full model).
+  const { classWeights: _weights, classEps: _eps, mitigation: _mitigation, mitigationPerClass: _heldOut, ...recipe } = run;
+  // The kept classes as the run named them (a run of a class subset keeps naming the dataset's classes).
+  const config: RunConfig = { ...recipe, classes: kept.map((k) => (run.classes && run.classes.length > 0 ? run.classes[k] : k)) };
   if (options.retrainPerClass !== undefined && options.retrainPerClass !== run.trainPerClass) {
     config.trainPerClass = options.retrainPerClass;
     overrides.push(`training examples per class ${options.retrainPerClass ?? 'all'} (run: ${run.trainPerClass ?? 'all'})`);
@@ -162,41 +165,35 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   const retrainFile = path.join(retrainDir, 'result.json');
   let retrain = readJson<ClassRemovalResult['retrain']>(retrainFile);
   const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
-  const keptTest = restrictToClasses(test, kept);
+  const keptTest = loadIntoNative(restrictToClasses(test, kept));
   if (retrain) {
     log(`stage 2/3 retrain: reusing ${retrainedCheckpoint}`);
   } else {
-    const fullTrain = loadDataset(config.dataset, 'train', { dataDir: config.dataDir });
-    const trainSubset = config.trainPerClass === null ? fullTrain : takePerClass(fullTrain, config.trainPerClass, config.seed);
-    const trainSet = restrictToClasses(trainSubset, kept);
-    const recipe = RECIPES[config.dataset];
-    const model = Model.create({ architecture: recipe.architecture, inputShape: trainSet.shape, classNames: trainSet.classNames, mean: recipe.mean, std: recipe.std, device: options.device, seed: config.seed });
-    let startEpoch = 0;
-    if (fs.existsSync(retrainedCheckpoint)) {
-      const saved = await Model.load(retrainedCheckpoint, { device: options.device });
-      await model.loadState(await saved.model.state());
-      startEpoch = saved.meta.epoch;
-      log(`stage 2/3 retrain: resuming after epoch ${startEpoch} of ${config.epochs}`);
-    }
-    fs.mkdirSync(retrainDir, { recursive: true });
-    log(`stage 2/3 retrain: ${config.method} training on ${trainSet.count} images of ${kept.length} classes (without ${selection.targets.map((t) => names[t]).join(', ')}), ${config.epochs} epochs${overrides.length ? `; ours: ${overrides.join(', ')}` : ', the run\'s recipe'}`);
-    // The run's own recipe; class-specific mitigation settings are not carried over (the classes differ).
-    await train(model, trainSet, {
-      ...recipeTrainOptions(config, false),
-      startEpoch,
-      onEpochEnd: async (record) => {
-        await model.save(retrainedCheckpoint, { epoch: record.epoch, seed: config.seed, config: { run: config, removedClasses: selection!.targets.map((t) => names[t]) } });
-        log(`  epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(3)}, train acc ${percent(record.trainAccuracy)}, ${record.trainSeconds.toFixed(0)} s`);
+    let trainExamples = 0;
+    log(`stage 2/3 retrain: ${config.method} training of ${config.architecture ?? 'the recipe\'s architecture'} on ${kept.length} classes (without ${selection.targets.map((t) => names[t]).join(', ')}), ${config.epochs} epochs${overrides.length ? `; ours: ${overrides.join(', ')}` : ', the run\'s recipe'}`);
+    await runTraining(config, {
+      out: retrainDir,
+      resume: true,
+      device: options.device,
+      reporter: {
+        start: ({ train: trainSet, model }) => {
+          trainExamples = trainSet.count;
+          log(`  ${model.architecture}, ${trainSet.count} training images`);
+        },
+        epochEnd: (record) => log(`  epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(3)}, train acc ${percent(record.trainAccuracy)}, ${record.trainSeconds.toFixed(0)} s`),
+        message: (text) => log(`  ${text}`),
       },
     });
+    const { model } = await Model.load(retrainedCheckpoint, { device: options.device });
     const evalAttack = options.removalAttacks[0];
     log(`  evaluating the retrained model on ${keptTest.count} test examples under ${attackLabel(evalAttack)}`);
     const evaluation = await evaluate(model, keptTest, { attack: evalAttack, batchSize: options.batchSize });
     const sourceNew = kept.indexOf(selection.source);
     retrain = {
       config,
+      architecture: model.config.architecture,
       keptClasses: kept.map((k) => names[k]),
-      trainExamples: trainSet.count,
+      trainExamples,
       overrides,
       clean: evaluation.overall.clean,
       robust: evaluation.overall.robust,
@@ -211,9 +208,10 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   let rows = readJson<RemovalAttackRow[]>(attacksFile) ?? [];
   const { model: retrained } = await Model.load(retrainedCheckpoint, { device: options.device });
   const sourceNew = kept.indexOf(selection.source);
+  // The studied examples, labelled with the source class's label in the retrained model, handed over once.
   const examples = (indices: number[]) => {
     const subset = selectExamples(test, indices, 'class-removal examples');
-    return { images: imagesAsFloats(subset), labels: new Int32Array(indices.length).fill(sourceNew) };
+    return loadIntoNative({ ...subset, labels: new Int32Array(indices.length).fill(sourceNew), classNames: retrained.config.classNames });
   };
   const selectedData = examples(selection.selected);
   const controlData = examples(selection.control);
@@ -224,11 +222,14 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       continue;
     }
     log(`stage 3/3 attack: ${label} on ${selection.selected.length} selected and ${selection.control.length} control examples of the retrained model`);
-    const onSelected = await attack(retrained, selectedData.images, selectedData.labels, { ...attackOptions, batchSize: options.batchSize });
-    const onControl = selection.control.length ? await attack(retrained, controlData.images, controlData.labels, { ...attackOptions, batchSize: options.batchSize }) : undefined;
+    const onSelected = await evaluate(retrained, selectedData, { attack: attackOptions, batchSize: options.batchSize });
+    const onControl = selection.control.length ? await evaluate(retrained, controlData, { attack: attackOptions, batchSize: options.batchSize }) : undefined;
+    // Row `sourceNew` of the adversarial confusion: where the attacked examples ended up.
     const predictedAs: Record<string, number> = {};
-    for (const p of onSelected.predictions) predictedAs[retrained.config.classNames[p]] = (predictedAs[retrained.config.classNames[p]] ?? 0) + 1;
-    const correct = (result: typeof onSelected | undefined) => (result ? result.success.reduce((sum, s) => sum + (s ? 0 : 1), 0) : 0);
+    onSelected.adversarialConfusion[sourceNew].forEach((count, k) => {
+      if (count > 0) predictedAs[retrained.config.classNames[k]] = count;
+    });
+    const correct = (result: typeof onSelected | undefined) => (result ? result.adversarialConfusion[sourceNew][sourceNew] : 0);
     const row: RemovalAttackRow = {
       attack: label,
       selected: { count: selection.selected.length, stillCorrect: correct(onSelected), share: correct(onSelected) / selection.selected.length, predictedAs },

@@ -4,15 +4,17 @@
  * example the set of classes it was attacked into over several attacks and random restarts (seeds).
  * Examples whose successful attacks only ever land in one class are grouped by (class, target).
  */
-import { attack, AttackOptions } from '../attack';
+import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { attackLabel } from './attack-spec';
+import { describeAttack as attackLabel } from '../attack';
 import { displayNames, percent, percentValue } from './format';
-import { imagesAsFloats, studyError } from './run-folder';
+import { loadIntoNative } from '../data/native-dataset';
+import { invalidArgument } from '../errors';
+import { studyError } from './run-folder';
 
 export interface ConfusionOptions {
   /** The first attack gives the confusion matrix; all of them feed the per-example target sets. */
@@ -66,16 +68,20 @@ export interface ConfusionStudy {
 }
 
 export async function adversarialConfusion(model: Model, data: ImageDataset, options: ConfusionOptions): Promise<ConfusionStudy> {
+  if (!(model instanceof Model)) throw invalidArgument('adversarialConfusion needs a Model as its first argument');
+  if (!data || !(data.labels instanceof Int32Array)) throw invalidArgument('adversarialConfusion needs a dataset { images, labels, shape } as its second argument');
+  if (!options || !Array.isArray(options.attacks)) throw invalidArgument('adversarialConfusion options must be { attacks: AttackOptions[] }');
   if (options.attacks.length === 0) throw studyError('the confusion study needs at least one attack', 'ERR_INVALID_ARGUMENT');
   const seeds = options.seeds ?? 3;
-  const images = imagesAsFloats(data);
-  const clean = await evaluate(model, data, { batchSize: options.batchSize });
+  // The images go into the addon once; each attack run reads them there (uint8, no float copy in JavaScript).
+  const resident = loadIntoNative(data);
+  const clean = await evaluate(model, resident, { batchSize: options.batchSize });
   const runs: Int32Array[] = [];
   for (const attackOptions of options.attacks) {
     for (let s = 0; s < seeds; s++) {
       options.onStage?.(`attack ${attackLabel(attackOptions)}, seed ${s + 1}/${seeds}, ${data.count} examples`);
-      const result = await attack(model, images, data.labels, { ...attackOptions, seed: (options.seed ?? 0) + s, batchSize: options.batchSize });
-      runs.push(result.predictions);
+      const result = await evaluate(model, resident, { attack: attackOptions, seed: (options.seed ?? 0) + s, batchSize: options.batchSize });
+      runs.push(result.adversarialPredictions);
     }
   }
   return {

@@ -1,5 +1,6 @@
 /** The class-wise study: one function per experiment, each with its report section. */
-export { parseAttackList, parseAttackSpec, attackLabel } from './attack-spec';
+export { parseAttackList, parseAttackSpec } from '../run/attack-spec';
+export { describeAttack as attackLabel } from '../attack';
 export { robustnessOverEpochs, robustnessOverEpochsSection } from './epochs';
 export type { RobustnessOverEpochs } from './epochs';
 export { adversarialConfusion, confusionSection, targetStatistics } from './confusion';
@@ -12,9 +13,9 @@ export { attackStrength, attackStrengthFromAccuracies, attackStrengthSection } f
 export type { AttackStrengthStudy } from './attack-strength';
 export { temperatureSweep, temperatureSection, withTemperature } from './temperature';
 export type { TemperatureStudy } from './temperature';
-export { mitigationComparison, mitigationSection, withLogitBias, parseLogitBias } from './mitigation';
+export { mitigationComparison, mitigationSection, parseLogitBias } from './mitigation';
 export type { MitigationStudy } from './mitigation';
-export { readMetrics, openModel, studyTestSet } from './run-folder';
+export { readMetrics, openModel } from './run-folder';
 export type { EpochMetrics } from './run-folder';
 export { pearson, spearman, kendallTauB, rank, linearFit } from './statistics';
 export type { Correlation } from './statistics';

@@ -1,17 +1,20 @@
 /**
  * Experiment 7 (claim 7, mitigation): worst-class and mean robust accuracy before and after a mitigation.
  * "After" is any model: another run trained with a mitigation setting, or this model with a per-class
- * logit bias at inference (added to the final layer's bias, so the attack sees the biased model).
+ * logit bias at inference (the addon adds it to the logits of any architecture, so the attack sees it too).
  */
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
+import { NativeDatasetHandle } from '../native';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { attackLabel } from './attack-spec';
+import { describeAttack as attackLabel } from '../attack';
 import { displayNames, percent, percentValue, points } from './format';
 import { studyError } from './run-folder';
+
+type EvaluationData = Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle };
 
 export interface MitigationSide {
   label: string;
@@ -30,24 +33,6 @@ export interface MitigationStudy {
   after: MitigationSide;
 }
 
-/** Names of the final layer's bias in the architectures of this library. */
-const FINAL_BIAS = ['classifier.fc3.bias', 'linear.bias'];
-
-/** A copy of `model` whose logits get `bias[k]` added for class k. */
-export async function withLogitBias(model: Model, bias: number[]): Promise<Model> {
-  if (bias.length !== model.numClasses) throw studyError(`logit bias has ${bias.length} values, the model has ${model.numClasses} classes`, 'ERR_INVALID_ARGUMENT');
-  const state = await model.state();
-  const name = FINAL_BIAS.find((candidate) => candidate in state);
-  if (!name) throw studyError(`no final-layer bias (${FINAL_BIAS.join(', ')}) in this model`, 'ERR_STUDY');
-  const tensor = state[name];
-  if (tensor.dtype !== 'F32') throw studyError(`${name} is ${tensor.dtype}, expected F32`, 'ERR_STUDY');
-  const values = new Float32Array(tensor.data.slice().buffer);
-  bias.forEach((b, k) => (values[k] += b));
-  const copy = Model.create({ ...model.config, device: 'cpu' });
-  await copy.loadState({ ...state, [name]: { ...tensor, data: new Uint8Array(values.buffer) } });
-  return copy;
-}
-
 /** "shirt=0.5,coat=0.2" -> one bias per class (0 elsewhere). */
 export function parseLogitBias(text: string, classNames: string[]): number[] {
   const bias = new Array<number>(classNames.length).fill(0);
@@ -64,8 +49,15 @@ export function parseLogitBias(text: string, classNames: string[]): number[] {
   return bias;
 }
 
-async function side(label: string, model: Model, data: Pick<ImageDataset, 'images' | 'labels'>, attackOptions: AttackOptions, seed?: number): Promise<MitigationSide> {
-  const evaluation = await evaluate(model, data, { attack: attackOptions, seed });
+/** One side of the comparison: a model, optionally with a per-class logit bias at inference. */
+export interface MitigationModel {
+  label: string;
+  model: Model;
+  logitBias?: number[];
+}
+
+async function side({ label, model, logitBias }: MitigationModel, data: EvaluationData, attackOptions: AttackOptions, seed?: number): Promise<MitigationSide> {
+  const evaluation = await evaluate(model, data, { attack: attackOptions, seed, logitBias });
   const robust = evaluation.robustAccuracy;
   let worst = 0;
   robust.forEach((value, k) => (value < robust[worst] ? (worst = k) : undefined));
@@ -74,9 +66,9 @@ async function side(label: string, model: Model, data: Pick<ImageDataset, 'image
 }
 
 export async function mitigationComparison(
-  before: { label: string; model: Model },
-  after: { label: string; model: Model },
-  data: Pick<ImageDataset, 'images' | 'labels'>,
+  before: MitigationModel,
+  after: MitigationModel,
+  data: EvaluationData,
   options: { attack: AttackOptions; mitigation: string; seed?: number },
 ): Promise<MitigationStudy> {
   if (JSON.stringify(before.model.config.classNames) !== JSON.stringify(after.model.config.classNames)) {
@@ -86,8 +78,8 @@ export async function mitigationComparison(
     classNames: before.model.config.classNames,
     attack: attackLabel(options.attack),
     mitigation: options.mitigation,
-    before: await side(before.label, before.model, data, options.attack, options.seed),
-    after: await side(after.label, after.model, data, options.attack, options.seed),
+    before: await side(before, data, options.attack, options.seed),
+    after: await side(after, data, options.attack, options.seed),
   };
 }
 

@@ -4,6 +4,7 @@
  * (as scipy.stats does); Kendall uses the normal approximation with the tie-corrected variance (scipy's
  * method="asymptotic"). Known answers from scipy 1.17 are in test/study/statistics.test.ts.
  */
+import { outOfRange } from '../errors';
 
 export interface Correlation {
   /** Coefficient in [-1, 1]; NaN when a variable is constant or n < 3. */
@@ -14,9 +15,9 @@ export interface Correlation {
 }
 
 function checkPaired(x: readonly number[], y: readonly number[]): void {
-  if (x.length !== y.length) throw new RangeError(`paired samples differ in length: ${x.length} and ${y.length}`);
+  if (x.length !== y.length) throw outOfRange(`paired samples differ in length: ${x.length} and ${y.length}`);
   for (const value of [...x, ...y]) {
-    if (!Number.isFinite(value)) throw new RangeError(`samples must be finite numbers, got ${value}`);
+    if (!Number.isFinite(value)) throw outOfRange(`samples must be finite numbers, got ${value}`);
   }
 }
 

@@ -9,7 +9,7 @@ import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { classCurvesChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { attackLabel } from './attack-spec';
+import { describeAttack as attackLabel } from '../attack';
 import { displayNames, percent, percentValue } from './format';
 
 export interface TemperatureOptions {

@@ -2,6 +2,7 @@
  * Learning-rate schedules, evaluated per optimizer step. A whole epoch's rates are returned as one
  * Float32Array so a single array crosses into native code per epoch instead of one call per step.
  */
+import { invalidArgument, outOfRange } from '../errors';
 
 export type LrSchedule =
   | { kind: 'constant'; lr: number }
@@ -44,7 +45,7 @@ export function learningRatesForEpoch(
   checkPositiveInteger('stepsPerEpoch', stepsPerEpoch);
   checkPositiveInteger('totalEpochs', totalEpochs);
   if (!Number.isInteger(epoch) || epoch < 0 || epoch >= totalEpochs) {
-    throw new RangeError(`epoch is ${epoch}, expected an integer in [0, ${totalEpochs}) (epochs are 0-based)`);
+    throw outOfRange(`epoch is ${epoch}, expected an integer in [0, ${totalEpochs}) (epochs are 0-based)`);
   }
   checkSchedule(schedule);
 
@@ -74,8 +75,9 @@ export function describeSchedule(schedule: LrSchedule): string {
  * converted to epochs here, which is why `totalEpochs` is needed; `baseLr` is the rate (the peak for 'cyclic').
  */
 export function parseSchedule(text: string, baseLr: number, totalEpochs: number): LrSchedule {
+  if (typeof text !== 'string') throw invalidArgument(`learning-rate schedule must be a string, expected ${ACCEPTED_SCHEDULES}`);
   if (!Number.isFinite(baseLr) || baseLr <= 0) {
-    throw new RangeError(`learning rate is ${baseLr}, expected a positive number`);
+    throw outOfRange(`learning rate is ${baseLr}, expected a positive number`);
   }
   checkPositiveInteger('totalEpochs', totalEpochs);
   const spec = text.trim();
@@ -84,12 +86,12 @@ export function parseSchedule(text: string, baseLr: number, totalEpochs: number)
 
   const piecewise = /^piecewise:(.+)$/.exec(spec);
   if (piecewise === null) {
-    throw new RangeError(`learning-rate schedule is '${text}', expected ${ACCEPTED_SCHEDULES}`);
+    throw outOfRange(`learning-rate schedule is '${text}', expected ${ACCEPTED_SCHEDULES}`);
   }
   const fractions = piecewise[1].split(',').map((part) => (part.trim() === '' ? NaN : Number(part)));
   const valid = fractions.every((fraction, i) => fraction > 0 && fraction < 1 && (i === 0 || fraction > fractions[i - 1]));
   if (!valid) {
-    throw new RangeError(`learning-rate schedule is '${text}', expected ${ACCEPTED_SCHEDULES}`);
+    throw outOfRange(`learning-rate schedule is '${text}', expected ${ACCEPTED_SCHEDULES}`);
   }
   return {
     kind: 'piecewise',
@@ -134,29 +136,29 @@ function checkSchedule(schedule: LrSchedule): void {
       checkPositive('piecewise schedule factor', schedule.factor);
       for (const milestone of schedule.milestones) {
         if (!Number.isFinite(milestone) || milestone < 0) {
-          throw new RangeError(`piecewise schedule milestone is ${milestone}, expected an epoch >= 0`);
+          throw outOfRange(`piecewise schedule milestone is ${milestone}, expected an epoch >= 0`);
         }
       }
       return;
     case 'cyclic':
       checkPositive('cyclic schedule lrMax', schedule.lrMax);
       if (!(schedule.peakFraction > 0 && schedule.peakFraction < 1)) {
-        throw new RangeError(`cyclic schedule peakFraction is ${schedule.peakFraction}, expected a number in (0, 1)`);
+        throw outOfRange(`cyclic schedule peakFraction is ${schedule.peakFraction}, expected a number in (0, 1)`);
       }
       return;
     default:
-      throw new RangeError(
+      throw outOfRange(
         `schedule kind is ${JSON.stringify((schedule as { kind: unknown }).kind)}, expected 'constant', 'piecewise' or 'cyclic'`,
       );
   }
 }
 
 function checkPositive(name: string, value: number): void {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} is ${value}, expected a positive number`);
+  if (!Number.isFinite(value) || value <= 0) throw outOfRange(`${name} is ${value}, expected a positive number`);
 }
 
 function checkPositiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} is ${value}, expected a positive integer`);
+  if (!Number.isInteger(value) || value <= 0) throw outOfRange(`${name} is ${value}, expected a positive integer`);
 }
 
 function formatPercent(fraction: number): string {

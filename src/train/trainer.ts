@@ -6,11 +6,12 @@
 import { AttackOptions, toNativeAttack } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { shuffledIndices } from '../data/random';
+import { nativeData } from '../data/native-dataset';
 import { invalidArgument } from '../errors';
 import { ClassEvaluation, evaluate } from '../evaluate';
 import { Model } from '../model';
 import { prefetch } from '../data/prefetch';
-import { NativeAugmentConfig, NativeProgress } from '../native';
+import { NativeAugmentConfig, NativeDatasetHandle, NativeProgress } from '../native';
 import { learningRatesForEpoch, LrSchedule } from './schedule';
 
 export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs', 'trades', 'mart'] as const;
@@ -36,7 +37,7 @@ export interface TrainOptions {
    * Automatic mitigation: before every epoch after the first, robust accuracy per class is measured on this
    * held-out split and classWeights become (1 - robust_k) / mean(1 - robust), lifting the weakest classes.
    */
-  autoMitigation?: { data: Pick<ImageDataset, 'images' | 'labels'>; attack: AttackOptions };
+  autoMitigation?: { data: EvaluationData; attack: AttackOptions };
   batchSize?: number;
   momentum?: number;
   weightDecay?: number;
@@ -48,7 +49,7 @@ export interface TrainOptions {
   chunkBatches?: number;
   prefetchChunks?: number;
   /** Evaluated after every epoch. */
-  evaluation?: { data: Pick<ImageDataset, 'images' | 'labels'>; attack?: AttackOptions | null; batchSize?: number };
+  evaluation?: { data: EvaluationData; attack?: AttackOptions | null; batchSize?: number };
   /** First epoch to run, 0-based (a resumed run passes the checkpoint's epoch count). */
   startEpoch?: number;
   onProgress?: (epoch: number, progress: NativeProgress) => void;
@@ -88,7 +89,9 @@ export interface StreamedTrainData {
   load(indices: Int32Array, seed: number): Promise<{ images: Uint8Array; labels: Int32Array; count: number }>;
 }
 
-type TrainData = Pick<ImageDataset, 'images' | 'labels' | 'count'> | StreamedTrainData;
+/** In-memory data: a NativeImageSet (loadIntoNative) is read in place every epoch; plain arrays are copied per epoch. */
+type TrainData = (Pick<ImageDataset, 'images' | 'labels' | 'count'> & { native?: NativeDatasetHandle }) | StreamedTrainData;
+type EvaluationData = Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle };
 
 function isStreamed(data: TrainData): data is StreamedTrainData {
   return 'load' in data;
@@ -103,6 +106,12 @@ export function epochSeed(seed: number, epoch: number): number {
 }
 
 export async function train(model: Model, data: TrainData, options: TrainOptions): Promise<EpochRecord[]> {
+  if (!(model instanceof Model)) throw invalidArgument('train needs a Model as its first argument (Model.create or Model.load)');
+  if (!data || typeof data !== 'object' || !Number.isInteger((data as { count?: number }).count)) {
+    throw invalidArgument('train data must be a dataset { images, labels, count } (e.g. loadDataset(...)) or streamed data { count, load }');
+  }
+  if (!options || typeof options !== 'object') throw invalidArgument('train options must be an object such as { method: "pgd", epochs: 10, schedule: { kind: "constant", lr: 0.1 }, attack: { kind: "pgd", eps: 0.1 } }');
+  if (!options.schedule || typeof options.schedule !== 'object') throw invalidArgument('train options.schedule is required, e.g. { kind: "constant", lr: 0.1 } or parseSchedule("cyclic", 0.1, epochs)');
   const batchSize = options.batchSize ?? 128;
   const seed = options.seed ?? 0;
   if (!Number.isInteger(options.epochs) || options.epochs < 1) {
@@ -142,11 +151,12 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       beta: options.beta,
       classWeights,
       classEps,
+      epoch: epoch + 1,
     };
     const onProgress = options.onProgress && ((progress: NativeProgress) => options.onProgress!(epoch + 1, progress));
     const result = isStreamed(data)
       ? await trainStreamedEpoch(model, data, order, rates, nativeOptions, options, onProgress)
-      : await model.native.train({ images: data.images, labels: data.labels, order, learningRates: Float64Array.from(rates) }, nativeOptions, onProgress);
+      : await model.native.train({ ...nativeData(data), order, learningRates: Float64Array.from(rates) }, nativeOptions, onProgress);
     const record: EpochRecord = {
       classWeights: classWeights && Array.from(classWeights),
       epoch: epoch + 1,

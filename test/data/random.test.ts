@@ -46,7 +46,7 @@ describe('shuffledIndices', () => {
   });
 
   it('rejects a negative or fractional count', () => {
-    expect(() => shuffledIndices(-1, 1)).toThrow(RangeError);
+    expect(() => shuffledIndices(-1, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => shuffledIndices(2.5, 1)).toThrow('count must be an integer in [0, 2^31), got 2.5');
   });
 });

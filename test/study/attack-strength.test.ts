@@ -1,19 +1,22 @@
 /** Experiments 5, 6, 7: attack comparison and rank consistency, the temperature sweep, mitigation. */
-import { evaluate, loadMnistSample, takePerClass } from '../../src';
-import { attackLabel, parseAttackList, parseAttackSpec } from '../../src/study/attack-spec';
+import { describeAttack as attackLabel, evaluate, loadMnistSample, Model, takePerClass } from '../../src';
+import { parseAttackList, parseAttackSpec } from '../../src/run';
 import { attackStrengthFromAccuracies, attackStrengthSection } from '../../src/study/attack-strength';
-import { mitigationComparison, mitigationSection, parseLogitBias, withLogitBias } from '../../src/study/mitigation';
+import { mitigationComparison, mitigationSection, parseLogitBias } from '../../src/study/mitigation';
 import { temperatureSection, temperatureSweep } from '../../src/study/temperature';
 import { standardTrainedMnistModel } from '../helpers/mnist-model';
 
-test('attack specs: KIND[@STEPS][xRESTARTS]; unknown kinds pass through for attacks added later', () => {
-  expect(parseAttackList('fgsm,pgd@20,pgd@100x5', 0.1)).toEqual([
+test('attack specs: KIND[@STEPS][xRESTARTS] with the other options given beside them; the library supplies defaults', () => {
+  expect(parseAttackList('fgsm,pgd@20,pgd@100x5', { eps: 0.1 })).toEqual([
     { kind: 'fgsm', eps: 0.1 },
     { kind: 'pgd', eps: 0.1, steps: 20 },
     { kind: 'pgd', eps: 0.1, steps: 100, restarts: 5 },
   ]);
-  expect(parseAttackSpec('apgd-ce@100', 0.03)).toEqual({ kind: 'apgd-ce', eps: 0.03, steps: 100 });
-  expect(() => parseAttackSpec('pgd@twenty', 0.1)).toThrow('attack "pgd@twenty" is not KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5');
+  expect(parseAttackSpec('apgd-ce@100', { eps: 0.03 })).toEqual({ kind: 'apgd-ce', eps: 0.03, steps: 100 });
+  expect(parseAttackSpec('tpgd@5', { eps: 0.03, temperature: 2 })).toEqual({ kind: 'tpgd', eps: 0.03, steps: 5, temperature: 2 });
+  expect(() => parseAttackSpec('pgd@twenty', { eps: 0.1 }, '--attack')).toThrow('--attack "pgd@twenty" is not KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5');
+  expect(() => parseAttackSpec('fab', { eps: 0.1 }, '--attack')).toThrow(/^--attack "fab": unknown attack kind "fab"; accepted: fgsm, pgd, /);
+  expect(() => parseAttackList(' , ', { eps: 0.1 }, '--attacks')).toThrow('--attacks is empty; expected KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5, comma-separated');
   expect(attackLabel({ kind: 'tpgd', eps: 0.1, steps: 20, temperature: 2 })).toBe('T-PGD(T=2)-20 Linf eps=0.1 step=0.0125');
 });
 
@@ -59,12 +62,23 @@ test('a logit bias towards one class moves every clean prediction there; mitigat
   expect(() => parseLogitBias('shirt=1', model.config.classNames)).toThrow('--logit-bias "shirt=1" is not CLASS=VALUE');
   const before = await evaluate(model, data);
   expect(new Set(before.cleanConfusion.flatMap((row) => row.flatMap((n, k) => (n > 0 ? [k] : [])))).size).toBeGreaterThanOrEqual(8);
-  const biased = await withLogitBias(model, parseLogitBias('3=100', model.config.classNames));
-  const clean = await evaluate(biased, data);
+  const logitBias = parseLogitBias('3=100', model.config.classNames);
+  const clean = await evaluate(model, data, { logitBias });
   expect(clean.cleanConfusion.map((row) => row[3])).toEqual(Array(10).fill(3));
-  const study = await mitigationComparison({ label: 'before', model }, { label: 'bias 3=100', model: biased }, data, { attack: { kind: 'fgsm', eps: 0.1 }, mitigation: 'logit bias' });
+  const study = await mitigationComparison({ label: 'before', model }, { label: 'bias 3=100', model, logitBias }, data, { attack: { kind: 'fgsm', eps: 0.1 }, mitigation: 'logit bias' });
   // FGSM moves logits far less than 100: class 3 keeps every example, every other class loses all of them.
   expect(study.after.robust).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  expect(study.after.clean).toEqual(clean.cleanAccuracy);
   expect(Math.min(...study.before.robust)).toBeLessThan(1);
   expect(mitigationSection(study).findings).toHaveLength(2);
+});
+
+test('the study\'s logit bias works on every architecture (ResNet-50 has no classifier.fc3 or linear bias)', async () => {
+  const model = Model.create({ architecture: 'resnet50', inputShape: [3, 32, 32], classNames: ['a', 'b', 'c'], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], device: 'cpu' });
+  const images = Uint8Array.from({ length: 4 * 3 * 32 * 32 }, (_, i) => (i * 7919) % 256);
+  const data = { images, labels: Int32Array.of(0, 1, 2, 0) };
+  const study = await mitigationComparison({ label: 'before', model }, { label: 'bias c=1000', model, logitBias: [0, 0, 1000] }, data, { attack: { kind: 'fgsm', eps: 0.01 }, mitigation: 'logit bias' });
+  // Every example is now predicted as c, under attack too: only c's example counts as correct.
+  expect(study.after.clean).toEqual([0, 0, 1]);
+  expect(study.after.robust).toEqual([0, 0, 1]);
 });

@@ -1,0 +1,35 @@
+/**
+ * The one way attacks are written as text (CLI, study, scripts): KIND[@STEPS][xRESTARTS], e.g. "fgsm", "pgd@20",
+ * "pgd@100x5", "apgd-ce@100". The result is AttackOptions passed to the library unchanged: defaults for what the
+ * text leaves out are the library's (describeAttack / the addon), so attack kinds added later work everywhere.
+ */
+import { ATTACK_KINDS, AttackKind, AttackOptions } from '../attack';
+import { invalidArgument } from '../errors';
+
+const SPEC = /^([a-z][a-z0-9-]*)(?:@(\d+))?(?:x(\d+))?$/;
+
+export const ATTACK_SPEC_HELP = 'KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5';
+
+/**
+ * Parses one attack; `fields` (eps and any other option) complete it. `option` names where the text came from
+ * (e.g. "--attack") in errors.
+ */
+export function parseAttackSpec(text: string, fields: Omit<AttackOptions, 'kind'>, option = 'attack'): AttackOptions {
+  const match = SPEC.exec(String(text).trim());
+  if (!match) throw invalidArgument(`${option} "${text}" is not ${ATTACK_SPEC_HELP}`);
+  const [, kind, steps, restarts] = match;
+  if (!(ATTACK_KINDS as readonly string[]).includes(kind)) {
+    throw invalidArgument(`${option} "${text}": unknown attack kind "${kind}"; accepted: ${ATTACK_KINDS.join(', ')}`);
+  }
+  const options: AttackOptions = { ...fields, kind: kind as AttackKind };
+  if (steps !== undefined) options.steps = Number(steps);
+  if (restarts !== undefined) options.restarts = Number(restarts);
+  return options;
+}
+
+/** A comma-separated list of attacks, weakest first by convention. */
+export function parseAttackList(text: string, fields: Omit<AttackOptions, 'kind'>, option = 'attacks'): AttackOptions[] {
+  const attacks = String(text).split(',').filter((part) => part.trim() !== '').map((part) => parseAttackSpec(part, fields, option));
+  if (attacks.length === 0) throw invalidArgument(`${option} is empty; expected ${ATTACK_SPEC_HELP}, comma-separated`);
+  return attacks;
+}

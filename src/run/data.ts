@@ -1,0 +1,78 @@
+/**
+ * The one loader of a run's data, used by train, evaluate, every study experiment and class removal: the
+ * dataset's split, the run's class subset and CIFAR-100 label set, N per class, streamed ImageNet decoded with
+ * the evaluation transform for testing. In-memory sets are handed to the addon once (loadIntoNative).
+ */
+import { ImageDataset } from '../data/dataset';
+import { DatasetName, loadDataset, loadFolderDataset, STREAMED_DATASETS } from '../data/index';
+import { decodeBatch, decodeToMemory, DecodeErrorPolicy, ImageFolderDataset } from '../data/imagenet';
+import { loadIntoNative, NativeImageSet } from '../data/native-dataset';
+import { holdOutPerClass, restrictToClasses, takePerClass } from '../data/subset';
+import { ClasswiseError } from '../errors';
+import { RECIPES } from '../recipes';
+import { StreamedTrainData } from '../train/trainer';
+import { RunConfig } from './config';
+
+/** Training data of a run: in memory (and in the addon), or image files decoded while training (ImageNet). */
+export type RunTrainData = NativeImageSet | ImageFolderDataset;
+
+/** Where a run's data comes from; the run's RunConfig or a checkpoint's saved one (older runs lack some fields). */
+export type RunDataSettings = Pick<RunConfig, 'dataset'> & Partial<Pick<RunConfig, 'dataDir' | 'cifar100Labels' | 'classes' | 'imageSize' | 'onDecodeError'>>;
+
+export type SkipReporter = (file: string, message: string) => void;
+
+/** One split as the run sees it: class subset first, then N per class. Streamed datasets stay undecoded. */
+export function loadRunSplit(config: RunDataSettings, split: ImageDataset['split'], perClass: number | null, seed: number): ImageDataset | ImageFolderDataset {
+  const dataset = config.dataset as DatasetName;
+  const options = { dataDir: config.dataDir, cifar100Labels: config.cifar100Labels, imageSize: config.imageSize ?? RECIPES[dataset]?.imageSize };
+  let data: ImageDataset | ImageFolderDataset = STREAMED_DATASETS.includes(dataset)
+    ? loadFolderDataset(dataset, split, options)
+    : loadDataset(dataset, split, options);
+  if (config.classes && config.classes.length > 0) data = restrictToClasses(data, config.classes);
+  return perClass === null ? data : takePerClass(data, perClass, seed);
+}
+
+/**
+ * The run's test examples in memory and in the addon: `perClass` per class (null: all) drawn with `seed`; the
+ * run's own evaluation subset is (config.evalPerClass, config.seed + 1). A streamed set is decoded for evaluation.
+ */
+export async function loadRunTestSet(config: RunDataSettings, perClass: number | null, seed: number, onSkip?: SkipReporter): Promise<NativeImageSet> {
+  const data = loadRunSplit(config, 'test', perClass, seed);
+  return loadIntoNative('files' in data ? await decodeToMemory(data, config.onDecodeError ?? 'fail', onSkip) : data);
+}
+
+/** The evaluation subset a run measured every epoch, so that later numbers line up with metrics.jsonl. */
+export function runTestSubset(config: RunConfig, perClass?: number | null): { perClass: number | null; seed: number } {
+  return { perClass: perClass === undefined ? config.evalPerClass : perClass, seed: config.seed + 1 };
+}
+
+/** Everything a run trains and evaluates on, each in-memory set handed to the addon once. */
+export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Promise<{ train: RunTrainData; test: NativeImageSet; heldOut?: NativeImageSet }> {
+  let train = loadRunSplit(config, 'train', null, config.seed);
+  let heldOut: ImageDataset | undefined;
+  if (config.mitigation === 'auto') {
+    if ('files' in train) {
+      throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--mitigate auto needs a dataset held in memory; ${config.dataset} is streamed`);
+    }
+    ({ kept: train, heldOut } = holdOutPerClass(train, config.mitigationPerClass ?? 100, config.seed + 2));
+  }
+  if (config.trainPerClass !== null) train = takePerClass(train, config.trainPerClass, config.seed);
+  const { perClass, seed } = runTestSubset(config);
+  return {
+    train: 'files' in train ? train : loadIntoNative(train),
+    test: await loadRunTestSet(config, perClass, seed, onSkip),
+    heldOut: heldOut && loadIntoNative(heldOut),
+  };
+}
+
+/** Streamed training data: each chunk decoded with random-resized crop and flip, seeded per chunk. */
+export function streamedTrainData(data: ImageFolderDataset, policy: DecodeErrorPolicy, onSkip?: SkipReporter): StreamedTrainData {
+  return {
+    count: data.count,
+    load: async (indices, seed) => {
+      const batch = await decodeBatch(data, indices, { augment: true, seed, onDecodeError: policy });
+      for (const { file, message } of batch.skipped) onSkip?.(file, message);
+      return batch;
+    },
+  };
+}

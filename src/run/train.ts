@@ -1,0 +1,181 @@
+/**
+ * Training a run into its folder: checkpoint.safetensors every epoch, best.safetensors whenever robust accuracy on
+ * the evaluation subset is the highest so far, metrics.jsonl one line per epoch. `resume` continues from the last
+ * checkpoint; epochs after it are recomputed bit for bit. A run whose loss turns non-finite stops with an error
+ * naming the epoch, step and learning rate, and its checkpoints stay those of the last good epoch.
+ */
+import fs from 'fs';
+import path from 'path';
+
+import { appendLineDurable, loadCheckpoint, removeLeftoverTempFiles } from '../checkpoint';
+import { ImageDataset } from '../data/dataset';
+import { ClasswiseError, invalidArgument } from '../errors';
+import { ClassEvaluation } from '../evaluate';
+import { DeviceName, Model } from '../model';
+import { NativeModelInfo, NativeProgress } from '../native';
+import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/class-table';
+import { RECIPES } from '../recipes';
+import { parseClassValues } from '../train/mitigation';
+import { describeSchedule, parseSchedule } from '../train/schedule';
+import { EpochRecord, train } from '../train/trainer';
+import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
+import { loadRunData, RunTrainData, streamedTrainData } from './data';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
+
+export interface RunReporter {
+  start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
+  progress?(epoch: number, progress: NativeProgress): void;
+  /** `best`: the best epoch so far by robust accuracy on the evaluation subset (this one when isBest). */
+  epochEnd?(record: EpochRecord, table: string, best: { epoch: number; robust: number; isBest: boolean }): void;
+  message?(text: string): void;
+}
+
+export interface RunOptions {
+  out: string;
+  resume?: boolean;
+  device?: DeviceName;
+  reporter?: RunReporter;
+}
+
+export function classRows(evaluation: ClassEvaluation): ClassAccuracyRow[] {
+  return evaluation.classNames.map((name, k) => ({
+    name,
+    count: evaluation.counts[k],
+    clean: evaluation.cleanAccuracy[k],
+    robust: evaluation.robustAccuracy[k],
+  }));
+}
+
+/** One metrics.jsonl line: everything per class, so later studies need not re-run the model. */
+export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epoch: number; isBest: boolean }): Record<string, unknown> {
+  const evaluation = record.evaluation!;
+  const summary = summarizeClasses(classRows(evaluation));
+  return {
+    epoch: record.epoch,
+    method: config.method,
+    classWeights: record.classWeights,
+    learningRate: record.learningRate,
+    trainLoss: record.trainLoss,
+    trainAccuracy: record.trainAccuracy,
+    trainSeconds: record.trainSeconds,
+    imagesPerSecond: record.imagesPerSecond,
+    attack: evaluation.attackLabel,
+    classNames: evaluation.classNames,
+    counts: evaluation.counts,
+    cleanAccuracy: evaluation.cleanAccuracy,
+    robustAccuracy: evaluation.robustAccuracy,
+    meanClean: summary.meanClean,
+    meanRobust: summary.meanRobust,
+    overallRobust: evaluation.overall.robust,
+    ...(best ? { bestEpoch: best.epoch, isBestEpoch: best.isBest } : {}),
+    best: { name: summary.best.name, robust: summary.best.robust },
+    worst: { name: summary.worst.name, robust: summary.worst.robust },
+    gap: summary.gap,
+    weightNorms: evaluation.weightNorms,
+    meanLoss: evaluation.meanLoss,
+    meanGradientNorm: evaluation.meanGradientNorm,
+    cleanConfusion: evaluation.cleanConfusion,
+    adversarialConfusion: evaluation.adversarialConfusion,
+    evalSeconds: evaluation.seconds,
+  };
+}
+
+/** The best epoch among the finished ones in metrics.jsonl (resume continues the comparison). */
+function bestSoFar(out: string, epochs: number): { epoch: number; robust: number } | undefined {
+  if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
+  let best: { epoch: number; robust: number } | undefined;
+  for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
+    const robust = line.overallRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
+  }
+  return best;
+}
+
+export async function runTraining(config: RunConfig, options: RunOptions): Promise<EpochRecord[]> {
+  if (!config || typeof config !== 'object') throw invalidArgument('runTraining needs a RunConfig (see runConfig(settings))');
+  if (!options || typeof options.out !== 'string') throw invalidArgument('runTraining options.out must name the run folder');
+  const reporter = options.reporter ?? {};
+  const out = options.out;
+  const checkpointPath = path.join(out, CHECKPOINT_FILE);
+  const bestPath = path.join(out, BEST_CHECKPOINT_FILE);
+  const metricsPath = path.join(out, METRICS_FILE);
+  const schedule = parseSchedule(config.schedule, config.learningRate, config.epochs);
+  prepareRunFolder(out);
+  for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
+
+  let startEpoch = 0;
+  let savedTensors: Awaited<ReturnType<Model['state']>> | undefined;
+  if (fs.existsSync(checkpointPath)) {
+    if (!options.resume) {
+      throw new ClasswiseError('ERR_RUN_EXISTS', `${out} already holds a run (${checkpointPath}); pass --resume to continue it or choose another --out`);
+    }
+    const checkpoint = loadCheckpoint(checkpointPath);
+    compareConfigs(checkpoint.meta.config.run as RunConfig, config, out);
+    startEpoch = checkpoint.meta.epoch;
+    savedTensors = checkpoint.tensors;
+    reporter.message?.(`resuming ${out} after epoch ${startEpoch} of ${config.epochs}`);
+  } else if (options.resume) {
+    reporter.message?.(`--resume: no checkpoint in ${out} yet, starting from epoch 1`);
+  }
+
+  const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
+  const { train: trainSet, test: testSet, heldOut } = await loadRunData(config, onSkip);
+  const classWeights = config.classWeights ? parseClassValues(config.classWeights, trainSet.classNames, 1, 'class weights', [0, 1e6]) : undefined;
+  const classEps = config.classEps ? parseClassValues(config.classEps, trainSet.classNames, config.eps, 'class eps', [0, 1]) : undefined;
+  const recipe = RECIPES[config.dataset];
+  const model = Model.create({
+    architecture: runArchitecture(config),
+    inputShape: trainSet.shape,
+    classNames: trainSet.classNames,
+    mean: recipe.mean,
+    std: recipe.std,
+    device: options.device,
+    seed: config.seed,
+  });
+  if (savedTensors) await model.loadState(savedTensors);
+  trimMetrics(metricsPath, startEpoch);
+  reporter.start?.({ config, model: model.info, train: trainSet, test: testSet, startEpoch, out });
+  reporter.message?.(`schedule: ${describeSchedule(schedule)}`);
+  if (startEpoch >= config.epochs) {
+    reporter.message?.(`${out} already finished its ${config.epochs} epochs`);
+    return [];
+  }
+
+  let best = bestSoFar(out, startEpoch);
+  let lastSaved = startEpoch;
+  const evaluationAttack = evalAttack(config);
+  const trainData = 'files' in trainSet ? streamedTrainData(trainSet, config.onDecodeError ?? 'fail', onSkip) : trainSet;
+  try {
+    return await train(model, trainData, {
+      ...recipeTrainOptions(config, 'files' in trainSet),
+      classWeights,
+      classEps,
+      autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
+      startEpoch,
+      evaluation: { data: testSet, attack: evaluationAttack },
+      onProgress: reporter.progress,
+      onEpochEnd: async (record) => {
+        const robust = record.evaluation!.overall.robust;
+        const isBest = !best || robust > best.robust;
+        if (isBest) best = { epoch: record.epoch, robust };
+        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config } };
+        // Metrics, best, then last: a kill in between leaves a metrics line that resume trims and redoes.
+        appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
+        if (isBest) await model.save(bestPath, meta);
+        await model.save(checkpointPath, meta);
+        lastSaved = record.epoch;
+        const table = formatClassTable(classRows(record.evaluation!), {
+          title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images`,
+          attackLabel: record.evaluation!.attackLabel,
+        });
+        reporter.epochEnd?.(record, table, { ...best!, isBest });
+      },
+    });
+  } catch (error) {
+    if (error instanceof ClasswiseError && error.code === 'ERR_NON_FINITE') {
+      const kept = lastSaved > 0 ? `${checkpointPath} keeps epoch ${lastSaved}, the last good one` : 'no checkpoint was written';
+      throw new ClasswiseError('ERR_NON_FINITE', `${error.message}; the run stopped: ${kept}`);
+    }
+    throw error;
+  }
+}
