@@ -108,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetWorkerThreads(WorkerThreads());
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("attackDefaults", Napi::Function::New(env, AttackDefaults));
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));

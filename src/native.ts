@@ -13,7 +13,7 @@ export interface NativeProgress {
 export type ProgressCallback = (event: NativeProgress) => void;
 
 export interface NativeAttackConfig {
-  kind: 'none' | 'fgsm' | 'pgd' | 'cw' | 'tpgd' | 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'square' | 'autoattack';
+  kind: 'none' | 'fgsm' | 'pgd' | 'cw' | 'tpgd' | 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'fab-t' | 'square' | 'autoattack';
   norm?: 'linf' | 'l2';
   eps?: number;
   stepSize?: number;
@@ -24,8 +24,39 @@ export interface NativeAttackConfig {
   temperature?: number;
   queries?: number;
   squareFraction?: number;
+  squareSchedule?: string;
   targetClasses?: number;
   attacks?: string[];
+  /** Options the library does not know are passed on, so that the addon refuses them by name. */
+  [other: string]: unknown;
+}
+
+/** One attack kind in the addon's table: the options it accepts and its defaults. */
+export interface NativeAttackKindDefaults {
+  options: string[];
+  steps?: number;
+  /** PGD family: the default stepSize is this * eps / steps (FGSM: this * eps). */
+  stepSizeTimesSteps?: number;
+  restarts: number;
+  randomStart: boolean;
+  targetClasses?: number;
+  queries?: number;
+  squareFraction?: number;
+  squareSchedule?: 'rescaled' | 'autoattack';
+}
+
+export interface NativeAttackDefaults {
+  kinds: Record<string, NativeAttackKindDefaults>;
+  standardAutoAttack: {
+    attacks: string[];
+    steps: number;
+    queries: number;
+    targetClasses: number;
+    squareFraction: number;
+    squareSchedule: 'autoattack';
+    restarts: number;
+  };
+  fgsmRs: { randomStart: boolean; stepSizeTimesEps: number };
 }
 
 export interface NativeModelSpec {
@@ -121,6 +152,8 @@ export interface NativeModel {
 export interface NativeAddon {
   runtimeInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuCachingAllocator: boolean };
   setThreads(options: { threads: number }): number;
+  /** The one table of attack kinds, options and defaults (native/tensor_bridge.cc). */
+  attackDefaults(): NativeAttackDefaults;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;

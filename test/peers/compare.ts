@@ -1,0 +1,82 @@
+/**
+ * The attacks compared with the peers, their budgets in the tests, and the margins.
+ *
+ * Why the margins hold. Robust accuracy per class is a count of examples out of n per class. An example
+ * counts differently on two sides only if (a) the attack is random and the example lies where some random
+ * starts break it and others do not, or (b) float rounding differs between LibTorch's and PyTorch's kernels
+ * on an example at a decision tie. (b) is rare: the same weights give the same logits to ~1e-6.
+ * - FAB-T's first restart starts at the image itself: deterministic, so both sides follow the same path up to
+ *   rounding, and agree per example; we allow 1 example per class for (b).
+ * - PGD, APGD-CE, APGD-T start at random: 100 APGD steps (20 for PGD) converge, so few examples depend on the
+ *   start; measured per-example disagreement on this model is a few percent of the examples at most, spread
+ *   over classes: we allow 2 examples per class and 1.5 points overall.
+ * - Square is a random search over few queries in the tests: which examples fall depends on the draw, so the
+ *   sides agree in distribution only. Each side's per-class count is a sum of independent Bernoulli outcomes of
+ *   the examples whose fate is random; the difference of two independent draws has standard deviation at most
+ *   sqrt(2 * n * 0.25) = sqrt(n / 2) examples per class (3.9 at n = 30); we allow 3 sigma per class, and 3 sigma
+ *   of the overall difference (sqrt(N / 2) / N) overall.
+ * - The AutoAttack cascade ends with Square on the few points that survive the gradient stages, so its
+ *   random part is small: we allow 2 examples per class and 1.5 points overall, as for APGD.
+ */
+import { expect } from '@jest/globals';
+import type { attack as attackFunction, AttackOptions, Model } from '../../src/index';
+import { PeerAttack, PeerLibrary, PeerSettings, robustCounts, runPeer } from './peers';
+
+export interface PeerCase {
+  ours: (eps: number) => AttackOptions;
+  peer: (eps: number) => PeerSettings;
+  peerAttack: PeerAttack;
+  libraries: PeerLibrary[];
+  /** Largest per-class difference of robust counts, in examples (a function of the examples per class). */
+  perClassExamples: (perClass: number) => number;
+  /** Largest difference of overall robust accuracy, in points. */
+  overallPoints: (total: number) => number;
+}
+
+const converged = { perClassExamples: () => 2, overallPoints: () => 1.5 };
+const deterministic = { perClassExamples: () => 1, overallPoints: () => 1 };
+const random = {
+  perClassExamples: (n: number) => Math.ceil(3 * Math.sqrt(n / 2)),
+  overallPoints: (total: number) => (100 * 3 * Math.sqrt(total / 2)) / total,
+};
+
+/** The test budgets: full steps for the cheap attacks, fewer steps and queries where the cost adds up. */
+export const PEER_CASES: [string, PeerCase][] = [
+  ['PGD-20', { ours: (eps) => ({ kind: 'pgd', eps, steps: 20 }), peer: (eps) => ({ eps, steps: 20 }), peerAttack: 'pgd', libraries: ['torchattacks'], ...converged }],
+  ['APGD-CE-100', { ours: (eps) => ({ kind: 'apgd-ce', eps, steps: 100 }), peer: (eps) => ({ eps, steps: 100 }), peerAttack: 'apgd-ce', libraries: ['torchattacks', 'autoattack'], ...converged }],
+  ['APGD-T-25', { ours: (eps) => ({ kind: 'apgd-t', eps, steps: 25 }), peer: (eps) => ({ eps, steps: 25 }), peerAttack: 'apgd-t', libraries: ['torchattacks', 'autoattack'], ...converged }],
+  ['FAB-T-25', { ours: (eps) => ({ kind: 'fab-t', eps, steps: 25 }), peer: (eps) => ({ eps, steps: 25 }), peerAttack: 'fab-t', libraries: ['torchattacks', 'autoattack'], ...deterministic }],
+  ['Square-200', { ours: (eps) => ({ kind: 'square', eps, queries: 200, squareSchedule: 'autoattack' }), peer: (eps) => ({ eps, queries: 200, schedule: 'autoattack' }), peerAttack: 'square', libraries: ['torchattacks', 'autoattack'], ...random }],
+  ['AutoAttack (25 steps, 200 queries)', { ours: (eps) => ({ kind: 'autoattack', eps, steps: 25, queries: 200 }), peer: (eps) => ({ eps, steps: 25, queries: 200 }), peerAttack: 'autoattack', libraries: ['torchattacks', 'autoattack'], ...converged }],
+];
+
+export interface AgreementInput {
+  python: string;
+  checkpoint: string;
+  folder: string;
+  model: Model;
+  images: Float32Array;
+  labels: Int32Array;
+  classes: number;
+  eps: number;
+  testCase: PeerCase;
+  attack: typeof attackFunction;
+}
+
+export async function expectAgreement(input: AgreementInput): Promise<void> {
+  const { testCase, labels, classes } = input;
+  const ours = await input.attack(input.model, input.images, labels, { ...testCase.ours(input.eps), seed: 0 });
+  const mine = robustCounts(ours.predictions, labels, classes);
+  const perClass = Math.min(...mine.total);
+  const total = labels.length;
+  const overall = (counts: number[]) => (100 * counts.reduce((a, b) => a + b, 0)) / total;
+  for (const library of testCase.libraries) {
+    const theirs = runPeer(input.python, input.checkpoint, input.folder, library, testCase.peerAttack, testCase.peer(input.eps));
+    expect(theirs.maxLinf).toBeLessThanOrEqual(input.eps + 1e-6);
+    const peer = robustCounts(theirs.predictions, labels, classes);
+    const differences = mine.robust.map((count, k) => Math.abs(count - peer.robust[k]));
+    const report = `${library}: ours ${JSON.stringify(mine.robust)} vs ${JSON.stringify(peer.robust)} of ${perClass} per class`;
+    expect({ report, largest: Math.max(...differences) <= testCase.perClassExamples(perClass) }).toEqual({ report, largest: true });
+    expect(Math.abs(overall(mine.robust) - overall(peer.robust))).toBeLessThanOrEqual(testCase.overallPoints(total));
+  }
+}
