@@ -86,7 +86,7 @@ torch::Tensor ProjectOntoHyperplaneLinf(const torch::Tensor& t, torch::Tensor w,
   torch::Tensor d = (a - t) * usable;
   // Largest move each coordinate allows before hitting the box, sorted.
   torch::Tensor room = a - t * (2 * a - 1);
-  torch::Tensor order = room.argsort(1);
+  torch::Tensor order = std::get<1>(room.sort(/*dim=*/1, /*descending=*/false));
   b = b - (w * t).sum(1);
   torch::Tensor fullGain = (w * d).sum(1);
   torch::Tensor reversed = order.flip({1});

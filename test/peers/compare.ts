@@ -40,15 +40,26 @@ const random = {
   overallPoints: (total: number) => (100 * 3 * Math.sqrt(total / 2)) / total,
 };
 
-/** The test budgets: full steps for the cheap attacks, fewer steps and queries where the cost adds up. */
-export const PEER_CASES: [string, PeerCase][] = [
-  ['PGD-20', { ours: (eps) => ({ kind: 'pgd', eps, steps: 20 }), peer: (eps) => ({ eps, steps: 20 }), peerAttack: 'pgd', libraries: ['torchattacks'], ...converged }],
-  ['APGD-CE-100', { ours: (eps) => ({ kind: 'apgd-ce', eps, steps: 100 }), peer: (eps) => ({ eps, steps: 100 }), peerAttack: 'apgd-ce', libraries: ['torchattacks', 'autoattack'], ...converged }],
-  ['APGD-T-25', { ours: (eps) => ({ kind: 'apgd-t', eps, steps: 25 }), peer: (eps) => ({ eps, steps: 25 }), peerAttack: 'apgd-t', libraries: ['torchattacks', 'autoattack'], ...converged }],
-  ['FAB-T-25', { ours: (eps) => ({ kind: 'fab-t', eps, steps: 25 }), peer: (eps) => ({ eps, steps: 25 }), peerAttack: 'fab-t', libraries: ['torchattacks', 'autoattack'], ...deterministic }],
-  ['Square-200', { ours: (eps) => ({ kind: 'square', eps, queries: 200, squareSchedule: 'autoattack' }), peer: (eps) => ({ eps, queries: 200, schedule: 'autoattack' }), peerAttack: 'square', libraries: ['torchattacks', 'autoattack'], ...random }],
-  ['AutoAttack (25 steps, 200 queries)', { ours: (eps) => ({ kind: 'autoattack', eps, steps: 25, queries: 200 }), peer: (eps) => ({ eps, steps: 25, queries: 200 }), peerAttack: 'autoattack', libraries: ['torchattacks', 'autoattack'], ...converged }],
-];
+export interface PeerBudget {
+  pgdSteps: number;
+  apgdSteps: number;
+  /** APGD-T and FAB-T steps (per target class). */
+  targetedSteps: number;
+  queries: number;
+}
+
+/** The test budgets: few steps and queries where the cost adds up; the full settings are in scripts/reference/peer-table.js. */
+export function peerCases(b: PeerBudget): [string, PeerCase][] {
+  const both: PeerLibrary[] = ['torchattacks', 'autoattack'];
+  return [
+    [`PGD-${b.pgdSteps}`, { ours: (eps) => ({ kind: 'pgd', eps, steps: b.pgdSteps }), peer: (eps) => ({ eps, steps: b.pgdSteps }), peerAttack: 'pgd', libraries: ['torchattacks'], ...converged }],
+    [`APGD-CE-${b.apgdSteps}`, { ours: (eps) => ({ kind: 'apgd-ce', eps, steps: b.apgdSteps }), peer: (eps) => ({ eps, steps: b.apgdSteps }), peerAttack: 'apgd-ce', libraries: both, ...converged }],
+    [`APGD-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'apgd-t', eps, steps: b.targetedSteps }), peer: (eps) => ({ eps, steps: b.targetedSteps }), peerAttack: 'apgd-t', libraries: both, ...converged }],
+    [`FAB-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'fab-t', eps, steps: b.targetedSteps }), peer: (eps) => ({ eps, steps: b.targetedSteps }), peerAttack: 'fab-t', libraries: both, ...deterministic }],
+    [`Square-${b.queries}`, { ours: (eps) => ({ kind: 'square', eps, queries: b.queries, squareSchedule: 'autoattack' }), peer: (eps) => ({ eps, queries: b.queries, schedule: 'autoattack' }), peerAttack: 'square', libraries: both, ...random }],
+    [`AutoAttack (${b.targetedSteps} steps, ${b.queries} queries)`, { ours: (eps) => ({ kind: 'autoattack', eps, steps: b.targetedSteps, queries: b.queries }), peer: (eps) => ({ eps, steps: b.targetedSteps, queries: b.queries }), peerAttack: 'autoattack', libraries: both, ...converged }],
+  ];
+}
 
 export interface AgreementInput {
   python: string;

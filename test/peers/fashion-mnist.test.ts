@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { attack, evaluate, loadFashionMnist, Model, RECIPES, setThreads, takePerClass, train } from '../../src/index';
-import { expectAgreement, PEER_CASES } from './compare';
+import { expectAgreement, peerCases } from './compare';
 import { peerPython, THREADS, writeInputs } from './peers';
 
 const { python, reason } = peerPython();
@@ -51,7 +51,7 @@ describePeers('peers on a PGD-trained SmallCNN, Fashion-MNIST', () => {
     if (folder) fs.rmSync(folder, { recursive: true, force: true });
   });
 
-  test.each(PEER_CASES)('%s: per-class robust accuracy agrees with torchattacks and AutoAttack', async (_name, testCase) => {
+  test.each(peerCases({ pgdSteps: 20, apgdSteps: 100, targetedSteps: 25, queries: 200 }))('%s: per-class robust accuracy agrees with torchattacks and AutoAttack', async (_name, testCase) => {
     await expectAgreement({ python: python!, checkpoint, folder, model, images, labels, classes: 10, eps: EPS, testCase, attack });
   }, 900_000);
 });
