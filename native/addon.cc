@@ -111,6 +111,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("NativeDataset", DatasetWrap::Define(env));
+  exports.Set("attackDefaults", Napi::Function::New(env, AttackDefaults));
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));

@@ -4,6 +4,7 @@
 
 #include "apgd.h"
 #include "ensemble.h"
+#include "fab.h"
 #include "model_state.h"
 #include "square.h"
 
@@ -163,6 +164,7 @@ AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const tor
   switch (config.algorithm) {
     case AttackAlgorithm::Apgd: return RunApgd(model, images, labels, targets, config, generator);
     case AttackAlgorithm::Square: return RunSquare(model, images, labels, targets, config, generator);
+    case AttackAlgorithm::Fab: return RunFab(model, images, labels, config, generator);
     case AttackAlgorithm::Ensemble: return RunEnsemble(model, images, labels, config, generator);
     case AttackAlgorithm::Pgd: break;
   }

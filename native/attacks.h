@@ -21,13 +21,15 @@ enum class AttackAlgorithm {
   Pgd,       // fixed step size, sign (Linf) or normalised (L2) gradient
   Apgd,      // Croce & Hein 2020: step-size halving at checkpoints, momentum 0.75
   Square,    // Andriushchenko et al. 2020: score-based random search, Linf
+  Fab,       // FAB-T, Linf (Croce & Hein 2020): targeted minimal-perturbation boundary attack
   Ensemble,  // AutoAttack-style cascade over the stages below, each on the points still robust
 };
 
-// Stages of the ensemble, in cascade order. FAB-T is not implemented, so the cascade is never the standard one.
+// Stages of the ensemble, in cascade order (the standard AutoAttack runs all four).
 struct EnsembleStages {
   bool apgdCe = true;
   bool apgdTargeted = true;
+  bool fabTargeted = true;
   bool square = true;
 };
 
@@ -43,9 +45,13 @@ struct AttackConfig {
   AttackAlgorithm algorithm = AttackAlgorithm::Pgd;
   AttackLoss loss = AttackLoss::Ce;
   double temperature = 1.0;    // Ce only
-  int64_t targetClasses = 0;   // APGD-T: attack each of the top-k other classes in turn (0: off)
-  int64_t queries = 5000;      // Square: model evaluations per example
+  int64_t targetClasses = 0;   // APGD-T, FAB-T: attack each of the top-k other classes in turn (0: off)
+  int64_t queries = 5000;      // Square: model evaluations per example and restart
   double squareFraction = 0.8; // Square: initial share of pixels changed per query (p_init)
+  // Square: the window schedule written for 10,000 queries is rescaled to `queries` (the paper's and
+  // torchattacks' default); false: halvings at fixed query counts 10/50/200/500/1000/2000/4000/6000/8000,
+  // as the standard AutoAttack runs Square (resc_schedule=False).
+  bool squareRescale = true;
   EnsembleStages stages;
   // Optional per-example budget [N,1,1,1] (class-wise epsilon in training); step sizes scale with it.
   torch::Tensor exampleEps;

@@ -1,6 +1,7 @@
 #include "ensemble.h"
 
 #include "apgd.h"
+#include "fab.h"
 #include "model_state.h"
 #include "square.h"
 
@@ -22,7 +23,7 @@ AttackResult RunEnsemble(Classifier& model, const torch::Tensor& images, const t
   torch::Tensor adversarial = images.clone();
   torch::Tensor brokenBy = torch::where(success, torch::full_like(labels, kStageClean),
                                         torch::full_like(labels, kStageRobust));
-  // Called after each stage that ran: numbered 1, 2, 3 for APGD-CE, APGD-T, Square.
+  // Called after each stage that ran: numbered 1, 2, 3, 4 for APGD-CE, APGD-T, FAB-T, Square.
   auto record = [&](int64_t number) {
     torch::NoGradGuard noGrad;
     brokenBy = torch::where(success.logical_and(brokenBy.eq(kStageRobust)), torch::full_like(labels, number), brokenBy);
@@ -46,12 +47,19 @@ AttackResult RunEnsemble(Classifier& model, const torch::Tensor& images, const t
     ApgdInPlace(model, images, labels, labels, cleanLogits, stage, local, adversarial, success);
     record(2);
   }
+  if (config.stages.fabTargeted) {
+    stage.algorithm = AttackAlgorithm::Fab;
+    stage.targetClasses = config.targetClasses;
+    at::Generator local = stageGenerator();
+    FabInPlace(model, images, labels, cleanLogits, stage, local, adversarial, success);
+    record(3);
+  }
   if (config.stages.square) {
     stage.algorithm = AttackAlgorithm::Square;
     stage.targetClasses = 0;
     at::Generator local = stageGenerator();
     SquareInPlace(model, images, labels, labels, stage, local, adversarial, success);
-    record(3);
+    record(4);
   }
   torch::NoGradGuard noGrad;
   return {adversarial, model.forward(adversarial).argmax(1), brokenBy};

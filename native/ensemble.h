@@ -1,5 +1,5 @@
-// AutoAttack-style cascade: APGD-CE, then APGD-T, then Square, each run only on the points still robust,
-// so each point ends with its worst case. FAB-T is not implemented: results say which stages ran.
+// The AutoAttack cascade: APGD-CE, then APGD-T, then FAB-T, then Square, each run only on the points still
+// robust, so each point ends with its worst case. Results say which stages ran and with which settings.
 #pragma once
 
 #include "attacks.h"

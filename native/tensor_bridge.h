@@ -30,7 +30,11 @@ torch::Tensor CopyIndexArray(const Napi::Value& value, const std::string& name, 
 // Float32Array / Float64Array / BigInt64Array / Int32Array holding a copy of a host tensor.
 Napi::Value TensorToTypedArray(Napi::Env env, const torch::Tensor& tensor);
 
-// { kind: 'none'|'fgsm'|'pgd', norm: 'linf'|'l2', eps, stepSize, steps, restarts, randomStart, targeted }
+// { kind, norm: 'linf'|'l2', eps, ... }: the options of the kind (see the table in tensor_bridge.cc); any other
+// option is refused with a message naming it.
 AttackConfig ParseAttack(const Napi::Value& value, const std::string& where);
+
+// attackDefaults(): the table of attack kinds, their options and defaults, and the standard AutoAttack's settings.
+Napi::Value AttackDefaults(const Napi::CallbackInfo& info);
 
 }  // namespace classwise

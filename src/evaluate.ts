@@ -78,7 +78,7 @@ export async function evaluate(
   const diagonal = (m: number[][]) => m.reduce((sum, row, k) => sum + row[k], 0);
   let ensemble: ClassEvaluation['ensemble'];
   if (options.attack?.kind === 'autoattack' && raw.brokenBy) {
-    const stages = ensembleStages(options.attack);
+    const stages = ensembleStages(options.attack, classes);
     const brokenBy = stageNames(raw.brokenBy, stages.attacksRun);
     const brokenPerClass = Array.from({ length: classes }, () => stages.attacksRun.map(() => 0));
     brokenBy.forEach((stage, i) => {

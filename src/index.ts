@@ -1,5 +1,5 @@
 /** classwise-at: the public library API. */
-export { attack, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
+export { attack, attackDefaults, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
 export type { AttackCallOptions, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
 export { evaluate } from './evaluate';
 export { orderingWarnings, randomnessWarning } from './attack-checks';

@@ -16,7 +16,7 @@ export interface NativeProgress {
 export type ProgressCallback = (event: NativeProgress) => void;
 
 export interface NativeAttackConfig {
-  kind: 'none' | 'fgsm' | 'pgd' | 'cw' | 'tpgd' | 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'square' | 'autoattack';
+  kind: 'none' | 'fgsm' | 'pgd' | 'cw' | 'tpgd' | 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'fab-t' | 'square' | 'autoattack';
   norm?: 'linf' | 'l2';
   eps?: number;
   stepSize?: number;
@@ -27,8 +27,39 @@ export interface NativeAttackConfig {
   temperature?: number;
   queries?: number;
   squareFraction?: number;
+  squareSchedule?: string;
   targetClasses?: number;
   attacks?: string[];
+  /** Options the library does not know are passed on, so that the addon refuses them by name. */
+  [other: string]: unknown;
+}
+
+/** One attack kind in the addon's table: the options it accepts and its defaults. */
+export interface NativeAttackKindDefaults {
+  options: string[];
+  steps?: number;
+  /** PGD family: the default stepSize is this * eps / steps (FGSM: this * eps). */
+  stepSizeTimesSteps?: number;
+  restarts: number;
+  randomStart: boolean;
+  targetClasses?: number;
+  queries?: number;
+  squareFraction?: number;
+  squareSchedule?: 'rescaled' | 'autoattack';
+}
+
+export interface NativeAttackDefaults {
+  kinds: Record<string, NativeAttackKindDefaults>;
+  standardAutoAttack: {
+    attacks: string[];
+    steps: number;
+    queries: number;
+    targetClasses: number;
+    squareFraction: number;
+    squareSchedule: 'autoattack';
+    restarts: number;
+  };
+  fgsmRs: { randomStart: boolean; stepSizeTimesEps: number };
 }
 
 export interface NativeModelSpec {
@@ -157,6 +188,8 @@ export interface NativeAddon {
   setThreads(options: { threads: number }): number;
   /** Native errors are constructed from this class from then on (new C(code, message)). */
   setErrorClass(errorClass: typeof ClasswiseError): void;
+  /** The one table of attack kinds, options and defaults (native/tensor_bridge.cc). */
+  attackDefaults(): NativeAttackDefaults;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
   NativeDataset: new (data: { images: Uint8Array; labels: Int32Array; channels: number; height: number; width: number; classes: number }) => NativeDatasetHandle;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */

@@ -3,7 +3,7 @@
  * optional class-wise evaluation after each epoch. Epoch e's shuffle and attack noise derive from
  * (seed, e) alone, so a run resumed at an epoch boundary ends exactly where an uninterrupted one would.
  */
-import { AttackOptions, toNativeAttack } from '../attack';
+import { attackDefaults, AttackOptions, toNativeAttack } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { shuffledIndices } from '../data/random';
 import { nativeData } from '../data/native-dataset';
@@ -141,7 +141,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
     const order = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
     const nativeOptions = {
       method: options.method,
-      attack: options.method === 'standard' ? undefined : toNativeAttack(options.attack),
+      attack: options.method === 'standard' ? undefined : toNativeAttack(fgsmRsDefaults(options.method, options.attack)),
       momentum: options.momentum ?? 0.9,
       weightDecay: options.weightDecay ?? 5e-4,
       nesterov: options.nesterov ?? false,
@@ -232,4 +232,11 @@ async function trainStreamedEpoch(
   }
   totals.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return totals;
+}
+
+/** FGSM-RS (Wong et al. 2020): an FGSM training attack defaults to a uniform random start and step 1.25 eps. */
+function fgsmRsDefaults(method: string, attackOptions: AttackOptions | undefined): AttackOptions | undefined {
+  if (method !== 'fgsm-rs' || !attackOptions || attackOptions.kind !== 'fgsm') return attackOptions;
+  const { randomStart, stepSizeTimesEps } = attackDefaults().fgsmRs;
+  return { ...attackOptions, randomStart: attackOptions.randomStart ?? randomStart, stepSize: attackOptions.stepSize ?? stepSizeTimesEps * attackOptions.eps };
 }
