@@ -64,7 +64,11 @@ case "$line" in
         .venv-cuda/bin/pip install --quiet --disable-pip-version-check "torch==${CLASSWISE_CUDA_TORCH_VERSION:-2.14.1}"
       fi
     fi
-    # The peer comparisons (the reference's pip packages) are not part of this line: nothing to install.
+    # The peer comparisons are not part of this line; only numpy, without which torch warns on every import (and
+    # the reference tests read the Python's stderr). A machine without PyPI (the GPU machine) goes on without it.
+    "$python" -c 'import numpy' 2>/dev/null ||
+      "$python" -m pip install --quiet --disable-pip-version-check "$(grep -m1 '^numpy==' scripts/reference/requirements.txt)" ||
+      echo "check-libtorch: numpy could not be installed into $python; going on without it"
     cuda_root=${CUDA_HOME:-/usr/local/cuda}
     [ -x "$cuda_root/bin/nvcc" ] || { echo "check-libtorch: no nvcc under $cuda_root (set CUDA_HOME)" >&2; exit 1; }
     # The CUDA libraries' headers and link stubs come with torch's NVIDIA wheels (site-packages/nvidia/*).
