@@ -87,18 +87,19 @@ async function main() {
     const started = process.hrtime.bigint();
     const result = await attack(model, images, labels, { ...ours[name], seed: 0 });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const rows = [{ attack: name, library: 'ours', predictions: result.predictions, seconds }];
     if (name === 'autoattack') out.standard = { ours: result.ensemble.standard, nonStandard: result.ensemble.nonStandard };
-    for (const library of ['torchattacks', 'autoattack']) {
-      if (library === 'autoattack' && name === 'pgd') continue;
-      const peerRun = runPeer(python, checkpoint, folder, library, name, peer[name], threads);
-      rows.push({ attack: name, library, predictions: peerRun.predictions, seconds: peerRun.seconds });
-    }
-    for (const row of rows) {
+    const report = (row) => {
       row.perClass = perClass(row.predictions, labels, classes);
       row.overall = (100 * row.predictions.filter((p, i) => p === labels[i]).length) / labels.length;
       print(row);
       out.rows.push({ attack: row.attack, library: row.library, perClass: row.perClass, overall: row.overall, seconds: row.seconds });
+    };
+    // Each row as soon as it is known: the peers' standard settings take minutes per attack.
+    report({ attack: name, library: 'ours', predictions: result.predictions, seconds });
+    for (const library of ['torchattacks', 'autoattack']) {
+      if (library === 'autoattack' && name === 'pgd') continue;
+      const peerRun = runPeer(python, checkpoint, folder, library, name, peer[name], threads);
+      report({ attack: name, library, predictions: peerRun.predictions, seconds: peerRun.seconds });
     }
   }
   if (squareRestarts > 1) {

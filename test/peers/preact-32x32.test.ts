@@ -14,7 +14,9 @@ import type { ImageDataset } from '../../src/index';
 import { expectAgreement, peerCases } from './compare';
 import { peerPython, THREADS, writeInputs } from './peers';
 
-const { python, reason } = peerPython();
+// Not yet timed on the 2-core machine: opt in with CLASSWISE_PEERS_PREACT=1 until it is (see the branch's note).
+const optedIn = process.env.CLASSWISE_PEERS_PREACT === '1';
+const { python, reason } = optedIn ? peerPython() : { python: undefined, reason: 'set CLASSWISE_PEERS_PREACT=1 to run it' };
 if (!python) console.warn(`test/peers/preact-32x32.test.ts skipped: ${reason}`);
 const describePeers = python ? describe : describe.skip;
 
