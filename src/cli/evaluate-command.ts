@@ -79,8 +79,9 @@ export function evaluateCommand(): Command {
       bar.stop();
       console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s)`, attackLabel: result.attackLabel }));
       if (result.ensemble) {
-        const { attacksRun, attacksMissing, brokenPerClass } = result.ensemble;
-        console.log(`ensemble: ran ${attacksRun.join(' -> ')}; NOT the standard AutoAttack (missing: ${attacksMissing.join(', ')})`);
+        const { attacksRun, attacksMissing, nonStandard, standard, brokenPerClass } = result.ensemble;
+        const why = [...(attacksMissing.length ? [`missing: ${attacksMissing.join(', ')}`] : []), ...nonStandard];
+        console.log(`ensemble: ran ${attacksRun.join(' -> ')}; ` + (standard ? 'the standard AutoAttack' : `NOT the standard AutoAttack (${why.join('; ')})`));
         console.log(`examples first broken by each stage, per class: ` +
           result.classNames.map((name, k) => `${name} ${brokenPerClass[k].join('/')}`).join(', ') + ` (${attacksRun.join('/')})`);
         for (const warning of ensembleWarnings(result)) console.log(`warning: ${warning}`);

@@ -1,6 +1,6 @@
 /**
  * The one way attacks are written as text (CLI, study, scripts): KIND[@STEPS][xRESTARTS], e.g. "fgsm", "pgd@20",
- * "pgd@100x5", "apgd-ce@100". The result is AttackOptions passed to the library unchanged: defaults for what the
+ * "pgd@100x5", "apgd-ce@100", "square@5000x5" (@N is Square's queries). The result is AttackOptions passed to the library unchanged: defaults for what the
  * text leaves out are the library's (describeAttack / the addon), so attack kinds added later work everywhere.
  */
 import { ATTACK_KINDS, AttackKind, AttackOptions } from '../attack';
@@ -22,7 +22,8 @@ export function parseAttackSpec(text: string, fields: Omit<AttackOptions, 'kind'
     throw invalidArgument(`${option} "${text}": unknown attack kind "${kind}"; accepted: ${ATTACK_KINDS.join(', ')}`);
   }
   const options: AttackOptions = { ...fields, kind: kind as AttackKind };
-  if (steps !== undefined) options.steps = Number(steps);
+  // Square is score-based: its budget is queries, not steps.
+  if (steps !== undefined) options[kind === 'square' ? 'queries' : 'steps'] = Number(steps);
   if (restarts !== undefined) options.restarts = Number(restarts);
   return options;
 }

@@ -10,7 +10,10 @@ import { attack, evaluate, loadFashionMnist, Model, RECIPES, setThreads, takePer
 import { expectAgreement, peerCases } from './compare';
 import { peerPython, THREADS, writeInputs } from './peers';
 
-const { python, reason } = peerPython();
+// Its run time and margins on the 2-core machine are not measured yet (issue 13 is open): opt in with
+// CLASSWISE_PEERS=1 until they are, so CI's time stays predictable.
+const optedIn = process.env.CLASSWISE_PEERS === '1';
+const { python, reason } = optedIn ? peerPython() : { python: undefined, reason: 'set CLASSWISE_PEERS=1 to run it' };
 if (!python) console.warn(`test/peers/fashion-mnist.test.ts skipped: ${reason}`);
 const describePeers = python ? describe : describe.skip;
 
