@@ -113,4 +113,5 @@ if [ "$line" = cuda ]; then
   scope=(--testPathIgnorePatterns '/test/(data|report|study|cli|peers)/' '/test/cli-datasets\.test\.ts$')
 fi
 echo "check-libtorch: the test suite on the '$line' build"
-CLASSWISE_ADDON=$addon npx jest "${scope[@]}" "$@"
+# The ignore patterns go last: jest would read any argument after them as one more pattern.
+CLASSWISE_ADDON=$addon npx jest "$@" "${scope[@]}"
