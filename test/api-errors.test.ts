@@ -78,10 +78,12 @@ describe('model, training and state arguments', () => {
   });
 
   test('a CUDA device this machine does not have names the way out, with CUDA or without', () => {
-    const { cudaAvailable, cudaDeviceCount } = nativeAddon().runtimeInfo();
+    const { cudaAvailable, cudaDeviceCount, builtWithCuda } = nativeAddon().runtimeInfo();
     const message = cudaAvailable
       ? `device "cuda:99" does not exist: this machine has ${cudaDeviceCount} CUDA device(s), cuda:0 to cuda:${cudaDeviceCount - 1}`
-      : /^device "cuda:99" requested but CUDA is not available in this build \(LibTorch .*\); use --device cpu or auto$/;
+      : builtWithCuda
+        ? /^device "cuda:99" requested but no CUDA device is visible \(the addon is built with CUDA, LibTorch .*; check nvidia-smi and CUDA_VISIBLE_DEVICES\); use --device cpu or auto$/
+        : /^device "cuda:99" requested but this addon is built without CUDA \(LibTorch .*, CPU\); build it against a CUDA LibTorch \(README, Building\) or use --device cpu or auto$/;
     expect(() => new (Native())({ ...spec, device: 'cuda:99' })).toThrow(expect.objectContaining({ code: 'ERR_DEVICE' }));
     expect(() => new (Native())({ ...spec, device: 'cuda:99' })).toThrow(message);
     if (!cudaAvailable) expect(() => new (Native())({ ...spec, device: 'cuda' })).toThrow(/use --device cpu or auto/);
