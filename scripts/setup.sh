@@ -58,7 +58,8 @@ if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
     if ! "$torch_python" -c 'import torch' >/dev/null 2>&1; then
       echo "setup: creating .venv with torch==$torch_version (pip; set PIP_INDEX_URL to choose a CPU-only or CUDA build)"
       python3 -m venv .venv
-      .venv/bin/pip install --quiet --disable-pip-version-check "torch==$torch_version"
+      # numpy too: without it torch warns on every import.
+      .venv/bin/pip install --quiet --disable-pip-version-check "torch==$torch_version" numpy
     fi
   fi
 fi
