@@ -43,6 +43,7 @@ case "$line" in
     dpkg -s libtorch-dev >/dev/null 2>&1 || missing+=(libtorch-dev)
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
     /usr/bin/python3 -c 'import scipy' >/dev/null 2>&1 || missing+=(python3-scipy)
+    /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null | grep -q openblas || missing+=(libopenblas0-openmp)
     as_root_install "${missing[@]}"
     # Debian's python3 is externally managed: a venv that sees its torch takes the reference's packages.
