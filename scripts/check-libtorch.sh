@@ -107,12 +107,21 @@ CLASSWISE_ADDON=$addon CHECK_LINE=$line node -e '
   if (problems.length) { console.error("check-libtorch: " + problems.join("; ")); process.exit(1); }
 '
 
-# The CUDA line runs the tests that exercise the addon; the TypeScript-only ones (file readers, reports, the study's
-# statistics) and the peer comparisons gain nothing from a third run and would push CI past its time.
-scope=()
-if [ "$line" = cuda ]; then
-  scope=(--testPathIgnorePatterns '/test/(data|report|study|cli|peers)/' '/test/cli-datasets\.test\.ts$')
+# Each line runs the files that exercise the addon's whole native surface against that LibTorch (loading, errors,
+# async workers, every architecture, TorchScript and PyTorch weights, the attacks, each training method, the
+# agreement with that line's PyTorch); the TypeScript-only files (readers, reports, the study's statistics, the CLI)
+# and the longest end-to-end files ran on the default line already and would push CI past its time. Jest arguments
+# that name files (anything not starting with "-") replace this list; CLASSWISE_LINE_TESTS=all runs everything.
+line_tests=(test/runtime.test.ts test/api-errors.test.ts test/async.test.ts test/cuda.test.ts test/models.test.ts
+            test/torchscript.test.ts test/pytorch-weights.test.ts test/attack.test.ts test/train-methods.test.ts
+            test/reference.test.ts test/checkpoint/)
+scope=("${line_tests[@]}")
+for arg in "$@"; do
+  [[ $arg == -* ]] || scope=()
+done
+if [ "${CLASSWISE_LINE_TESTS:-}" = all ]; then
+  scope=(--testPathIgnorePatterns /test/peers/)
 fi
-echo "check-libtorch: the test suite on the '$line' build"
-# The ignore patterns go last: jest would read any argument after them as one more pattern.
+echo "check-libtorch: the tests on the '$line' build: ${scope[*]:-the files given}"
+# The ignore pattern goes last: jest would read any argument after it as one more pattern.
 CLASSWISE_ADDON=$addon npx jest "$@" "${scope[@]}"
