@@ -9,6 +9,7 @@ import path from 'path';
 
 import { appendLineDurable, loadCheckpoint, removeLeftoverTempFiles } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
+import { ProcessGroup } from '../distributed/group';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { ClassEvaluation } from '../evaluate';
 import { DeviceName, Model } from '../model';
@@ -35,6 +36,11 @@ export interface RunOptions {
   resume?: boolean;
   device?: DeviceName;
   reporter?: RunReporter;
+  /**
+   * Data parallelism (this process is one rank): every rank trains and evaluates its shard; rank 0 alone writes
+   * the run folder, and the ranks wait for each other after every epoch's checkpoint. Resume with the same ranks.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export function classRows(evaluation: ClassEvaluation): ClassAccuracyRow[] {
@@ -100,8 +106,14 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   const bestPath = path.join(out, BEST_CHECKPOINT_FILE);
   const metricsPath = path.join(out, METRICS_FILE);
   const schedule = parseSchedule(config.schedule, config.learningRate, config.epochs);
-  prepareRunFolder(out);
-  for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
+  const group = options.processGroup;
+  const writes = !group || group.rank === 0;
+  if (writes) {
+    prepareRunFolder(out);
+    for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
+  }
+  // The others read the folder only once rank 0 has cleaned it.
+  await group?.barrier('the start of the run');
 
   let startEpoch = 0;
   let savedTensors: Awaited<ReturnType<Model['state']>> | undefined;
@@ -133,7 +145,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     seed: config.seed,
   });
   if (savedTensors) await model.loadState(savedTensors);
-  trimMetrics(metricsPath, startEpoch);
+  if (writes) trimMetrics(metricsPath, startEpoch);
   reporter.start?.({ config, model: model.info, train: trainSet, test: testSet, startEpoch, out });
   reporter.message?.(`schedule: ${describeSchedule(schedule)}`);
   if (startEpoch >= config.epochs) {
@@ -152,6 +164,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       classEps,
       autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
       startEpoch,
+      processGroup: group,
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
@@ -160,9 +173,13 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
         if (isBest) best = { epoch: record.epoch, robust };
         const meta = { epoch: record.epoch, seed: config.seed, config: { run: config } };
         // Metrics, best, then last: a kill in between leaves a metrics line that resume trims and redoes.
-        appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
-        if (isBest) await model.save(bestPath, meta);
-        await model.save(checkpointPath, meta);
+        if (writes) {
+          appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
+          if (isBest) await model.save(bestPath, meta);
+          await model.save(checkpointPath, meta);
+        }
+        // No rank starts the next epoch before the checkpoint of this one is complete.
+        await group?.barrier(`the checkpoint of epoch ${record.epoch}`);
         lastSaved = record.epoch;
         const table = formatClassTable(classRows(record.evaluation!), {
           title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images`,
