@@ -5,7 +5,7 @@
 import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNames, toNativeAttack } from './attack';
 import { ImageDataset } from './data/dataset';
 import { nativeData } from './data/native-dataset';
-import { ProcessGroup } from './distributed/group';
+import { defaultProcessGroup, ProcessGroup } from './distributed/group';
 import { invalidArgument } from './errors';
 import { Model } from './model';
 import { NativeDatasetHandle, ProgressCallback } from './native';
@@ -20,7 +20,8 @@ export interface EvaluateOptions {
   onProgress?: ProgressCallback;
   /**
    * Data parallelism: rank r attacks batches r, r + W, ... and the counts, confusion matrices, losses, gradient
-   * norms and predictions are summed natively, so every rank returns the one-process result.
+   * norms and predictions are summed natively, so every rank returns the one-process result. Default: the group
+   * set by setDefaultProcessGroup, if any.
    */
   processGroup?: ProcessGroup;
 }
@@ -73,7 +74,7 @@ export async function evaluate(
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
-      processGroup: options.processGroup?.native,
+      processGroup: (options.processGroup ?? defaultProcessGroup())?.native,
     },
     options.onProgress,
   );

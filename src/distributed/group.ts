@@ -88,3 +88,17 @@ export async function processGroupFromEnvironment(
   const group = await ProcessGroup.connect({ ...environment, ...options, device });
   return { group, environment, device };
 }
+
+let defaultGroup: ProcessGroup | undefined;
+
+/**
+ * The group evaluate() uses when its options name none, as torch.distributed's default process group: the study
+ * command sets it, so that every experiment's evaluations are sharded without passing the group through each.
+ */
+export function setDefaultProcessGroup(group: ProcessGroup | undefined): void {
+  defaultGroup = group;
+}
+
+export function defaultProcessGroup(): ProcessGroup | undefined {
+  return defaultGroup;
+}
