@@ -3,13 +3,15 @@
  * stops with the launcher naming the rank, and `--resume` with the same two ranks ends exactly where an
  * uninterrupted two-rank run ends.
  */
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import readline from 'readline';
 
 import { loadCheckpoint, readMetrics } from '../../src';
+import { freePort } from '../../src/distributed/launch';
+import { torchPython } from '../helpers/torch-python';
 
 const root = path.resolve(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'classwise-launch-'));
@@ -75,4 +77,18 @@ test('a rank killed with SIGKILL stops the launch; --resume with 2 ranks ends wh
   const a = loadCheckpoint(path.join(out, 'checkpoint.safetensors')).tensors;
   const b = loadCheckpoint(path.join(straight, 'checkpoint.safetensors')).tensors;
   for (const name of Object.keys(b)) expect(Buffer.from(a[name].data).equals(Buffer.from(b[name].data))).toBe(true);
+});
+
+test("the same train command runs unchanged under PyTorch's torchrun, through its agent's store", async () => {
+  const out = path.join(tmp, 'torchrun');
+  const port = await freePort();
+  // torchrun's workers get TORCHELASTIC_USE_AGENT_STORE=True: every rank is a client of the agent's store.
+  const train = ['dist/cli/main.js', 'train', '--dataset', 'mnist', '--train-per-class', '10', '--eval-per-class', '5', '--epochs', '1',
+    '--batch-size', '20', '--train-steps', '2', '--eval-steps', '2', '--threads', '1', '--timeout', '30', '--out', out];
+  const run = spawnSync(torchPython(), ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', String(port), '--no-python', process.execPath, ...train],
+    { cwd: root, encoding: 'utf8' });
+  expect(run.stderr.split('\n').filter((line) => /error/i.test(line))).toEqual([]);
+  expect(run.status).toBe(0);
+  expect(run.stdout).toContain(`data parallel: 2 ranks (gloo, rendezvous 127.0.0.1:${port}, from torchrun's environment)`);
+  expect(readMetrics(out).map((m) => m.epoch)).toEqual([1]);
 });
