@@ -156,6 +156,11 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   let best = bestSoFar(out, startEpoch);
   let lastSaved = startEpoch;
   const evaluationAttack = evalAttack(config);
+  if (group && 'files' in trainSet && config.onDecodeError === 'skip') {
+    // A skipped file would give one rank fewer steps than the others, and the ranks' all-reduces would pair up wrongly.
+    throw new ClasswiseError('ERR_DISTRIBUTED', '--on-decode-error skip cannot be used with several ranks (a skipped file changes one rank\'s ' +
+      'number of steps); use --on-decode-error fail, or remove the undecodable files first (a one-process run with skip names them)');
+  }
   const trainData = 'files' in trainSet ? streamedTrainData(trainSet, config.onDecodeError ?? 'fail', onSkip) : trainSet;
   try {
     return await train(model, trainData, {
