@@ -188,3 +188,12 @@ test('a rendezvous port already in use is refused with a clear message', async (
     server.close();
   }
 });
+
+test('a rank that never joins fails the rendezvous after the timeout, naming it', async () => {
+  const port = await freePort();
+  const error = await ProcessGroup.connect({ rank: 0, worldSize: 2, localRank: 0, masterAddr: '127.0.0.1', masterPort: port, useAgentStore: false, restartCount: 0, timeoutSeconds: 2 })
+    .then(() => undefined, (e: Error & { code: string }) => e);
+  console.log(`rank 0 alone, timeout 2 s: [${error?.code}] ${error?.message}`);
+  expect(error).toMatchObject({ code: 'ERR_RANK_FAILED' });
+  expect(error!.message).toMatch(new RegExp(`^rank 0 of 2: the process group at 127\\.0\\.0\\.1:${port} did not form within --timeout 2 s; never joined: rank 1 \\(start every rank`));
+});
