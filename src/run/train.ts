@@ -123,6 +123,13 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     }
     const checkpoint = loadCheckpoint(checkpointPath);
     compareConfigs(checkpoint.meta.config.run as RunConfig, config, out);
+    // The shards and each rank's noise rows depend on the number of ranks: a resume continues with the same.
+    const savedRanks = (checkpoint.meta.config.ranks as number | undefined) ?? 1;
+    const ranks = group?.worldSize ?? 1;
+    if (savedRanks !== ranks) {
+      throw new ClasswiseError('ERR_DISTRIBUTED', `${out} was trained with ${savedRanks} rank${savedRanks === 1 ? '' : 's'} and is resumed with ${ranks}; ` +
+        (savedRanks === 1 ? 'resume it as one process (without classwise-at launch, torchrun or srun)' : `resume it with ${savedRanks} ranks, e.g. classwise-at launch --nproc-per-node ${savedRanks} -- train --out ${out} --resume`));
+    }
     startEpoch = checkpoint.meta.epoch;
     savedTensors = checkpoint.tensors;
     reporter.message?.(`resuming ${out} after epoch ${startEpoch} of ${config.epochs}`);
@@ -176,7 +183,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
         const robust = record.evaluation!.overall.robust;
         const isBest = !best || robust > best.robust;
         if (isBest) best = { epoch: record.epoch, robust };
-        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config } };
+        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config, ...(group ? { ranks: group.worldSize } : {}) } };
         // Metrics, best, then last: a kill in between leaves a metrics line that resume trims and redoes.
         if (writes) {
           appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));

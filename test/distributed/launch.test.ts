@@ -70,6 +70,10 @@ test('a rank killed with SIGKILL stops the launch; --resume with 2 ranks ends wh
   expect(resumed.stdout).toContain('resuming');
   expect(resumed.stdout).toMatch(/data parallel: 2 ranks \(gloo, rendezvous 127\.0\.0\.1:\d+, from torchrun's environment\), timeout 30 s; global batch 20, 10 per rank/);
   expect(readMetrics(out).map((m) => m.epoch)).toEqual([1, 2]);
+  // Another number of ranks would shard and draw differently: refused, naming the number to use.
+  const alone = spawnSync(process.execPath, trainArgs(out, ['--resume']).filter((_, i) => i === 0 || i > 4), { cwd: root, encoding: 'utf8' });
+  expect(alone.status).toBe(1);
+  expect(alone.stderr).toContain(`error: ${out} was trained with 2 ranks and is resumed with 1; resume it with 2 ranks, e.g. classwise-at launch --nproc-per-node 2 -- train --out ${out} --resume`);
 
   const straight = path.join(tmp, 'straight');
   const uninterrupted = start(trainArgs(straight));
