@@ -9,7 +9,6 @@ import { ClasswiseError, invalidArgument } from '../errors';
 import { parseClassValues } from '../train/mitigation';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
-import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';

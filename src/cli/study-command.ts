@@ -7,7 +7,6 @@ import path from 'path';
 
 import { AttackOptions } from '../attack';
 import { DeviceName } from '../model';
-import { nativeAddon } from '../native';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { ATTACK_SPEC_HELP, evalAttack, loadRunTestSet, parseAttackList, RunConfig, runTestSubset } from '../run';
