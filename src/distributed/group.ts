@@ -50,6 +50,10 @@ export class ProcessGroup {
   static async connect(options: ProcessGroupOptions): Promise<ProcessGroup> {
     const backend = options.backend ?? (options.device?.startsWith('cuda') ? 'nccl' : 'gloo');
     if (!BACKENDS.includes(backend)) throw invalidArgument(`backend is "${backend}"; accepted: ${BACKENDS.join(', ')}`);
+    if (backend === 'nccl' && !options.device?.startsWith('cuda')) {
+      throw new ClasswiseError('ERR_DISTRIBUTED', `backend nccl reduces CUDA tensors only, and the device is "${options.device ?? 'cpu'}"; ` +
+        'use --device cuda (each rank takes cuda:LOCAL_RANK) or --backend gloo');
+    }
     const available = nativeAddon().distributedBackends();
     if (!available.includes(backend)) {
       throw new ClasswiseError('ERR_DISTRIBUTED', `backend "${backend}" is not in this build (it has: ${available.join(', ')}); ` +

@@ -197,3 +197,8 @@ test('a rank that never joins fails the rendezvous after the timeout, naming it'
   expect(error).toMatchObject({ code: 'ERR_RANK_FAILED' });
   expect(error!.message).toMatch(new RegExp(`^rank 0 of 2: the process group at 127\\.0\\.0\\.1:${port} did not form within --timeout 2 s; never joined: rank 1 \\(start every rank`));
 });
+
+test('NCCL with a CPU device is refused before any connection, naming the fix', async () => {
+  await expect(ProcessGroup.connect({ rank: 0, worldSize: 2, localRank: 0, masterAddr: '127.0.0.1', masterPort: 1, useAgentStore: false, restartCount: 0, backend: 'nccl', device: 'cpu' }))
+    .rejects.toMatchObject({ code: 'ERR_DISTRIBUTED', message: 'backend nccl reduces CUDA tensors only, and the device is "cpu"; use --device cuda (each rank takes cuda:LOCAL_RANK) or --backend gloo' });
+});
