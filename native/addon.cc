@@ -18,6 +18,7 @@
 #include "augment_binding.h"
 #include "cpu_allocator.h"
 #include "dataset_wrap.h"
+#include "distributed_wrap.h"
 #include "errors.h"
 #include "model_wrap.h"
 #include "promise_worker.h"
@@ -113,6 +114,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDataset", DatasetWrap::Define(env));
   exports.Set("attackDefaults", Napi::Function::New(env, AttackDefaults));
   exports.Set("NativeModel", ModelWrap::Define(env));
+  exports.Set("NativeProcessGroup", DistributedWrap::Define(env));
+  exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   return exports;

@@ -21,15 +21,18 @@ torch::Tensor PerExampleL2(const torch::Tensor& t) {
 }
 
 torch::Tensor RandomStart(const torch::Tensor& images, const AttackConfig& config, at::Generator& generator) {
-  torch::Tensor delta = torch::empty_like(images);
+  std::vector<int64_t> shape = images.sizes().vec();
+  shape[0] *= config.noiseShards;
+  torch::Tensor delta = torch::empty(shape, images.options());
   if (config.norm == AttackNorm::Linf) {
     delta.uniform_(-config.eps, config.eps, generator);
   } else {
     // Uniform direction, radius uniform in [0, eps].
     delta.normal_(0.0, 1.0, generator);
-    torch::Tensor radius = torch::empty({images.size(0), 1, 1, 1}, images.options()).uniform_(0.0, 1.0, generator);
+    torch::Tensor radius = torch::empty({shape[0], 1, 1, 1}, images.options()).uniform_(0.0, 1.0, generator);
     delta = delta / PerExampleL2(delta) * radius * config.eps;
   }
+  if (config.noiseShards > 1) delta = delta.slice(0, config.noiseShard, shape[0], config.noiseShards).contiguous();
   // A per-example budget rescales the draw (made for eps) to each example's own ball.
   if (config.exampleEps.defined() && config.eps > 0) delta = delta * (config.exampleEps / config.eps);
   return ProjectPerturbation(images, delta, config);

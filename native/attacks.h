@@ -55,6 +55,11 @@ struct AttackConfig {
   EnsembleStages stages;
   // Optional per-example budget [N,1,1,1] (class-wise epsilon in training); step sizes scale with it.
   torch::Tensor exampleEps;
+  // Data-parallel training: this batch is rows noiseShard, noiseShard + noiseShards, ... of the global batch. The
+  // random start is drawn for the global batch and these rows kept, so every example starts where one process
+  // training on the global batch would start it.
+  int64_t noiseShards = 1;
+  int64_t noiseShard = 0;
 };
 
 // Per-example objective: ascended by untargeted attacks, descended by targeted ones.

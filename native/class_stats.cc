@@ -11,6 +11,17 @@ void AccumulateConfusion(torch::Tensor& confusion, const torch::Tensor& truth, c
   confusion.view(-1).add_(torch::bincount(truth * classes + predicted, /*weights=*/{}, classes * classes));
 }
 
+// Batch b's attack noise comes from its own generator: batch 0 from the evaluation's seed, later ones from a
+// mix of the seed and b (splitmix64). A batch draws the same whatever ran before it, so a data-parallel
+// evaluation, where a rank attacks every W-th batch, draws what one process draws.
+uint64_t BatchNoiseSeed(uint64_t seed, int64_t batch) {
+  if (batch == 0) return seed;
+  uint64_t z = seed + static_cast<uint64_t>(batch) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) >> 1;
+}
+
 }  // namespace
 
 torch::Tensor FinalLayerRowNorms(Classifier& net) {
@@ -31,14 +42,21 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
   stats.adversarialConfusion = torch::zeros({classes, classes}, onDevice(torch::kInt64));
   stats.cleanLossSum = torch::zeros({classes}, onDevice(torch::kFloat64));
   stats.gradientNormSum = torch::zeros({classes}, onDevice(torch::kFloat64));
-  stats.cleanPredictions = torch::empty({total}, onDevice(torch::kInt64));
-  stats.adversarialPredictions = torch::empty({total}, onDevice(torch::kInt64));
+  // Rows of the batches other ranks attack stay zero, so the sum over the ranks fills every row once.
+  stats.cleanPredictions = torch::zeros({total}, onDevice(torch::kInt64));
+  stats.adversarialPredictions = torch::zeros({total}, onDevice(torch::kInt64));
+  const int64_t ranks = config.group ? config.group->worldSize() : 1;
+  const int64_t rank = config.group ? config.group->rank() : 0;
+  if (config.group && config.attack.enabled && config.attack.algorithm == AttackAlgorithm::Ensemble) {
+    stats.brokenBy = torch::zeros({total}, onDevice(torch::kInt64));
+  }
 
-  at::Generator generator = MakeGenerator(model.device, config.seed);
   Classifier& net = *model.net;
   net.eval();
-  for (int64_t start = 0; start < total; start += config.batchSize) {
+  for (int64_t start = rank * config.batchSize, batch = rank; start < total;
+       start += ranks * config.batchSize, batch += ranks) {
     const int64_t end = std::min(total, start + config.batchSize);
+    at::Generator generator = MakeGenerator(model.device, BatchNoiseSeed(config.seed, batch));
     torch::Tensor images = ToUnitFloat(data.images.slice(0, start, end), model.device);
     torch::Tensor labels = data.labels.slice(0, start, end).to(model.device);
     torch::Tensor targets = data.targets.defined() ? data.targets.slice(0, start, end).to(model.device) : labels;
@@ -68,6 +86,12 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
       stats.brokenBy.slice(0, start, end).copy_(attacked.brokenBy);
     }
     report({end, total, 0.0, 0});
+  }
+  if (config.group) {
+    std::vector<torch::Tensor> sums{stats.cleanConfusion, stats.adversarialConfusion, stats.cleanLossSum,
+                                    stats.gradientNormSum, stats.cleanPredictions, stats.adversarialPredictions};
+    if (stats.brokenBy.defined()) sums.push_back(stats.brokenBy);
+    config.group->AllReduceSum(sums, "the evaluation's per-class sums");
   }
   stats.weightNorms = FinalLayerRowNorms(net);
   for (torch::Tensor* t : {&stats.cleanConfusion, &stats.adversarialConfusion, &stats.cleanLossSum,

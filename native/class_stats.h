@@ -13,6 +13,9 @@ struct EvaluationConfig {
   int64_t batchSize = 256;
   uint64_t seed = 0;
   torch::Tensor logitBias;  // optional double [K], added to the logits during this evaluation
+  // Data parallelism: rank r attacks batches r, r + W, ... and the statistics are summed over the ranks, so
+  // every rank returns what one process returns for the whole set. Null: one process.
+  std::shared_ptr<DistributedGroup> group;
 };
 
 struct EvaluationData {

@@ -18,6 +18,10 @@ inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kDevice = "ERR_DEVICE";
 inline constexpr const char* kInternal = "ERR_INTERNAL";
 inline constexpr const char* kNonFinite = "ERR_NON_FINITE";
+// Data parallelism: a bad environment or backend; a rank that died or hung; a rendezvous port taken.
+inline constexpr const char* kDistributed = "ERR_DISTRIBUTED";
+inline constexpr const char* kRankFailed = "ERR_RANK_FAILED";
+inline constexpr const char* kPortInUse = "ERR_PORT_IN_USE";
 
 // Thrown by native code for failures whose cause the user can fix; `code` travels to JavaScript.
 class ClasswiseError : public std::runtime_error {

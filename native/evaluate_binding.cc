@@ -1,5 +1,7 @@
 #include "model_wrap.h"
 
+#include "distributed_wrap.h"
+
 #include "class_stats.h"
 #include "training.h"
 #include "model_binding.h"
@@ -57,6 +59,7 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
     config.seed = SeedOption(options, "options");
     config.logitBias = LogitBiasOption(options, spec.numClasses, "options");
+    config.group = DistributedWrap::From(options, "processGroup", "options");
     auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config);
     return worker->Start();
   });

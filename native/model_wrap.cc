@@ -10,7 +10,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                      {InstanceMethod("info", &ModelWrap::Info), InstanceMethod("train", &ModelWrap::Train),
                       InstanceMethod("evaluate", &ModelWrap::Evaluate), InstanceMethod("attack", &ModelWrap::Attack),
                       InstanceMethod("getState", &ModelWrap::GetState),
-                      InstanceMethod("setState", &ModelWrap::SetState)});
+                      InstanceMethod("setState", &ModelWrap::SetState),
+                      InstanceMethod("synchronize", &ModelWrap::Synchronize)});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {

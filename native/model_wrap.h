@@ -21,6 +21,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Attack(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
   Napi::Value SetState(const Napi::CallbackInfo& info);
+  Napi::Value Synchronize(const Napi::CallbackInfo& info);  // distributed_wrap.cc
 
   std::shared_ptr<ModelState> state_;
 };

@@ -1,5 +1,7 @@
 #include "model_wrap.h"
 
+#include "distributed_wrap.h"
+
 #include "training.h"
 #include "model_binding.h"
 #include "tensor_bridge.h"
@@ -102,6 +104,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     }
     if (config.momentum < 0 || config.momentum >= 1) throw ClasswiseError(kOutOfRange, "options.momentum must be in [0, 1), got " + std::to_string(config.momentum));
     if (config.weightDecay < 0) throw ClasswiseError(kOutOfRange, "options.weightDecay must be >= 0");
+    config.group = DistributedWrap::From(options, "processGroup", "options");
     batch.learningRates = CopyFloat64Array(data.Get("learningRates"), "data.learningRates");
     const int64_t steps = (batch.order.size(0) + config.batchSize - 1) / config.batchSize;
     if (batch.learningRates.size(0) != steps) {

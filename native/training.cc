@@ -140,6 +140,13 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
                                          FormatNumber(data.learningRates[bad].item<double>()) +
                                          "; training diverged (lower the learning rate)");
   };
+  // Data parallelism: the attack draws its random start for the global batch and keeps this rank's rows.
+  const int64_t ranks = config.group ? config.group->worldSize() : 1;
+  if (config.group) {
+    config.attack.noiseShards = ranks;
+    config.attack.noiseShard = config.group->rank();
+  }
+  auto parameters = net.parameters();
   auto lastReport = std::chrono::steady_clock::now();
   for (int64_t start = 0, step = 0; start < total; start += config.batchSize, ++step) {
     const int64_t end = std::min(total, start + config.batchSize);
@@ -182,24 +189,46 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
                  : F::cross_entropy(logits, labels);
     }
     // The first step whose loss is NaN or infinite, kept on the device and read with the progress sums.
-    firstNonFinite = torch::where(torch::isfinite(loss.detach()), firstNonFinite, firstNonFinite.clamp_max(step));
     loss.backward();
+    torch::Tensor stepLoss = loss.detach().reshape({1}).clone();
+    if (config.group) {
+      // Each rank's gradient is the mean over its equal share of the global batch: the sum over the ranks divided
+      // by their number is the gradient of the mean over the global batch. The loss rides along in the buckets,
+      // so that every rank sees a NaN on any rank and all stop at the same step.
+      std::vector<torch::Tensor> reduced{stepLoss};
+      for (const torch::Tensor& parameter : parameters) {
+        if (parameter.grad().defined()) reduced.push_back(parameter.grad());
+      }
+      config.group->AllReduceSum(reduced, "the gradient all-reduce of " +
+                                              (config.epoch > 0 ? "epoch " + std::to_string(config.epoch) + ", " : std::string()) +
+                                              "step " + std::to_string(step + 1));
+      torch::NoGradGuard noGrad;
+      for (torch::Tensor& tensor : reduced) tensor.div_(static_cast<double>(ranks));
+    }
+    firstNonFinite = torch::where(torch::isfinite(stepLoss[0]), firstNonFinite, firstNonFinite.clamp_max(step));
+    // Ranks must stop at the same step, or the others would wait in the next all-reduce.
+    if (config.group) stopIfDiverged();
     SgdStep(model, data.learningRates[step].item<double>(), config);
 
-    const int64_t batch = end - start;
+    const int64_t batch = (end - start) * ranks;
     summary.steps += 1;
     summary.seen += batch;
     {
       torch::NoGradGuard noGrad;
-      lossSum.add_(loss.detach().to(torch::kFloat64) * batch);
+      lossSum.add_(stepLoss[0].to(torch::kFloat64) * batch);
       correct.add_(logits.argmax(1).eq(labels).sum());
     }
     auto now = std::chrono::steady_clock::now();
     if (end == total || now - lastReport >= kProgressInterval) {
       stopIfDiverged();
-      report({summary.seen, total, lossSum.item<double>(), correct.item<int64_t>()});
+      // Progress between all-reduces extrapolates the accuracy from this rank's shard; the summary is exact.
+      report({summary.seen, total * ranks, lossSum.item<double>(), correct.item<int64_t>() * ranks});
       lastReport = now;
     }
+  }
+  if (config.group) {
+    config.group->AllReduceSum({correct}, "the training accuracy sum of " +
+                                              (config.epoch > 0 ? "epoch " + std::to_string(config.epoch) : std::string("the epoch")));
   }
   summary.lossSum = lossSum.item<double>();
   summary.correct = correct.item<int64_t>();

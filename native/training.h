@@ -6,6 +6,7 @@
 
 #include "attacks.h"
 #include "augment.h"
+#include "distributed.h"
 #include "model_state.h"
 #include "promise_worker.h"
 
@@ -34,6 +35,9 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t epoch = 0;  // 1-based, named when the loss turns non-finite; 0: not given
   AugmentConfig augment;  // applied to each batch before the attack
+  // Data parallelism: this rank's examples are rows rank, rank + W, ... of each global batch (TrainData.order is
+  // its shard); gradients and losses are summed over the W ranks after every backward. Null: one process.
+  std::shared_ptr<DistributedGroup> group;
 };
 
 struct TrainData {
@@ -43,6 +47,7 @@ struct TrainData {
   torch::Tensor learningRates;  // double [ceil(M / batchSize)]: one per step
 };
 
+// With a process group, seen / correct / lossSum are over every rank's examples.
 struct TrainSummary {
   int64_t steps = 0;
   int64_t seen = 0;

@@ -37,6 +37,8 @@ reference_packages() {
 }
 
 build_args=()
+# Both lines compile c10d's ProcessGroupGloo.hpp, which needs Gloo's headers (docs/distributed.md).
+[ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || as_root_install libgloo-dev
 case "$line" in
   debian)
     missing=()
@@ -95,13 +97,18 @@ grep -m1 'classwise-at: LibTorch' "$out/build.log" | sed 's/^-- /check-libtorch:
 
 # Loads it in a fresh process and checks what it says about itself.
 CLASSWISE_ADDON=$addon CHECK_LINE=$line node -e '
-  const info = require(process.env.CLASSWISE_ADDON).runtimeInfo();
+  const addon = require(process.env.CLASSWISE_ADDON);
+  const info = addon.runtimeInfo();
+  const backends = addon.distributedBackends();
   const line = process.env.CHECK_LINE;
   console.log(`check-libtorch: loaded ${line} build: LibTorch ${info.torchVersion}, C++${info.cxxStandard % 100}, ` +
     `built with CUDA: ${info.builtWithCuda ? "yes" : "no"}, CUDA available: ${info.cudaAvailable ? "yes" : "no"} ` +
-    `(${info.cudaDeviceCount} devices), CPU ${info.cpuCapability}, reference Python ${info.torchPython || "none"}`);
+    `(${info.cudaDeviceCount} devices), CPU ${info.cpuCapability}, reference Python ${info.torchPython || "none"}, ` +
+    `process groups: ${backends.join(", ")}`);
   const problems = [];
   if (line === "cuda" && !info.builtWithCuda) problems.push("the CUDA build does not report builtWithCuda");
+  if (line === "cuda" && !backends.includes("nccl")) problems.push("the CUDA build has no NCCL process group (nccl.h not found?)");
+  if (!backends.includes("gloo")) problems.push("no Gloo process group");
   if (line === "debian" && !info.torchVersion.startsWith("1.13")) problems.push(`expected LibTorch 1.13, got ${info.torchVersion}`);
   if (!info.torchPython) problems.push("no reference Python was found for this LibTorch");
   if (problems.length) { console.error("check-libtorch: " + problems.join("; ")); process.exit(1); }

@@ -25,6 +25,9 @@ if [ "${Torch_DIR:-}" = "$debian_torch_dir" ] || [ "${LIBTORCH:-}" = /usr ]; the
   # The reference tests run Debian's python3-torch, the same 1.13 as the addon.
   [ "$mode" = test ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 && packages+=(python3-torch)
 fi
+# c10d's ProcessGroupGloo.hpp (data parallelism) includes Gloo's headers, which neither libtorch-dev nor the pip
+# wheels provide (docs/distributed.md); GLOO_INCLUDE_DIR names other ones.
+[ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || packages+=(libgloo-dev)
 [ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)

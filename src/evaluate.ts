@@ -5,6 +5,7 @@
 import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNames, toNativeAttack } from './attack';
 import { ImageDataset } from './data/dataset';
 import { nativeData } from './data/native-dataset';
+import { defaultProcessGroup, ProcessGroup } from './distributed/group';
 import { invalidArgument } from './errors';
 import { Model } from './model';
 import { NativeDatasetHandle, ProgressCallback } from './native';
@@ -17,6 +18,12 @@ export interface EvaluateOptions {
   /** Class-wise mitigation at inference: added to the logits (one value per class); attacks see it too. */
   logitBias?: number[];
   onProgress?: ProgressCallback;
+  /**
+   * Data parallelism: rank r attacks batches r, r + W, ... and the counts, confusion matrices, losses, gradient
+   * norms and predictions are summed natively, so every rank returns the one-process result. Default: the group
+   * set by setDefaultProcessGroup, if any.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface ClassEvaluation {
@@ -67,6 +74,7 @@ export async function evaluate(
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
+      processGroup: (options.processGroup ?? defaultProcessGroup())?.native,
     },
     options.onProgress,
   );

@@ -30,6 +30,12 @@ export type { ImageDataset } from './data/dataset';
 export { formatClassTable, summarizeClasses } from './report/class-table';
 export { loadCheckpoint, saveCheckpoint, removeLeftoverTempFiles } from './checkpoint';
 export { ClasswiseError, CheckpointError } from './errors';
+export { ProcessGroup, processGroupFromEnvironment, BACKENDS, DEFAULT_TIMEOUT_SECONDS } from './distributed/group';
+export type { Backend, ProcessGroupOptions } from './distributed/group';
+export { rankEnvironment } from './distributed/environment';
+export type { RankEnvironment } from './distributed/environment';
+export { launch } from './distributed/launch';
+export type { LaunchOptions, LaunchResult } from './distributed/launch';
 export { RECIPES } from './recipes';
 
 import { nativeAddon } from './native';

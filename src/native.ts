@@ -126,6 +126,15 @@ export interface NativeDatasetHandle {
   readonly bytes: number;
 }
 
+/** A rank's membership of a c10d process group (native/distributed_wrap.cc). */
+export interface NativeProcessGroupHandle {
+  readonly rank: number;
+  readonly worldSize: number;
+  connect(): Promise<void>;
+  barrier(what: string): Promise<void>;
+  allReduceSum(values: Float64Array, what: string): Promise<Float64Array>;
+}
+
 /** Images and labels of a call: a handle read in place, or typed arrays copied by the call. */
 export type NativeImages = { dataset: NativeDatasetHandle } | { images: Uint8Array; labels: Int32Array };
 
@@ -147,12 +156,14 @@ export interface NativeModel {
       classEps?: Float64Array;
       /** 1-based, named in the error when the loss turns non-finite. */
       epoch?: number;
+      /** Data parallelism: order is this rank's shard, batchSize its share of the global batch. */
+      processGroup?: NativeProcessGroupHandle;
     },
     onProgress?: ProgressCallback,
   ): Promise<NativeTrainResult>;
   evaluate(
     data: NativeImages & { targets?: Int32Array },
-    options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
+    options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array; processGroup?: NativeProcessGroupHandle },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
   attack(
@@ -162,6 +173,8 @@ export interface NativeModel {
   ): Promise<{ adversarial: Float32Array; predictions: Int32Array; brokenBy?: Int32Array }>;
   getState(): Promise<Record<string, NativeTensor>>;
   setState(tensors: Record<string, NativeTensor>): Promise<void>;
+  /** Rank 0's parameters, momentum and buffers into this rank's model (buffers only with parameters: false). */
+  synchronize(options: { processGroup: NativeProcessGroupHandle; parameters: boolean }): Promise<void>;
 }
 
 export interface NativeRuntimeInfo {
@@ -191,6 +204,12 @@ export interface NativeAddon {
   /** The one table of attack kinds, options and defaults (native/tensor_bridge.cc). */
   attackDefaults(): NativeAttackDefaults;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
+  NativeProcessGroup: new (options: {
+    rank: number; worldSize: number; localRank: number; masterAddr: string; masterPort: number;
+    useAgentStore: boolean; restartCount: number; backend: string; timeoutSeconds: number;
+  }) => NativeProcessGroupHandle;
+  /** The process-group backends this build has: gloo, and nccl in the CUDA build. */
+  distributedBackends(): string[];
   NativeDataset: new (data: { images: Uint8Array; labels: Int32Array; channels: number; height: number; width: number; classes: number }) => NativeDatasetHandle;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;

@@ -6,6 +6,7 @@
 //   --only NAME[,..]   run only these workloads
 //   --device cpu|cuda  (default: cuda when the addon sees it, else cpu)
 //   --out FILE         JSON output (default bench-results.json)
+//   --no-scaling       skip the data-parallel CPU scaling section (1 -> 2 processes, scripts/bench/scaling.js)
 'use strict';
 const { execFileSync, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     device: { type: 'string' },
     threads: { type: 'string' },
     out: { type: 'string', default: 'bench-results.json' },
+    'no-scaling': { type: 'boolean', default: false },
   },
 });
 const runtime = runtimeInfo();
@@ -99,5 +101,22 @@ console.log('epoch sizes: Fashion-MNIST train 60,000 / test 10,000; CIFAR-10-siz
 console.log(table.toString());
 console.log(`median of ${values.quick ? 1 : 3} timed passes after one warm-up pass, each side in its own process`);
 console.log('reference: robust_overfitting-style attack_pgd (loss.backward() also fills weight gradients), eager fp32; ours: input-only gradients, native loop; peak = process max RSS on CPU, max allocated on CUDA');
-fs.writeFileSync(values.out, JSON.stringify({ device, threads, torch: runtime.torchVersion, python, date: new Date().toISOString(), results }, null, 1));
-console.log(`wrote ${values.out}`);
+main().catch((error) => {
+  console.error(error.message);
+  process.exitCode = 1;
+});
+
+async function main() {
+  // Data-parallel scaling on the CPU, 1 -> 2 processes (Gloo), same global batch.
+  let scalingResult = null;
+  if (!gpu && !values['no-scaling']) {
+    scalingResult = await require('./scaling.js').scaling({ images: values.quick ? 256 : 512, threads });
+    const scalingTable = new Table({ head: ['data parallel, SmallCNN PGD-10 train', 'images/s'], style: { head: [], border: [] } });
+    for (const r of scalingResult.rows) scalingTable.push([r.label, r.imagesPerSecond.toFixed(1)]);
+    console.log(scalingTable.toString());
+    console.log(`scaling 1 -> 2 processes: efficiency ${(100 * scalingResult.efficiency).toFixed(0)}% (2 ranks vs 2 x the single-thread process); ` +
+      `2 ranks vs 1 process on the same ${threads} threads: ${scalingResult.versusOneProcessSameCores.toFixed(2)}x`);
+  }
+  fs.writeFileSync(values.out, JSON.stringify({ device, threads, torch: runtime.torchVersion, python, date: new Date().toISOString(), results, scaling: scalingResult }, null, 1));
+  console.log(`wrote ${values.out}`);
+}

@@ -9,16 +9,16 @@ import { ClasswiseError, invalidArgument } from '../errors';
 import { parseClassValues } from '../train/mitigation';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
-import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
 import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
+import { addRankOptions, joinRanks } from './ranks';
 import { writeFileAtomic } from '../checkpoint';
 
 export function evaluateCommand(): Command {
-  return new Command('evaluate')
+  return addRankOptions(new Command('evaluate'))
     .description('load a checkpoint or a TorchScript model, run an attack on the test set and print per-class clean and robust accuracy')
     .option('--checkpoint <file|run>', 'a checkpoint written by train (checkpoint.safetensors, best.safetensors) or a run folder')
     .option('--best', 'with a run folder: its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
@@ -43,7 +43,6 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .action(async (options) => {
-      if (options.threads) nativeAddon().setThreads({ threads: options.threads });
       if (!options.checkpoint === !options.model) {
         throw invalidArgument('give exactly one of --checkpoint (a classwise-at checkpoint) or --model (a TorchScript file)');
       }
@@ -53,7 +52,11 @@ export function evaluateCommand(): Command {
       // Refused before any work, not after the evaluation ran.
       if (options.json) writableFile(options.json, '--json');
       const checkpoint = options.checkpoint ? checkpointPath(options.checkpoint, options.best ? 'best' : 'last') : undefined;
-      const loaded = checkpoint ? await Model.load(checkpoint, { device: options.device as DeviceName }) : undefined;
+      // Under a launcher each rank attacks its share of the batches; rank 0 prints and writes the summed result.
+      const ranks = await joinRanks(options);
+      const log = ranks.leads ? (line: string) => console.log(line) : () => undefined;
+      const device = ranks.device as DeviceName;
+      const loaded = checkpoint ? await Model.load(checkpoint, { device }) : undefined;
       const run = (loaded?.meta.config.run ?? {}) as Partial<RunConfig>;
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
       if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `--dataset is "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
@@ -62,21 +65,24 @@ export function evaluateCommand(): Command {
       let model: Model;
       if (loaded) {
         model = loaded.model;
-        console.log(`checkpoint ${checkpoint}: ${model.config.architecture}, epoch ${loaded.meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
+        log(`checkpoint ${checkpoint}: ${model.config.architecture}, epoch ${loaded.meta.epoch}, trained with ${run.method ?? '?'} eps ${run.eps ?? '?'}`);
       } else {
-        model = Model.loadTorchScript(options.model, { inputShape: test.shape, classNames: test.classNames, device: options.device as DeviceName });
-        console.log(`TorchScript model ${options.model}: ${model.numClasses} classes, input ${test.shape.join('x')}, device ${model.info.device}`);
+        model = Model.loadTorchScript(options.model, { inputShape: test.shape, classNames: test.classNames, device });
+        log(`TorchScript model ${options.model}: ${model.numClasses} classes, input ${test.shape.join('x')}, device ${model.info.device}`);
       }
       const eps: number = options.eps ?? run.eps ?? RECIPES[dataset as 'mnist']?.eps ?? 0.1;
       if (options.norm === 'linf' && eps > 1) {
         throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (for 8/255 pass 0.0314)`);
       }
       const attack = attackFromOptions(options, eps);
-      const bar = new ProgressLine('evaluate');
+      const bar = ranks.leads ? new ProgressLine('evaluate') : undefined;
       const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
-      if (logitBias) console.log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
-      const result = await evaluate(model, test, { attack, batchSize: options.batchSize, seed: options.seed, logitBias, onProgress: (p) => bar.update(p) });
-      bar.stop();
+      if (logitBias) log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
+      const parallel = ranks.describe();
+      if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
+      const result = await evaluate(model, test, { attack, batchSize: options.batchSize, seed: options.seed, logitBias, processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)) });
+      bar?.stop();
+      if (!ranks.leads) return;
       console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s)`, attackLabel: result.attackLabel }));
       if (result.ensemble) {
         const { attacksRun, attacksMissing, nonStandard, standard, brokenPerClass } = result.ensemble;

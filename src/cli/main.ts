@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The classwise-at command line: `train`, `evaluate` and `study`. A ClasswiseError (anything the user can fix)
+ * The classwise-at command line: `train`, `evaluate`, `study` and `launch` (their ranks). A ClasswiseError (anything the user can fix)
  * prints one line; anything else is a bug and prints its stack.
  */
 import { Command } from 'commander';
 
 import { ClasswiseError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
+import { launchCommand } from './launch-command';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
@@ -16,12 +17,14 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError('(add --help for the options and their defaults)')
     .addCommand(trainCommand())
     .addCommand(evaluateCommand())
-    .addCommand(studyCommand());
+    .addCommand(studyCommand())
+    .addCommand(launchCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof ClasswiseError) {
-      console.error(`error: ${error.message}`);
+      // Under a launcher every rank may fail: say which one speaks.
+      console.error(process.env.RANK !== undefined ? `error (rank ${process.env.RANK}): ${error.message}` : `error: ${error.message}`);
     } else {
       console.error((error as Error)?.stack ?? String(error));
     }

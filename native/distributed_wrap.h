@@ -1,0 +1,40 @@
+// The JavaScript class NativeProcessGroup: this process's membership of a c10d process group (distributed.h).
+// The training and evaluation bindings take it as options.processGroup and run their collectives natively.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "distributed.h"
+
+namespace classwise {
+
+class DistributedWrap : public Napi::ObjectWrap<DistributedWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit DistributedWrap(const Napi::CallbackInfo& info);
+
+  // The connected group behind options[key]: null when absent or undefined; ClasswiseError when it is not a
+  // connected NativeProcessGroup.
+  static std::shared_ptr<DistributedGroup> From(const Napi::Object& options, const char* key, const std::string& where);
+
+  struct Membership {
+    GroupConfig config;
+    std::shared_ptr<DistributedGroup> group;  // set by connect() on its worker thread
+  };
+
+ private:
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
+  Napi::Value AllReduceSum(const Napi::CallbackInfo& info);
+  Napi::Value Rank(const Napi::CallbackInfo& info);
+  Napi::Value WorldSize(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<Membership> membership_;
+};
+
+// distributedBackends(): the backends this build can connect with ("gloo", and "nccl" in the CUDA build).
+Napi::Value DistributedBackends(const Napi::CallbackInfo& info);
+
+}  // namespace classwise
