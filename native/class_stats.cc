@@ -1,5 +1,7 @@
 #include "class_stats.h"
 
+#include "cuda_pipeline.h"
+
 namespace classwise {
 namespace {
 
@@ -37,11 +39,22 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
   at::Generator generator = MakeGenerator(model.device, config.seed);
   Classifier& net = *model.net;
   net.eval();
+  // Batch i + 1 travels to the device while batch i computes.
+  DevicePrefetch prefetch(model.device);
+  auto hostBatch = [&](int64_t start) {
+    const int64_t end = std::min(total, start + config.batchSize);
+    std::vector<torch::Tensor> host = {data.images.slice(0, start, end), data.labels.slice(0, start, end)};
+    if (data.targets.defined()) host.push_back(data.targets.slice(0, start, end));
+    return host;
+  };
+  if (total > 0) prefetch.Stage(hostBatch(0));
   for (int64_t start = 0; start < total; start += config.batchSize) {
     const int64_t end = std::min(total, start + config.batchSize);
-    torch::Tensor images = ToUnitFloat(data.images.slice(0, start, end), model.device);
-    torch::Tensor labels = data.labels.slice(0, start, end).to(model.device);
-    torch::Tensor targets = data.targets.defined() ? data.targets.slice(0, start, end).to(model.device) : labels;
+    std::vector<torch::Tensor> batch = prefetch.Take();
+    if (end < total) prefetch.Stage(hostBatch(end));
+    torch::Tensor images = batch[0].to(torch::kFloat32).div_(255.0);
+    torch::Tensor labels = batch[1];
+    torch::Tensor targets = data.targets.defined() ? batch[2] : labels;
 
     // Clean pass with the input gradient, for per-class loss and gradient-norm statistics.
     torch::Tensor cleanPredictions;

@@ -11,8 +11,8 @@ namespace {
 class EvaluateWorker : public ModelWorker {
  public:
   EvaluateWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, EvaluationData data,
-                 EvaluationConfig config)
-      : ModelWorker(env, onProgress, std::move(model), config.batchSize), data_(std::move(data)), config_(config) {}
+                 EvaluationConfig config, FastPath fastPath)
+      : ModelWorker(env, onProgress, std::move(model), config.batchSize, fastPath), data_(std::move(data)), config_(config) {}
 
  private:
   void Work(const Reporter& report) override {
@@ -30,6 +30,7 @@ class EvaluateWorker : public ModelWorker {
     result.Set("weightNorms", TensorToTypedArray(env, stats_.weightNorms));
     if (stats_.brokenBy.defined()) result.Set("brokenBy", TensorToTypedArray(env, stats_.brokenBy));
     result.Set("seconds", Napi::Number::New(env, seconds_));
+    SetFastPathResult(result, fastPath_);
     return result;
   }
 
@@ -57,7 +58,8 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
     config.seed = SeedOption(options, "options");
     config.logitBias = LogitBiasOption(options, spec.numClasses, "options");
-    auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config);
+    auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config,
+                                     FastPathOption(options, state_->device, "options"));
     return worker->Start();
   });
 }

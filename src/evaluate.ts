@@ -6,10 +6,11 @@ import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNam
 import { ImageDataset } from './data/dataset';
 import { nativeData } from './data/native-dataset';
 import { invalidArgument } from './errors';
+import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
 import { NativeDatasetHandle, ProgressCallback } from './native';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends FastPathOptions {
   /** null or omitted: clean evaluation only. */
   attack?: AttackOptions | null;
   batchSize?: number;
@@ -19,7 +20,8 @@ export interface EvaluateOptions {
   onProgress?: ProgressCallback;
 }
 
-export interface ClassEvaluation {
+/** `precision` and `memoryFormat` say what the evaluation ran with ('auto' resolved). */
+export interface ClassEvaluation extends FastPathUsed {
   attackLabel: string;
   classNames: string[];
   /** Test examples per class. */
@@ -67,6 +69,7 @@ export async function evaluate(
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
+      ...nativeFastPath(options),
     },
     options.onProgress,
   );
@@ -103,5 +106,7 @@ export async function evaluate(
     adversarialPredictions: raw.adversarialPredictions,
     overall: { clean: total ? diagonal(cleanConfusion) / total : 0, robust: total ? diagonal(adversarialConfusion) / total : 0 },
     seconds: raw.seconds,
+    precision: raw.precision,
+    memoryFormat: raw.memoryFormat,
   };
 }

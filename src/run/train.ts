@@ -11,6 +11,7 @@ import { appendLineDurable, loadCheckpoint, removeLeftoverTempFiles } from '../c
 import { ImageDataset } from '../data/dataset';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { ClassEvaluation } from '../evaluate';
+import { FastPathOptions } from '../fast-path';
 import { DeviceName, Model } from '../model';
 import { NativeModelInfo, NativeProgress } from '../native';
 import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/class-table';
@@ -30,7 +31,8 @@ export interface RunReporter {
   message?(text: string): void;
 }
 
-export interface RunOptions {
+/** How a run computes (not what): precision / memoryFormat are recorded in every metrics line. */
+export interface RunOptions extends FastPathOptions {
   out: string;
   resume?: boolean;
   device?: DeviceName;
@@ -59,6 +61,9 @@ export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epo
     trainAccuracy: record.trainAccuracy,
     trainSeconds: record.trainSeconds,
     imagesPerSecond: record.imagesPerSecond,
+    precision: record.precision,
+    memoryFormat: record.memoryFormat,
+    evalPrecision: evaluation.precision,
     attack: evaluation.attackLabel,
     classNames: evaluation.classNames,
     counts: evaluation.counts,
@@ -152,6 +157,8 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       classEps,
       autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
       startEpoch,
+      precision: options.precision,
+      memoryFormat: options.memoryFormat,
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
@@ -165,7 +172,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
         await model.save(checkpointPath, meta);
         lastSaved = record.epoch;
         const table = formatClassTable(classRows(record.evaluation!), {
-          title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images`,
+          title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images (${record.evaluation!.precision})`,
           attackLabel: record.evaluation!.attackLabel,
         });
         reporter.epochEnd?.(record, table, { ...best!, isBest });
