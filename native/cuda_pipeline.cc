@@ -1,18 +1,37 @@
 #include "cuda_pipeline.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #ifdef CLASSWISE_WITH_CUDA
-#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace classwise {
 
 #ifdef CLASSWISE_WITH_CUDA
+
+// An ordering point between streams. The runtime API directly: LibTorch moved its CUDAEvent from at::cuda to
+// c10::cuda between the versions this builds against.
+class StreamEvent {
+ public:
+  StreamEvent() { C10_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  ~StreamEvent() { cudaEventDestroy(event_); }
+  StreamEvent(const StreamEvent&) = delete;
+  StreamEvent& operator=(const StreamEvent&) = delete;
+  void Record(const c10::cuda::CUDAStream& stream) { C10_CUDA_CHECK(cudaEventRecord(event_, stream.stream())); }
+  // Later work on `stream` waits for what was recorded.
+  void Block(const c10::cuda::CUDAStream& stream) { C10_CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), event_, 0)); }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
 
 struct CudaGraphScope::Captured {
   at::cuda::CUDAGraph graph;
@@ -22,7 +41,7 @@ struct CudaGraphScope::Captured {
 
 struct DevicePrefetch::State {
   c10::cuda::CUDAStream copyStream;
-  at::cuda::CUDAEvent copied;
+  StreamEvent copied;
   explicit State(c10::DeviceIndex index) : copyStream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index)) {}
 };
 
@@ -44,9 +63,15 @@ bool GraphSafe(const torch::Tensor& images, const AttackConfig& config) {
   return activeGraphs != nullptr && images.is_cuda() && !config.exampleEps.defined() && config.steps > 0;
 }
 
+// CLASSWISE_CUDA_GRAPHS=0 runs the PGD steps eagerly on CUDA too (to compare, or to rule graphs out).
+bool GraphsWanted() {
+  const char* setting = std::getenv("CLASSWISE_CUDA_GRAPHS");
+  return !(setting && std::strcmp(setting, "0") == 0);
+}
+
 }  // namespace
 
-CudaGraphScope::CudaGraphScope(const torch::Device& device) : active_(device.is_cuda()) {
+CudaGraphScope::CudaGraphScope(const torch::Device& device) : active_(device.is_cuda() && GraphsWanted()) {
   if (active_) activeGraphs = &graphs_;
 }
 
@@ -72,9 +97,9 @@ torch::Tensor RunPgdSteps(const torch::Tensor& images, const torch::Tensor& labe
     // Capture runs on a side stream; the first (eager) run there warms up cuDNN and the autograd engine.
     c10::cuda::CUDAStream callerStream = c10::cuda::getCurrentCUDAStream(images.device().index());
     c10::cuda::CUDAStream captureStream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, images.device().index());
-    at::cuda::CUDAEvent ready;
-    ready.record(callerStream);
-    ready.block(captureStream);
+    StreamEvent ready;
+    ready.Record(callerStream);
+    ready.Block(captureStream);
     {
       c10::cuda::CUDAStreamGuard onCapture(captureStream);
       torch::AutoGradMode gradients(true);
@@ -84,9 +109,9 @@ torch::Tensor RunPgdSteps(const torch::Tensor& images, const torch::Tensor& labe
       captured->result = steps(captured->images, captured->labels, captured->goal, captured->start);
       captured->graph.capture_end();
     }
-    at::cuda::CUDAEvent done;
-    done.record(captureStream);
-    done.block(callerStream);
+    StreamEvent done;
+    done.Record(captureStream);
+    done.Block(callerStream);
     slot = std::move(captured);
   }
   slot->images.copy_(images);
@@ -111,13 +136,13 @@ void DevicePrefetch::Stage(const std::vector<torch::Tensor>& host) {
   }
   c10::cuda::CUDAStreamGuard onCopy(state_->copyStream);
   for (const auto& tensor : host) staged_.push_back(tensor.contiguous().pin_memory().to(device_, /*non_blocking=*/true));
-  state_->copied.record(state_->copyStream);
+  state_->copied.Record(state_->copyStream);
 }
 
 std::vector<torch::Tensor> DevicePrefetch::Take() {
   if (state_) {
     c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(device_.index());
-    state_->copied.block(current);
+    state_->copied.Block(current);
     // The allocator must not hand these blocks out again before the current stream is done with them.
     for (auto& tensor : staged_) c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), current);
   }

@@ -27,7 +27,7 @@ torch::Tensor RunPgdSteps(const torch::Tensor& images, const torch::Tensor& labe
                           const torch::Tensor& start, const AttackConfig& config, const PgdSteps& steps);
 
 // Graphs captured during one native call (they hold the addresses of that call's weights and buffers), freed with
-// it. Set on the worker thread, around the call's work.
+// it. Set on the worker thread, around the call's work; CLASSWISE_CUDA_GRAPHS=0 turns graphs off.
 class CudaGraphScope {
  public:
   explicit CudaGraphScope(const torch::Device& device);

@@ -84,10 +84,12 @@ step tests $test_limit env CLASSWISE_ADDON="$addon" npx jest test/cuda.test.ts t
 # The bench on the GPU, one timed pass each: ours (precision and memory format auto) and references (a), (b), (c).
 # PreActResNet-18 first (the GPU goals are on it), then SmallCNN, then (c) with torch.compile, as time allows.
 step bench-preact18 $(( $(left) - 30 )) env CLASSWISE_ADDON="$addon" node scripts/bench/run.js --device cuda --quick --no-compile --only preact18 --out "$OUT/bench-preact18.json"
+# What the CUDA graphs bring on their own: the same eval workload with the PGD steps run eagerly.
+step bench-no-graphs $(( $(left) - 30 )) env CLASSWISE_ADDON="$addon" CLASSWISE_CUDA_GRAPHS=0 node scripts/bench/run.js --device cuda --quick --refs none --only "preact18-32x32 pgd20-eval" --out "$OUT/bench-no-graphs.json"
 step bench-smallcnn $(( $(left) - 30 )) env CLASSWISE_ADDON="$addon" node scripts/bench/run.js --device cuda --quick --no-compile --only smallcnn --out "$OUT/bench-smallcnn.json"
 step bench-compiled $(( $(left) - 10 )) env CLASSWISE_ADDON="$addon" node scripts/bench/run.js --device cuda --quick --compile --refs c --only "preact18-32x32 pgd10-train" --out "$OUT/bench-compiled.json"
 if [ "$mode" != --dry-run ]; then
-  for name in bench-preact18 bench-smallcnn bench-compiled; do
+  for name in bench-preact18 bench-no-graphs bench-smallcnn bench-compiled; do
     [ -f "$OUT/$name.log" ] && sed -n '/classwise-at bench/,$p' "$OUT/$name.log" | tee -a "$summary"
   done
 fi
