@@ -30,8 +30,8 @@ mkdir -p "$OUT"
 started=$(date +%s)
 # Whole-run budget and each step's share (seconds); the bench gets what is left.
 budget=${GPU_CHECK_BUDGET:-470}
-build_limit=270
-test_limit=90
+build_limit=240
+test_limit=120
 summary=$OUT/summary.txt
 : > "$summary"
 say() { echo "gpu-check: $*" | tee -a "$summary"; }
@@ -69,6 +69,10 @@ fi
 # The CUDA build (check-libtorch takes python3's torch when it is a CUDA build, and loads the addon), then the tests
 # that exercise CUDA and the fast path; everything CPU-only ran on the CPU machines already.
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+# check-libtorch looks for nvcc under CUDA_HOME (default /usr/local/cuda); else the one on PATH.
+if [ -z "${CUDA_HOME:-}" ] && [ ! -x /usr/local/cuda/bin/nvcc ] && command -v nvcc >/dev/null; then
+  export CUDA_HOME=$(dirname "$(dirname "$(command -v nvcc)")")
+fi
 addon=$root/build-cuda/classwise_at.node
 step build $build_limit bash scripts/check-libtorch.sh cuda test/runtime.test.ts
 built=$?
