@@ -3,10 +3,6 @@
 #include <napi.h>
 #include <torch/torch.h>
 #include <torch/version.h>
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 13)
-#include <ATen/cpu/Utils.h>
-#define CLASSWISE_TORCH_CPU_CAPABILITIES 1
-#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +16,7 @@
 #include "dataset_wrap.h"
 #include "distributed_wrap.h"
 #include "errors.h"
+#include "fast_path.h"
 #include "model_wrap.h"
 #include "promise_worker.h"
 #include "tensor_bridge.h"
@@ -40,29 +37,31 @@ std::string CpuCapability() {
   return config.substr(start + key.size(), end == std::string::npos ? std::string::npos : end - start - key.size());
 }
 
-// The CPU's vector and matrix extensions, as LibTorch's cpuinfo sees them where it exposes them (2.13+);
-// older LibTorch gets the same flags from the compiler's cpuid query.
-Napi::Object CpuFeatures(Napi::Env env) {
+Napi::Object CpuFeaturesObject(Napi::Env env) {
+  const CpuFeatureFlags& flags = CpuFeatures();
   Napi::Object features = Napi::Object::New(env);
-#ifdef CLASSWISE_TORCH_CPU_CAPABILITIES
-  const auto capabilities = at::cpu::get_cpu_capabilities();
-  const auto flag = [&](const char* name) {
-    auto found = capabilities.find(name);
-    return found != capabilities.end() && found->second.isBool() && found->second.toBool();
-  };
-  features.Set("avx2", flag("avx2"));
-  features.Set("avx512", flag("avx512_f"));
-  features.Set("avx512Bf16", flag("avx512_bf16"));
-  features.Set("amxBf16", flag("amx_bf16"));
-  features.Set("detectedBy", "libtorch");
-#elif defined(__x86_64__)
-  features.Set("avx2", Napi::Boolean::New(env, __builtin_cpu_supports("avx2")));
-  features.Set("avx512", Napi::Boolean::New(env, __builtin_cpu_supports("avx512f")));
-  features.Set("avx512Bf16", Napi::Boolean::New(env, __builtin_cpu_supports("avx512bf16")));
-  features.Set("amxBf16", Napi::Boolean::New(env, __builtin_cpu_supports("amx-bf16")));
-  features.Set("detectedBy", "cpuid");
-#endif
+  features.Set("avx2", flags.avx2);
+  features.Set("avx512", flags.avx512);
+  features.Set("avx512Bf16", flags.avx512Bf16);
+  features.Set("amxBf16", flags.amxBf16);
+  features.Set("detectedBy", flags.detectedBy);
   return features;
+}
+
+// What precision: 'auto' and memoryFormat: 'auto' choose on each device kind, and why.
+Napi::Object AutoChoices(Napi::Env env) {
+  Napi::Object choices = Napi::Object::New(env);
+  auto describe = [&](const torch::Device& device) {
+    const AutoChoice choice = AutoFastPath(device);
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("precision", PrecisionName(choice.fastPath.precision));
+    entry.Set("memoryFormat", MemoryFormatName(choice.fastPath.memoryFormat));
+    entry.Set("reason", choice.reason);
+    return entry;
+  };
+  choices.Set("cpu", describe(torch::kCPU));
+  if (torch::cuda::is_available()) choices.Set("cuda", describe(torch::Device(torch::kCUDA, 0)));
+  return choices;
 }
 
 Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
@@ -83,7 +82,8 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   result.Set("torchLibDir", CLASSWISE_TORCH_LIB_DIR);
   result.Set("torchPython", CLASSWISE_TORCH_PYTHON);
   result.Set("cpuCapability", CpuCapability());
-  result.Set("cpuFeatures", CpuFeatures(env));
+  result.Set("cpuFeatures", CpuFeaturesObject(env));
+  result.Set("autoFastPath", AutoChoices(env));
   return result;
 }
 

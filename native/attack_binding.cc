@@ -1,6 +1,7 @@
 #include "model_wrap.h"
 
 #include "attacks.h"
+#include "cuda_pipeline.h"
 #include "model_binding.h"
 #include "tensor_bridge.h"
 
@@ -11,8 +12,8 @@ class AttackWorker : public ModelWorker {
  public:
   AttackWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, torch::Tensor images,
                torch::Tensor labels, torch::Tensor targets, AttackConfig attack, int64_t batchSize, uint64_t seed,
-               torch::Tensor logitBias)
-      : ModelWorker(env, onProgress, std::move(model), batchSize), images_(std::move(images)),
+               torch::Tensor logitBias, FastPath fastPath)
+      : ModelWorker(env, onProgress, std::move(model), batchSize, fastPath), images_(std::move(images)),
         labels_(std::move(labels)), targets_(std::move(targets)), logitBias_(std::move(logitBias)), attack_(attack),
         seed_(seed) {}
 
@@ -25,11 +26,22 @@ class AttackWorker : public ModelWorker {
     const int64_t total = images_.size(0);
     adversarial_ = torch::empty_like(images_);
     predictions_ = torch::empty({total}, torch::kInt64);
+    // Batch i + 1 travels to the device while batch i is attacked.
+    DevicePrefetch prefetch(model_->device);
+    auto hostBatch = [&](int64_t start) {
+      const int64_t end = std::min(total, start + batchSize_);
+      std::vector<torch::Tensor> host = {images_.slice(0, start, end), labels_.slice(0, start, end)};
+      if (targets_.defined()) host.push_back(targets_.slice(0, start, end));
+      return host;
+    };
+    if (total > 0) prefetch.Stage(hostBatch(0));
     for (int64_t start = 0; start < total; start += batchSize_) {
       const int64_t end = std::min(total, start + batchSize_);
-      torch::Tensor images = images_.slice(0, start, end).to(model_->device);
-      torch::Tensor labels = labels_.slice(0, start, end).to(model_->device);
-      torch::Tensor targets = targets_.defined() ? targets_.slice(0, start, end).to(model_->device) : labels;
+      std::vector<torch::Tensor> batch = prefetch.Take();
+      if (end < total) prefetch.Stage(hostBatch(end));
+      torch::Tensor images = batch[0];
+      torch::Tensor labels = batch[1];
+      torch::Tensor targets = targets_.defined() ? batch[2] : labels;
       AttackResult result = RunAttack(net, images, labels, targets, attack_, generator);
       adversarial_.slice(0, start, end).copy_(result.adversarial);
       predictions_.slice(0, start, end).copy_(result.predictions);
@@ -46,6 +58,7 @@ class AttackWorker : public ModelWorker {
     result.Set("adversarial", TensorToTypedArray(env, adversarial_));
     result.Set("predictions", TensorToTypedArray(env, predictions_));
     if (brokenBy_.defined()) result.Set("brokenBy", TensorToTypedArray(env, brokenBy_));
+    SetFastPathResult(result, fastPath_);
     return result;
   }
 
@@ -82,7 +95,8 @@ Napi::Value ModelWrap::Attack(const Napi::CallbackInfo& info) {
     const int64_t batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
     auto worker = new AttackWorker(env, info[2], state_, images, labels, targets, attack, batchSize,
                                    SeedOption(options, "options"),
-                                   LogitBiasOption(options, spec.numClasses, "options"));
+                                   LogitBiasOption(options, spec.numClasses, "options"),
+                                   FastPathOption(options, state_->device, "options"));
     return worker->Start();
   });
 }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "apgd.h"
+#include "cuda_pipeline.h"
 #include "ensemble.h"
 #include "fab.h"
 #include "model_state.h"
@@ -52,9 +53,10 @@ torch::Tensor LogitOf(const torch::Tensor& logits, const torch::Tensor& cls) {
   return logits.gather(1, cls.unsqueeze(1)).squeeze(1);
 }
 
-torch::Tensor OneRestart(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
-                         const torch::Tensor& goal, const AttackConfig& config, at::Generator& generator) {
-  torch::Tensor delta = config.randomStart ? RandomStart(images, config, generator) : torch::zeros_like(images);
+// The PGD steps from `start`: no host sync and fixed shapes, so cuda_pipeline.cc can capture them as a graph.
+torch::Tensor PgdStepsFrom(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
+                           const torch::Tensor& goal, const torch::Tensor& start, const AttackConfig& config) {
+  torch::Tensor delta = start.detach();
   // Untargeted ascends the loss of the true class; targeted descends the loss of the target.
   const double direction = config.targeted ? -1.0 : 1.0;
   // With class-wise budgets each example's step keeps its ratio to its own eps.
@@ -81,6 +83,15 @@ torch::Tensor OneRestart(Classifier& model, const torch::Tensor& images, const t
     delta = ProjectPerturbation(images, delta, config);
   }
   return delta.detach();
+}
+
+torch::Tensor OneRestart(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
+                         const torch::Tensor& goal, const AttackConfig& config, at::Generator& generator) {
+  torch::Tensor start = config.randomStart ? RandomStart(images, config, generator) : torch::zeros_like(images);
+  return RunPgdSteps(images, labels, goal, start, config,
+                     [&](const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& g, const torch::Tensor& d) {
+                       return PgdStepsFrom(model, x, y, g, d, config);
+                     });
 }
 
 }  // namespace

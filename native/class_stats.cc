@@ -1,5 +1,7 @@
 #include "class_stats.h"
 
+#include "cuda_pipeline.h"
+
 namespace classwise {
 namespace {
 
@@ -53,13 +55,24 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
 
   Classifier& net = *model.net;
   net.eval();
-  for (int64_t start = rank * config.batchSize, batch = rank; start < total;
-       start += ranks * config.batchSize, batch += ranks) {
+  // Rank r attacks batches r, r + W, ...; batch i + 1 of this rank travels to the device while batch i computes.
+  DevicePrefetch prefetch(model.device);
+  auto hostBatch = [&](int64_t start) {
+    const int64_t end = std::min(total, start + config.batchSize);
+    std::vector<torch::Tensor> host = {data.images.slice(0, start, end), data.labels.slice(0, start, end)};
+    if (data.targets.defined()) host.push_back(data.targets.slice(0, start, end));
+    return host;
+  };
+  const int64_t stride = ranks * config.batchSize;
+  if (rank * config.batchSize < total) prefetch.Stage(hostBatch(rank * config.batchSize));
+  for (int64_t start = rank * config.batchSize, batch = rank; start < total; start += stride, batch += ranks) {
     const int64_t end = std::min(total, start + config.batchSize);
     at::Generator generator = MakeGenerator(model.device, BatchNoiseSeed(config.seed, batch));
-    torch::Tensor images = ToUnitFloat(data.images.slice(0, start, end), model.device);
-    torch::Tensor labels = data.labels.slice(0, start, end).to(model.device);
-    torch::Tensor targets = data.targets.defined() ? data.targets.slice(0, start, end).to(model.device) : labels;
+    std::vector<torch::Tensor> staged = prefetch.Take();
+    if (start + stride < total) prefetch.Stage(hostBatch(start + stride));
+    torch::Tensor images = staged[0].to(torch::kFloat32).div_(255.0);
+    torch::Tensor labels = staged[1];
+    torch::Tensor targets = data.targets.defined() ? staged[2] : labels;
 
     // Clean pass with the input gradient, for per-class loss and gradient-norm statistics.
     torch::Tensor cleanPredictions;

@@ -13,8 +13,8 @@ namespace {
 class EvaluateWorker : public ModelWorker {
  public:
   EvaluateWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, EvaluationData data,
-                 EvaluationConfig config)
-      : ModelWorker(env, onProgress, std::move(model), config.batchSize), data_(std::move(data)), config_(config) {}
+                 EvaluationConfig config, FastPath fastPath)
+      : ModelWorker(env, onProgress, std::move(model), config.batchSize, fastPath), data_(std::move(data)), config_(config) {}
 
  private:
   void Work(const Reporter& report) override {
@@ -32,6 +32,7 @@ class EvaluateWorker : public ModelWorker {
     result.Set("weightNorms", TensorToTypedArray(env, stats_.weightNorms));
     if (stats_.brokenBy.defined()) result.Set("brokenBy", TensorToTypedArray(env, stats_.brokenBy));
     result.Set("seconds", Napi::Number::New(env, seconds_));
+    SetFastPathResult(result, fastPath_);
     return result;
   }
 
@@ -60,7 +61,8 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     config.seed = SeedOption(options, "options");
     config.logitBias = LogitBiasOption(options, spec.numClasses, "options");
     config.group = DistributedWrap::From(options, "processGroup", "options");
-    auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config);
+    auto worker = new EvaluateWorker(env, info[2], state_, std::move(batch), config,
+                                     FastPathOption(options, state_->device, "options"));
     return worker->Start();
   });
 }

@@ -11,7 +11,9 @@
 #include <mutex>
 #include <string>
 
+#include "cuda_pipeline.h"
 #include "errors.h"
+#include "fast_path.h"
 #include "model_state.h"
 #include "promise_worker.h"
 
@@ -42,24 +44,28 @@ CallImages ImagesAndLabels(const Napi::Object& data, const ModelSpec& spec, cons
 
 // ---- workers: each holds only C++ values (the baton) and a shared_ptr keeping the model alive ----
 
-// Native work on one model: keeps it alive, runs alone on it, is timed, and names the batch size to try
-// when memory runs out.
+// Native work on one model: keeps it alive, runs alone on it under the call's fast path (precision, layout),
+// is timed, and names the batch size to try when memory runs out.
 class ModelWorker : public PromiseWorker {
  public:
-  ModelWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, int64_t batchSize)
-      : PromiseWorker(env, onProgress), model_(std::move(model)), batchSize_(batchSize) {}
+  ModelWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, int64_t batchSize,
+              FastPath fastPath = {})
+      : PromiseWorker(env, onProgress), model_(std::move(model)), batchSize_(batchSize), fastPath_(fastPath) {}
 
  protected:
   virtual void Work(const Reporter& report) = 0;
 
   std::shared_ptr<ModelState> model_;
   const int64_t batchSize_;
+  const FastPath fastPath_;
   double seconds_ = 0;
 
  private:
   void Run(const Reporter& report) final {
     std::lock_guard<std::mutex> lock(model_->busy);
     auto started = std::chrono::steady_clock::now();
+    FastPathScope fastPath(*model_->net, fastPath_, model_->device);
+    CudaGraphScope graphs(model_->device);
     WithBatchSizeHint(batchSize_, [&] { Work(report); });
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }

@@ -65,7 +65,7 @@ struct SmallCnn : Classifier {
     torch::nn::init::zeros_(classifier->fc3->bias);
   }
   torch::Tensor forward(const torch::Tensor& images) override {
-    return WithLogitBias(classifier->forward(feature_extractor->forward(normalize->forward(images)).flatten(1)));
+    return WithLogitBias(classifier->forward(feature_extractor->forward(normalize->forward(InLayout(images))).flatten(1)));
   }
   torch::Tensor finalLayerWeight() override { return classifier->fc3->weight; }
 
@@ -118,7 +118,7 @@ struct PreActResNet18 : Classifier {
     linear = register_module("linear", torch::nn::Linear(512, spec.numClasses));
   }
   torch::Tensor forward(const torch::Tensor& images) override {
-    torch::Tensor out = conv1(normalize->forward(images));
+    torch::Tensor out = conv1(normalize->forward(InLayout(images)));
     out = layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
     out = torch::relu(bn(out));
     // Adaptive pooling equals avg_pool2d(4) on 32x32 inputs and also serves larger images.
@@ -190,7 +190,7 @@ struct WideResNet34 : Classifier {
     torch::nn::init::zeros_(fc->bias);
   }
   torch::Tensor forward(const torch::Tensor& images) override {
-    torch::Tensor out = conv1(normalize->forward(images));
+    torch::Tensor out = conv1(normalize->forward(InLayout(images)));
     out = torch::relu(bn1(block3(block2(block1(out)))));
     out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));
     return WithLogitBias(fc(out.flatten(1)));
@@ -260,7 +260,7 @@ struct ResNet50 : Classifier {
     }
   }
   torch::Tensor forward(const torch::Tensor& images) override {
-    torch::Tensor out = torch::relu(bn1(conv1(normalize->forward(images))));
+    torch::Tensor out = torch::relu(bn1(conv1(normalize->forward(InLayout(images)))));
     out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
     out = layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
     out = F::adaptive_avg_pool2d(out, F::AdaptiveAvgPool2dFuncOptions(1));

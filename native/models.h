@@ -37,8 +37,16 @@ struct Classifier : torch::nn::Module {
   // Class-wise mitigation at inference: a per-class bias added to the logits (undefined: none). Set only
   // for the duration of one evaluation or attack call, so attacks see the biased model they are judged on.
   torch::Tensor logitBias;
+  // Logits leave the model in fp32 (bf16 under autocast), so losses, argmax and the attack's arithmetic stay fp32.
   torch::Tensor WithLogitBias(const torch::Tensor& logits) const {
-    return logitBias.defined() ? logits + logitBias : logits;
+    torch::Tensor full = logits.scalar_type() == torch::kFloat32 ? logits : logits.to(torch::kFloat32);
+    return logitBias.defined() ? full + logitBias : full;
+  }
+
+  // The layout a call's fast path gives the input batch (channels_last with channels_last weights; fast_path.h).
+  at::MemoryFormat inputFormat = at::MemoryFormat::Contiguous;
+  torch::Tensor InLayout(const torch::Tensor& images) const {
+    return images.dim() == 4 ? images.contiguous(inputFormat) : images;
   }
 };
 

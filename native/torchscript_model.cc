@@ -30,7 +30,7 @@ class TorchScriptClassifier : public Classifier {
   }
 
   torch::Tensor forward(const torch::Tensor& images) override {
-    torch::jit::IValue output = module_.forward({images});
+    torch::jit::IValue output = module_.forward({InLayout(images)});
     if (!output.isTensor()) {
       throw ClasswiseError(kInvalidArgument, "the TorchScript model's forward returned a " + output.tagKind() +
                                                  ", expected one tensor of logits [N, classes]");

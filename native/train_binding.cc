@@ -12,8 +12,8 @@ namespace {
 class TrainWorker : public ModelWorker {
  public:
   TrainWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, TrainData data,
-              TrainConfig config)
-      : ModelWorker(env, onProgress, std::move(model), config.batchSize), data_(std::move(data)), config_(config) {}
+              TrainConfig config, FastPath fastPath)
+      : ModelWorker(env, onProgress, std::move(model), config.batchSize, fastPath), data_(std::move(data)), config_(config) {}
 
  private:
   void Work(const Reporter& report) override {
@@ -26,6 +26,7 @@ class TrainWorker : public ModelWorker {
     result.Set("correct", Napi::Number::New(env, static_cast<double>(summary_.correct)));
     result.Set("lossSum", Napi::Number::New(env, summary_.lossSum));
     result.Set("seconds", Napi::Number::New(env, seconds_));
+    SetFastPathResult(result, fastPath_);
     return result;
   }
 
@@ -112,7 +113,8 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
                                                " entries but the epoch has " + std::to_string(steps) +
                                                " steps (order.length / batchSize, rounded up)");
     }
-    auto worker = new TrainWorker(env, info[2], state_, std::move(batch), config);
+    auto worker = new TrainWorker(env, info[2], state_, std::move(batch), config,
+                                  FastPathOption(options, state_->device, "options"));
     return worker->Start();
   });
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "cuda_pipeline.h"
 #include "errors.h"
 
 namespace classwise {
@@ -108,10 +109,6 @@ StepLoss MartLoss(Classifier& net, const torch::Tensor& images, const torch::Ten
 
 }  // namespace
 
-torch::Tensor ToUnitFloat(const torch::Tensor& pixels, const torch::Device& device) {
-  return pixels.to(device, /*non_blocking=*/true).to(torch::kFloat32).div_(255.0);
-}
-
 TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& requested,
                         const ProgressSink& report) {
   TrainSummary summary;
@@ -148,12 +145,20 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
   }
   auto parameters = net.parameters();
   auto lastReport = std::chrono::steady_clock::now();
+  // Batch i + 1 is augmented and travels to the device while batch i trains (augmentation draws stay in order).
+  DevicePrefetch prefetch(model.device);
+  auto hostBatch = [&](int64_t start) {
+    torch::Tensor indices = data.order.slice(0, start, std::min(total, start + config.batchSize));
+    return std::vector<torch::Tensor>{AugmentBatch(data.images.index_select(0, indices), config.augment, augmentGenerator),
+                                      data.labels.index_select(0, indices)};
+  };
+  if (total > 0) prefetch.Stage(hostBatch(0));
   for (int64_t start = 0, step = 0; start < total; start += config.batchSize, ++step) {
     const int64_t end = std::min(total, start + config.batchSize);
-    torch::Tensor indices = data.order.slice(0, start, end);
-    torch::Tensor pixels = AugmentBatch(data.images.index_select(0, indices), config.augment, augmentGenerator);
-    torch::Tensor images = ToUnitFloat(pixels, model.device);
-    torch::Tensor labels = data.labels.index_select(0, indices).to(model.device);
+    std::vector<torch::Tensor> staged = prefetch.Take();
+    if (end < total) prefetch.Stage(hostBatch(end));
+    torch::Tensor images = staged[0].to(torch::kFloat32).div_(255.0);
+    torch::Tensor labels = staged[1];
 
     AttackConfig attack = config.attack;
     if (config.classEps.defined()) {

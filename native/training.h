@@ -60,7 +60,4 @@ using ProgressSink = std::function<void(const Progress&)>;
 TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& config,
                         const ProgressSink& report);
 
-// uint8 pixels -> float in [0,1] on the model's device.
-torch::Tensor ToUnitFloat(const torch::Tensor& pixels, const torch::Device& device);
-
 }  // namespace classwise

@@ -3,6 +3,7 @@
  * [0,1] and within eps of its original (up to float rounding, 1e-6).
  */
 import { invalidArgument } from './errors';
+import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
 import { nativeAddon, NativeAttackConfig, NativeAttackDefaults, ProgressCallback } from './native';
 
@@ -72,7 +73,7 @@ export interface AttackOptions {
   attacks?: EnsembleStage[];
 }
 
-export interface AttackCallOptions extends AttackOptions {
+export interface AttackCallOptions extends AttackOptions, FastPathOptions {
   /** Targeted attack: drive each example towards targets[i]. */
   targets?: Int32Array;
   /** Examples per native batch (the split that bounds memory); default 256. */
@@ -83,7 +84,8 @@ export interface AttackCallOptions extends AttackOptions {
   onProgress?: ProgressCallback;
 }
 
-export interface AttackResult {
+/** `precision` and `memoryFormat` say what the attack ran with ('auto' resolved). */
+export interface AttackResult extends FastPathUsed {
   adversarial: Float32Array;
   /** Model's class for each adversarial image. */
   predictions: Int32Array;
@@ -147,7 +149,7 @@ export function stageNames(brokenBy: Int32Array, attacksRun: readonly EnsembleSt
 }
 
 /** Keys of a call's options that are not attack options (they steer the call). */
-const CALL_ONLY_KEYS = new Set(['targets', 'batchSize', 'logitBias', 'seed', 'onProgress']);
+const CALL_ONLY_KEYS = new Set(['targets', 'batchSize', 'logitBias', 'seed', 'onProgress', 'precision', 'memoryFormat']);
 
 /**
  * Converts public options into the addon's attack description. Every key is passed on (unknown ones too), so
@@ -225,6 +227,7 @@ export async function attack(
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
+      ...nativeFastPath(options),
     },
     options.onProgress,
   );

@@ -7,10 +7,11 @@ import { ImageDataset } from './data/dataset';
 import { nativeData } from './data/native-dataset';
 import { defaultProcessGroup, ProcessGroup } from './distributed/group';
 import { invalidArgument } from './errors';
+import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
 import { NativeDatasetHandle, ProgressCallback } from './native';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends FastPathOptions {
   /** null or omitted: clean evaluation only. */
   attack?: AttackOptions | null;
   batchSize?: number;
@@ -26,7 +27,8 @@ export interface EvaluateOptions {
   processGroup?: ProcessGroup;
 }
 
-export interface ClassEvaluation {
+/** `precision` and `memoryFormat` say what the evaluation ran with ('auto' resolved). */
+export interface ClassEvaluation extends FastPathUsed {
   attackLabel: string;
   classNames: string[];
   /** Test examples per class. */
@@ -75,6 +77,7 @@ export async function evaluate(
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
       processGroup: (options.processGroup ?? defaultProcessGroup())?.native,
+      ...nativeFastPath(options),
     },
     options.onProgress,
   );
@@ -111,5 +114,7 @@ export async function evaluate(
     adversarialPredictions: raw.adversarialPredictions,
     overall: { clean: total ? diagonal(cleanConfusion) / total : 0, robust: total ? diagonal(adversarialConfusion) / total : 0 },
     seconds: raw.seconds,
+    precision: raw.precision,
+    memoryFormat: raw.memoryFormat,
   };
 }

@@ -2,6 +2,8 @@
 export { attack, attackDefaults, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
 export type { AttackCallOptions, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
 export { evaluate } from './evaluate';
+export { autoFastPath, describeFastPath, MEMORY_FORMATS, PRECISIONS } from './fast-path';
+export type { FastPathOptions, FastPathUsed, MemoryFormat, Precision } from './fast-path';
 export { orderingWarnings, randomnessWarning } from './attack-checks';
 export type { ClassEvaluation, EvaluateOptions } from './evaluate';
 export { Model, ARCHITECTURES } from './model';

@@ -6,6 +6,7 @@ import fs from 'fs';
 import path from 'path';
 
 import { ClasswiseError } from './errors';
+import type { FastPathOptions, FastPathUsed } from './fast-path';
 
 export interface NativeProgress {
   done: number;
@@ -86,7 +87,7 @@ export interface NativeModelInfo {
   parameterCount: number;
 }
 
-export interface NativeTrainResult {
+export interface NativeTrainResult extends FastPathUsed {
   steps: number;
   seen: number;
   correct: number;
@@ -94,7 +95,7 @@ export interface NativeTrainResult {
   seconds: number;
 }
 
-export interface NativeEvaluation {
+export interface NativeEvaluation extends FastPathUsed {
   cleanConfusion: Int32Array;
   adversarialConfusion: Int32Array;
   cleanLossSum: Float64Array;
@@ -142,7 +143,7 @@ export interface NativeModel {
   info(): NativeModelInfo;
   train(
     data: NativeImages & { order: Int32Array; learningRates: Float64Array },
-    options: {
+    options: FastPathOptions & {
       method: string;
       attack?: NativeAttackConfig;
       momentum: number;
@@ -163,14 +164,14 @@ export interface NativeModel {
   ): Promise<NativeTrainResult>;
   evaluate(
     data: NativeImages & { targets?: Int32Array },
-    options: { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array; processGroup?: NativeProcessGroupHandle },
+    options: FastPathOptions & { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array; processGroup?: NativeProcessGroupHandle },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
   attack(
     data: { images: Float32Array; labels: Int32Array; targets?: Int32Array },
-    options: { attack: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
+    options: FastPathOptions & { attack: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
-  ): Promise<{ adversarial: Float32Array; predictions: Int32Array; brokenBy?: Int32Array }>;
+  ): Promise<FastPathUsed & { adversarial: Float32Array; predictions: Int32Array; brokenBy?: Int32Array }>;
   getState(): Promise<Record<string, NativeTensor>>;
   setState(tensors: Record<string, NativeTensor>): Promise<void>;
   /** Rank 0's parameters, momentum and buffers into this rank's model (buffers only with parameters: false). */
@@ -194,6 +195,8 @@ export interface NativeRuntimeInfo {
   /** The kernel level LibTorch dispatches to on this CPU: DEFAULT, AVX2, AVX512... */
   cpuCapability: string;
   cpuFeatures: { avx2?: boolean; avx512?: boolean; avx512Bf16?: boolean; amxBf16?: boolean; detectedBy?: string };
+  /** What precision / memoryFormat 'auto' picks on each device kind, and why (cuda only where a GPU is visible). */
+  autoFastPath: { cpu: FastPathUsed & { reason: string }; cuda?: FastPathUsed & { reason: string } };
 }
 
 export interface NativeAddon {

@@ -20,6 +20,8 @@ describe('wrong arguments get one clear line and exit code 1', () => {
     [['--epochs', '0'], "error: option '--epochs <n>' argument '0' is invalid. expected an integer in [1, 100000]"],
     [['--method', 'awp'], "error: option '--method <method>' argument 'awp' is invalid. accepted: standard, pgd, fgsm-rs, trades, mart"],
     [['--train-per-class', 'many'], "error: option '--train-per-class <n|all>' argument 'many' is invalid. expected an integer >= 1 or \"all\""],
+    [['--precision', 'fp16'], "error: option '--precision <p>' argument 'fp16' is invalid. accepted: fp32, bf16, auto"],
+    [['--memory-format', 'nhwc'], "error: option '--memory-format <f>' argument 'nhwc' is invalid. accepted: contiguous, channels_last, auto"],
   ])('train.js %p', (args, message) => {
     const result = run(['train.js', ...args]);
     expect(result.status).toBe(1);
@@ -47,11 +49,12 @@ test('--help documents every option with its default', () => {
   const result = run(['train.js', '--help']);
   expect(result.status).toBe(0);
   const help = result.stdout.replace(/\s+/g, ' ');
-  for (const option of ['--dataset', '--data-dir', '--method', '--epochs', '--eps', '--train-steps', '--eval-steps', '--train-per-class', '--eval-per-class', '--batch-size', '--lr', '--schedule', '--seed', '--device', '--threads', '--out', '--resume', '--arch', '--labels', '--classes', '--no-augment', '--image-size', '--on-decode-error', '--chunk-batches']) {
+  for (const option of ['--dataset', '--data-dir', '--method', '--epochs', '--eps', '--train-steps', '--eval-steps', '--train-per-class', '--eval-per-class', '--batch-size', '--lr', '--schedule', '--seed', '--device', '--threads', '--out', '--resume', '--arch', '--labels', '--classes', '--no-augment', '--image-size', '--on-decode-error', '--chunk-batches', '--precision', '--memory-format']) {
     expect(help).toContain(option);
   }
   expect(help).toContain('dataset: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet (default: "fashion-mnist")');
   expect(help).toContain('--epochs <n> epochs (default: 3)');
+  expect(help).toContain('--precision <p> fp32 | bf16 | auto (bf16 where the device has fast bf16: AMX or AVX512-BF16 CPUs, CUDA compute capability 8.0+) (default: "fp32")');
   expect(help).toContain('training method: standard, pgd, fgsm-rs, trades, mart (default: pgd; fgsm-rs for imagenet)');
   expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)');
 });

@@ -46,4 +46,30 @@ describeCuda(`on CUDA${cuda ? '' : ' (skipped: CUDA not available in this build 
     for (const result of results) expect(result.overall.clean).toBeGreaterThan(0.9);
     expect(Math.abs(results[0].overall.clean - results[1].overall.clean)).toBeLessThan(0.05);
   });
+
+  test('the fast path on the GPU: auto follows the compute capability, and graph-replayed PGD keeps every invariant', async () => {
+    const model = create('cuda');
+    await train(model, dataset, { method: 'standard', epochs: 1, schedule: { kind: 'constant', lr: 0.01 }, batchSize: 64, precision: 'auto', memoryFormat: 'auto' });
+    const choice = runtimeInfo().autoFastPath.cuda!;
+    expect(choice.reason).toMatch(/compute capability \d+\.\d+/);
+    // 500 images in batches of 128: three full batches replay one graph, the last (116) captures a second.
+    const count = 500;
+    const some = images.subarray(0, count * 784);
+    const result = await attack(model, some, labels.subarray(0, count), { kind: 'pgd', eps: 0.1, steps: 10, batchSize: 128, precision: 'auto', memoryFormat: 'auto' });
+    expect(result.precision).toBe(choice.precision);
+    expect(result.memoryFormat).toBe(choice.memoryFormat);
+    let worst = 0;
+    let outside = 0;
+    for (let i = 0; i < some.length; i++) {
+      if (!(result.adversarial[i] >= 0 && result.adversarial[i] <= 1)) outside++;
+      worst = Math.max(worst, Math.abs(result.adversarial[i] - some[i]));
+    }
+    expect(outside).toBe(0);
+    expect(worst).toBeLessThanOrEqual(0.1 + 1e-6);
+    // Replayed graphs attack as the eager CPU loop does: success rates agree.
+    const onCpu = create('cpu');
+    await onCpu.loadState(await model.state());
+    const eager = await attack(onCpu, some, labels.subarray(0, count), { kind: 'pgd', eps: 0.1, steps: 10, batchSize: 128 });
+    expect(Math.abs(result.successRate - eager.successRate)).toBeLessThan(0.05);
+  });
 });

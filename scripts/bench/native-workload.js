@@ -2,6 +2,7 @@
 // One benchmark workload on the addon, in its own process so peak memory is its own. Prints one JSON line.
 // usage: native-workload.js WORKLOAD --arch A --images N --batch B --threads T --steps S --eps E
 //        [--device D] [--data FILE.u8 --labels FILE.i32] [--warmup N] [--repeats N]
+//        [--precision fp32|bf16|auto] [--memory-format contiguous|channels_last|auto]
 'use strict';
 const fs = require('fs');
 const { parseArgs } = require('util');
@@ -15,6 +16,8 @@ const { values, positionals } = parseArgs({
     device: { type: 'string', default: 'cpu' }, data: { type: 'string' }, labels: { type: 'string' },
     warmup: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '3' },
+    precision: { type: 'string', default: 'auto' },
+    'memory-format': { type: 'string', default: 'auto' },
   },
 });
 const workload = positionals[0];
@@ -52,17 +55,19 @@ const model = Model.create({
 const attack = { kind: 'pgd', eps, steps, stepSize: (2.5 * eps) / steps };
 const order = Int32Array.from({ length: images }, (_, i) => i);
 const steps_ = Math.ceil(images / batch);
+const fastPath = { precision: values.precision, memoryFormat: values['memory-format'] };
+let used;
 
 async function onePass() {
   if (workload === 'pgd-train') {
-    await model.native.train(
+    used = await model.native.train(
       { images: pixels, labels, order, learningRates: new Float64Array(steps_).fill(0.01) },
-      { method: 'pgd', attack, momentum: 0.9, weightDecay: 5e-4, nesterov: false, batchSize: batch, seed: 0 },
+      { method: 'pgd', attack, momentum: 0.9, weightDecay: 5e-4, nesterov: false, batchSize: batch, seed: 0, ...fastPath },
     );
   } else if (workload === 'pgd-eval') {
-    await model.native.evaluate({ images: pixels, labels }, { attack, batchSize: batch, seed: 0 });
+    used = await model.native.evaluate({ images: pixels, labels }, { attack, batchSize: batch, seed: 0, ...fastPath });
   } else {
-    await model.native.attack({ images: floats, labels }, { attack, batchSize: batch, seed: 0 });
+    used = await model.native.attack({ images: floats, labels }, { attack, batchSize: batch, seed: 0, ...fastPath });
   }
 }
 
@@ -80,6 +85,7 @@ async function onePass() {
   console.log(JSON.stringify({
     workload, arch: values.arch, images, seconds, imagesPerSecond: images / seconds,
     peakBytes: process.resourceUsage().maxRSS * 1024, torch: info.torchVersion, threads: info.threads,
+    precision: used.precision, memoryFormat: used.memoryFormat, cpuCachingAllocator: info.cpuCachingAllocator,
   }));
 })().catch((error) => {
   console.error(error.message);

@@ -1,12 +1,22 @@
 #!/usr/bin/env node
-// `npm run bench`: each workload on the addon and on the PyTorch eager reference (scripts/bench/reference.py),
-// same device, batch size, thread count and inputs, in the same run. Prints a table of images/s, seconds per
-// epoch, peak memory and the ratio to the reference; writes the same as JSON.
-//   --quick            fewer images (a smoke run)
-//   --only NAME[,..]   run only these workloads
-//   --device cpu|cuda  (default: cuda when the addon sees it, else cpu)
-//   --out FILE         JSON output (default bench-results.json)
-//   --no-scaling       skip the data-parallel CPU scaling section (1 -> 2 processes, scripts/bench/scaling.js)
+// `npm run bench`: each workload on the addon and on three PyTorch references (scripts/bench/reference.py), same
+// device, batch size, thread count and inputs, in the same run: (a) the usual scripts (robust_overfitting's
+// attack_pgd, fp32 eager), (b) torchattacks-style input-only gradients, fp32, (c) the best Python configuration
+// (input-only gradients, frozen weights, bf16 autocast + channels_last where the device has fast bf16, torch.compile
+// with --compile). Prints a table of images/s, seconds per epoch, peak memory and the ratio to each reference;
+// writes the same as JSON.
+//   --quick                  fewer images, one timed pass (a smoke run)
+//   --only NAME[,..]         run only these workloads
+//   --device cpu|cuda        (default: cuda when the addon sees it, else cpu)
+//   --precision P            ours: fp32 | bf16 | auto (default auto)
+//   --memory-format F        ours: contiguous | channels_last | auto (default auto)
+//   --refs a,b,c | none      which references to run (default all three)
+//   --best-precision P       reference (c): fp32 | bf16 (default: what auto picks on the device)
+//   --best-memory-format F   reference (c): contiguous | channels_last (default channels_last)
+//   --compile / --no-compile reference (c) with torch.compile (default: on CUDA only; on a 2-core CPU its
+//                            compile time dwarfs these runs)
+//   --out FILE               JSON output (default bench-results.json)
+//   --no-scaling             skip the data-parallel CPU scaling section (1 -> 2 processes, scripts/bench/scaling.js)
 'use strict';
 const { execFileSync, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -22,6 +32,13 @@ const { values } = parseArgs({
     only: { type: 'string' },
     device: { type: 'string' },
     threads: { type: 'string' },
+    precision: { type: 'string', default: 'auto' },
+    'memory-format': { type: 'string', default: 'auto' },
+    refs: { type: 'string', default: 'a,b,c' },
+    'best-precision': { type: 'string' },
+    'best-memory-format': { type: 'string', default: 'channels_last' },
+    compile: { type: 'boolean' },
+    'no-compile': { type: 'boolean' },
     out: { type: 'string', default: 'bench-results.json' },
     'no-scaling': { type: 'boolean', default: false },
   },
@@ -30,6 +47,20 @@ const runtime = runtimeInfo();
 const device = values.device ?? (runtime.cudaAvailable ? 'cuda' : 'cpu');
 const threads = Number(values.threads ?? os.cpus().length);
 const gpu = device.startsWith('cuda');
+const autoChoice = (gpu ? runtime.autoFastPath.cuda : runtime.autoFastPath.cpu) ?? runtime.autoFastPath.cpu;
+const REFERENCES = [
+  { key: 'a', name: 'usual', label: '(a) usual fp32', args: ['--style', 'usual'] },
+  { key: 'b', name: 'inputOnly', label: '(b) input-only fp32', args: ['--style', 'input-only'] },
+  { key: 'c', name: 'best', label: '(c) best Python', args: [] },
+];
+const best = {
+  precision: values['best-precision'] ?? autoChoice.precision,
+  memoryFormat: values['best-memory-format'],
+  compile: values['no-compile'] ? false : values.compile ?? gpu,
+};
+REFERENCES[2].args = ['--style', 'best', '--precision', best.precision, '--memory-format', best.memoryFormat, ...(best.compile ? ['--compile'] : [])];
+const wanted = values.refs === 'none' ? [] : values.refs.split(',').map((s) => s.trim());
+const references = REFERENCES.filter((r) => wanted.includes(r.key));
 
 // Image counts sized so the whole CPU bench ends in minutes; epoch seconds are extrapolated from them.
 const scale = values.quick ? 0.25 : 1;
@@ -73,34 +104,50 @@ for (const w of workloads) {
     '--steps', String(w.steps), '--eps', String(w.eps), '--device', device, '--repeats', String(values.quick ? 1 : 3)];
   if (w.data) args.push('--data', files.data, '--labels', files.labels);
   process.stderr.write(`bench: ${w.name} (${images} images, batch ${w.batch}) ... `);
-  const ours = runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args]);
-  const reference = python ? runJson(python, [path.join(__dirname, 'reference.py'), ...args]) : null;
-  process.stderr.write(`${ours.imagesPerSecond.toFixed(1)} vs ${reference ? reference.imagesPerSecond.toFixed(1) : 'n/a'} img/s\n`);
+  const ours = runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args,
+    '--precision', values.precision, '--memory-format', values['memory-format']]);
+  const measured = {};
+  for (const reference of references) {
+    measured[reference.name] = python ? runJson(python, [path.join(__dirname, 'reference.py'), ...args, ...reference.args]) : null;
+  }
+  const ratio = Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r ? ours.imagesPerSecond / r.imagesPerSecond : null]));
+  process.stderr.write(`${ours.imagesPerSecond.toFixed(1)} img/s (${ours.precision}, ${ours.memoryFormat}); ` +
+    references.map((r) => `${r.key} ${measured[r.name] ? measured[r.name].imagesPerSecond.toFixed(1) : 'n/a'}`).join(', ') + '\n');
   results.push({
-    ...w, images, ours, reference,
+    ...w, images, ours, references: measured, ratio,
     secondsPerEpoch: w.epochImages / ours.imagesPerSecond,
-    referenceSecondsPerEpoch: reference ? w.epochImages / reference.imagesPerSecond : null,
-    ratio: reference ? ours.imagesPerSecond / reference.imagesPerSecond : null,
+    referenceSecondsPerEpoch: Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r ? w.epochImages / r.imagesPerSecond : null])),
   });
 }
 
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
+const rate = (r) => (r ? r.imagesPerSecond.toFixed(1) : 'n/a');
+const times = (x) => (x ? `${x.toFixed(2)}x` : 'n/a');
 const table = new Table({
-  head: ['workload', 'images/s', 'ref images/s', 'ratio', 's/epoch', 'ref s/epoch', 'peak MiB', 'ref peak MiB'],
+  head: ['workload', 'ours img/s', ...references.map((r) => `${r.label} img/s`), ...references.map((r) => `x${r.key}`),
+    's/epoch', ...references.map((r) => `${r.key} s/epoch`), 'peak MiB', ...references.map((r) => `${r.key} peak`)],
   style: { head: [], border: [] },
 });
 for (const r of results) {
   table.push([
-    r.name, r.ours.imagesPerSecond.toFixed(1), r.reference ? r.reference.imagesPerSecond.toFixed(1) : 'n/a',
-    r.ratio ? `${r.ratio.toFixed(2)}x` : 'n/a', r.secondsPerEpoch.toFixed(0), r.referenceSecondsPerEpoch ? r.referenceSecondsPerEpoch.toFixed(0) : 'n/a',
-    mib(r.ours.peakBytes), r.reference ? mib(r.reference.peakBytes) : 'n/a',
+    r.name, rate(r.ours), ...references.map((ref) => rate(r.references[ref.name])), ...references.map((ref) => times(r.ratio[ref.name])),
+    r.secondsPerEpoch.toFixed(0), ...references.map((ref) => (r.referenceSecondsPerEpoch[ref.name] ? r.referenceSecondsPerEpoch[ref.name].toFixed(0) : 'n/a')),
+    mib(r.ours.peakBytes), ...references.map((ref) => (r.references[ref.name] ? mib(r.references[ref.name].peakBytes) : 'n/a')),
   ]);
 }
-console.log(`classwise-at bench: device ${device}, ${threads} threads, LibTorch ${runtime.torchVersion} (addon) vs PyTorch ${results[0]?.reference?.torch ?? 'n/a'} eager fp32 (${python ?? 'no python torch found'})`);
+const features = runtime.cpuFeatures;
+const chosen = results[0]?.ours;
+console.log(`classwise-at bench: device ${device}, ${threads} threads, LibTorch ${runtime.torchVersion} (addon) vs PyTorch ${Object.values(results[0]?.references ?? {})[0]?.torch ?? 'n/a'} (${python ?? 'no python torch found'})`);
+console.log(`CPU: ${runtime.cpuCapability}; avx2 ${features.avx2 ? 'yes' : 'no'}, avx512 ${features.avx512 ? 'yes' : 'no'}, avx512-bf16 ${features.avx512Bf16 ? 'yes' : 'no'}, ` +
+  `amx-bf16 ${features.amxBf16 ? 'yes' : 'no'} (${features.detectedBy}); CPU caching allocator ${chosen?.cpuCachingAllocator ? 'on' : 'off'}`);
+console.log(`ours: precision ${values.precision} -> ${chosen?.precision ?? '?'}, memory format ${values['memory-format']} -> ${chosen?.memoryFormat ?? '?'}` +
+  `; auto on ${gpu ? 'cuda' : 'cpu'}: ${autoChoice.precision}, ${autoChoice.memoryFormat} (${autoChoice.reason})`);
+console.log(`references: (a) robust_overfitting attack_pgd, fp32 eager (loss.backward() also fills weight gradients); (b) torchattacks-style ` +
+  `torch.autograd.grad on the input, fp32 eager; (c) input-only gradients, frozen weights, ${best.precision}${best.precision === 'bf16' ? ' autocast' : ''}, ${best.memoryFormat}` +
+  `${best.compile ? ', torch.compile' : ', eager'}`);
 console.log('epoch sizes: Fashion-MNIST train 60,000 / test 10,000; CIFAR-10-sized train 50,000 / test 10,000 (s/epoch extrapolated from the measured images/s)');
 console.log(table.toString());
-console.log(`median of ${values.quick ? 1 : 3} timed passes after one warm-up pass, each side in its own process`);
-console.log('reference: robust_overfitting-style attack_pgd (loss.backward() also fills weight gradients), eager fp32; ours: input-only gradients, native loop; peak = process max RSS on CPU, max allocated on CUDA');
+console.log(`median of ${values.quick ? 1 : 3} timed passes after one warm-up pass, each side in its own process; peak = process max RSS on CPU, max allocated on CUDA`);
 main().catch((error) => {
   console.error(error.message);
   process.exitCode = 1;
@@ -117,6 +164,10 @@ async function main() {
     console.log(`scaling 1 -> 2 processes: efficiency ${(100 * scalingResult.efficiency).toFixed(0)}% (2 ranks vs 2 x the single-thread process); ` +
       `2 ranks vs 1 process on the same ${threads} threads: ${scalingResult.versusOneProcessSameCores.toFixed(2)}x`);
   }
-  fs.writeFileSync(values.out, JSON.stringify({ device, threads, torch: runtime.torchVersion, python, date: new Date().toISOString(), results, scaling: scalingResult }, null, 1));
+  fs.writeFileSync(values.out, JSON.stringify({
+    device, threads, torch: runtime.torchVersion, python, date: new Date().toISOString(), cpuCapability: runtime.cpuCapability,
+    cpuFeatures: features, autoFastPath: autoChoice, ours: { precision: values.precision, memoryFormat: values['memory-format'] },
+    best, results, scaling: scalingResult,
+  }, null, 1));
   console.log(`wrote ${values.out}`);
 }

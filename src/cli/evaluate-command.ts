@@ -9,10 +9,13 @@ import { ClasswiseError, invalidArgument } from '../errors';
 import { parseClassValues } from '../train/mitigation';
 import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
+import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
+import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
+import { fastPathHeader } from './fast-path-header';
+import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
 import { addRankOptions, joinRanks } from './ranks';
 import { writeFileAtomic } from '../checkpoint';
@@ -41,6 +44,8 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of the attack noise and subset').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .action(async (options) => {
       if (!options.checkpoint === !options.model) {
@@ -75,15 +80,19 @@ export function evaluateCommand(): Command {
         throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (for 8/255 pass 0.0314)`);
       }
       const attack = attackFromOptions(options, eps);
+      log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, options.precision, options.memoryFormat));
       const bar = ranks.leads ? new ProgressLine('evaluate') : undefined;
       const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
       if (logitBias) log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
       const parallel = ranks.describe();
       if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
-      const result = await evaluate(model, test, { attack, batchSize: options.batchSize, seed: options.seed, logitBias, processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)) });
+      const result = await evaluate(model, test, {
+        attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision: options.precision, memoryFormat: options.memoryFormat,
+        processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)),
+      });
       bar?.stop();
       if (!ranks.leads) return;
-      console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s)`, attackLabel: result.attackLabel }));
+      console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s, ${result.precision}, ${result.memoryFormat})`, attackLabel: result.attackLabel }));
       if (result.ensemble) {
         const { attacksRun, attacksMissing, nonStandard, standard, brokenPerClass } = result.ensemble;
         const why = [...(attacksMissing.length ? [`missing: ${attacksMissing.join(', ')}`] : []), ...nonStandard];

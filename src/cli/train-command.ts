@@ -8,8 +8,10 @@ import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining } from '../run';
+import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { TRAIN_METHODS } from '../train/trainer';
-import { parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
+import { fastPathHeader } from './fast-path-header';
+import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
 import { addRankOptions, joinRanks } from './ranks';
 
@@ -49,6 +51,8 @@ export function trainCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of initialisation, shuffling and attacks').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .action(async (options) => {
@@ -105,9 +109,12 @@ export function trainCommand(): Command {
         resume: options.resume,
         device: ranks.device as DeviceName,
         processGroup: ranks.group,
+        precision: options.precision,
+        memoryFormat: options.memoryFormat,
         reporter: report({
           start: ({ model, train, test, startEpoch }) => {
             console.log(`classwise-at: LibTorch ${runtime.torchVersion}, device ${model.device}, ${runtime.threads} threads (${os.cpus().length} cores)`);
+            console.log(fastPathHeader(runtime, model.device, options.precision, options.memoryFormat));
             console.log(`data: ${train.count} training / ${test.count} test images of ${config.dataset} (${train.classNames.length} classes) from ${train.source}`);
             firstEpoch = startEpoch;
             console.log(`model: ${model.architecture}, ${model.parameterCount.toLocaleString('en-US')} parameters; method ${config.method}, eps ${round(eps)}`);

@@ -12,6 +12,7 @@ import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { ClassEvaluation } from '../evaluate';
+import { FastPathOptions } from '../fast-path';
 import { DeviceName, Model } from '../model';
 import { NativeModelInfo, NativeProgress } from '../native';
 import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/class-table';
@@ -31,7 +32,8 @@ export interface RunReporter {
   message?(text: string): void;
 }
 
-export interface RunOptions {
+/** How a run computes (not what): precision / memoryFormat are recorded in every metrics line. */
+export interface RunOptions extends FastPathOptions {
   out: string;
   resume?: boolean;
   device?: DeviceName;
@@ -65,6 +67,9 @@ export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epo
     trainAccuracy: record.trainAccuracy,
     trainSeconds: record.trainSeconds,
     imagesPerSecond: record.imagesPerSecond,
+    precision: record.precision,
+    memoryFormat: record.memoryFormat,
+    evalPrecision: evaluation.precision,
     attack: evaluation.attackLabel,
     classNames: evaluation.classNames,
     counts: evaluation.counts,
@@ -177,6 +182,8 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
       startEpoch,
       processGroup: group,
+      precision: options.precision,
+      memoryFormat: options.memoryFormat,
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
@@ -194,7 +201,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
         await group?.barrier(`the checkpoint of epoch ${record.epoch}`);
         lastSaved = record.epoch;
         const table = formatClassTable(classRows(record.evaluation!), {
-          title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images`,
+          title: `epoch ${record.epoch}/${config.epochs}: per-class accuracy on ${testSet.count} test images (${record.evaluation!.precision})`,
           attackLabel: record.evaluation!.attackLabel,
         });
         reporter.epochEnd?.(record, table, { ...best!, isBest });

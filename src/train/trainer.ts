@@ -9,6 +9,7 @@ import { ProcessGroup } from '../distributed/group';
 import { shuffledIndices } from '../data/random';
 import { nativeData } from '../data/native-dataset';
 import { invalidArgument } from '../errors';
+import { FastPathOptions, FastPathUsed, nativeFastPath } from '../fast-path';
 import { ClassEvaluation, evaluate } from '../evaluate';
 import { Model } from '../model';
 import { prefetch } from '../data/prefetch';
@@ -18,7 +19,8 @@ import { learningRatesForEpoch, LrSchedule } from './schedule';
 export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs', 'trades', 'mart'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
 
-export interface TrainOptions {
+/** precision / memoryFormat apply to the training steps, their attacks and the evaluations after each epoch. */
+export interface TrainOptions extends FastPathOptions {
   method: TrainMethod;
   /** Total epochs of the run (also the schedule's length). */
   epochs: number;
@@ -64,7 +66,8 @@ export interface TrainOptions {
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
 }
 
-export interface EpochRecord {
+/** `precision` and `memoryFormat`: what the epoch trained with ('auto' resolved). */
+export interface EpochRecord extends FastPathUsed {
   /** 1-based number of the epoch just finished. */
   epoch: number;
   learningRate: { first: number; last: number };
@@ -154,7 +157,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
     if (options.autoMitigation && epoch > 0) {
-      const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed, processGroup: group });
+      const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed, processGroup: group, ...nativeFastPath(options) });
       classWeights = Float64Array.from(mitigationWeights(heldOut.robustAccuracy));
     }
     const permutation = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
@@ -175,6 +178,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       classEps,
       epoch: epoch + 1,
       processGroup: group?.native,
+      ...nativeFastPath(options),
     };
     const onProgress = options.onProgress && ((progress: NativeProgress) => options.onProgress!(epoch + 1, progress));
     const result = isStreamed(data)
@@ -188,6 +192,8 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       trainAccuracy: result.correct / result.seen,
       trainSeconds: result.seconds,
       imagesPerSecond: result.seen / result.seconds,
+      precision: result.precision,
+      memoryFormat: result.memoryFormat,
       ...('dataWaitSeconds' in result ? { dataWaitSeconds: result.dataWaitSeconds } : {}),
     };
     // BatchNorm statistics are per rank: every rank evaluates (and rank 0 saves) with rank 0's.
@@ -198,6 +204,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
         attack: options.evaluation.attack,
         batchSize: options.evaluation.batchSize,
         seed,
+        ...nativeFastPath(options),
       });
     }
     records.push(record);
@@ -222,14 +229,15 @@ async function trainStreamedEpoch(
   nativeOptions: NativeTrainOptions,
   options: TrainOptions,
   onProgress?: (progress: NativeProgress) => void,
-): Promise<{ seen: number; lossSum: number; correct: number; seconds: number; dataWaitSeconds: number }> {
+): Promise<FastPathUsed & { seen: number; lossSum: number; correct: number; seconds: number; dataWaitSeconds: number }> {
   const batchSize = nativeOptions.batchSize;
   const chunkSize = batchSize * (options.chunkBatches ?? DEFAULT_CHUNK_BATCHES);
   const chunkCount = Math.ceil(order.length / chunkSize);
   // Chunk 0 keeps the epoch seed, so a single-chunk epoch trains exactly as the in-memory path does.
   const chunkSeed = (k: number) => (k === 0 ? nativeOptions.seed : (nativeOptions.seed * 1009 + k) % 2 ** 31);
   const producers = Array.from({ length: chunkCount }, (_, k) => () => data.load(order.subarray(k * chunkSize, (k + 1) * chunkSize), chunkSeed(k)));
-  const totals = { seen: 0, lossSum: 0, correct: 0, seconds: 0, dataWaitSeconds: 0 };
+  const totals: FastPathUsed & { seen: number; lossSum: number; correct: number; seconds: number; dataWaitSeconds: number } =
+    { seen: 0, lossSum: 0, correct: 0, seconds: 0, dataWaitSeconds: 0, precision: 'fp32', memoryFormat: 'contiguous' };
   let step = 0;
   let chunkIndex = 0;
   const started = process.hrtime.bigint();
@@ -252,6 +260,8 @@ async function trainStreamedEpoch(
       totals.seen += result.seen;
       totals.lossSum += result.lossSum;
       totals.correct += result.correct;
+      totals.precision = result.precision;
+      totals.memoryFormat = result.memoryFormat;
     }
     chunkIndex++;
     waitStarted = process.hrtime.bigint();

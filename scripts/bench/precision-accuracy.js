@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Accuracy must not move with the fast path: Fashion-MNIST, the quick default's recipe (SmallCNN, PGD-5 AT, cyclic
+// lr, eps 0.1), trained once under fp32 and once under bf16 + channels_last, each evaluated per class (clean and
+// PGD-20) under its own precision; and the fp32-trained model evaluated under fp32 and under bf16 + channels_last.
+// Prints both per-class comparisons side by side with the difference in points; writes the numbers as JSON.
+//   --train-per-class N   training images per class (default 1000, the quick default)
+//   --eval-per-class N    test images per class (default 200, the quick default)
+//   --epochs N            (default 3, the quick default)
+//   --threads N           CPU threads (default: all cores)
+//   --out FILE            JSON output (default precision-accuracy.json)
+'use strict';
+const fs = require('fs');
+const { parseArgs } = require('util');
+const Table = require('cli-table3');
+const {
+  Model, RECIPES, evaluate, loadFashionMnist, loadIntoNative, runConfig, runtimeInfo, setThreads, takePerClass, train,
+} = require('../../dist/index.js');
+const { evalAttack, recipeTrainOptions } = require('../../dist/run/config.js');
+
+const { values } = parseArgs({
+  options: {
+    'train-per-class': { type: 'string', default: '1000' },
+    'eval-per-class': { type: 'string', default: '200' },
+    epochs: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+    out: { type: 'string', default: 'precision-accuracy.json' },
+  },
+});
+if (values.threads) setThreads(Number(values.threads));
+const config = runConfig({
+  dataset: 'fashion-mnist', trainPerClass: Number(values['train-per-class']), evalPerClass: Number(values['eval-per-class']),
+  epochs: Number(values.epochs),
+});
+const recipe = RECIPES['fashion-mnist'];
+const trainSet = loadIntoNative(takePerClass(loadFashionMnist('train'), config.trainPerClass, config.seed));
+const testSet = loadIntoNative(takePerClass(loadFashionMnist('test'), config.evalPerClass, config.seed + 1));
+const FP32 = { precision: 'fp32', memoryFormat: 'contiguous' };
+const BF16 = { precision: 'bf16', memoryFormat: 'channels_last' };
+
+async function trained(fastPath) {
+  const model = Model.create({
+    architecture: 'smallcnn', inputShape: trainSet.shape, classNames: trainSet.classNames, mean: recipe.mean, std: recipe.std,
+    device: 'cpu', seed: config.seed,
+  });
+  const started = Date.now();
+  const records = await train(model, trainSet, { ...recipeTrainOptions(config, false), ...fastPath });
+  const seconds = (Date.now() - started) / 1000;
+  process.stderr.write(`precision-accuracy: trained under ${records.at(-1).precision}, ${records.at(-1).memoryFormat} in ${seconds.toFixed(0)} s\n`);
+  return { model, seconds, precision: records.at(-1).precision };
+}
+
+async function measured(model, fastPath) {
+  const result = await evaluate(model, testSet, { attack: evalAttack(config), seed: config.seed, ...fastPath });
+  process.stderr.write(`precision-accuracy: evaluated under ${result.precision} in ${result.seconds.toFixed(0)} s\n`);
+  return result;
+}
+
+const points = (x) => (100 * x).toFixed(1);
+const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function comparison(title, left, right, leftName, rightName) {
+  const table = new Table({
+    head: ['class', `clean ${leftName}`, `clean ${rightName}`, 'diff', `PGD-${config.evalSteps} ${leftName}`, `PGD-${config.evalSteps} ${rightName}`, 'diff'],
+    style: { head: [], border: [] },
+  });
+  left.classNames.forEach((name, k) => {
+    table.push([name, points(left.cleanAccuracy[k]), points(right.cleanAccuracy[k]), signed(right.cleanAccuracy[k] - left.cleanAccuracy[k]),
+      points(left.robustAccuracy[k]), points(right.robustAccuracy[k]), signed(right.robustAccuracy[k] - left.robustAccuracy[k])]);
+  });
+  const [lc, rc, lr, rr] = [mean(left.cleanAccuracy), mean(right.cleanAccuracy), mean(left.robustAccuracy), mean(right.robustAccuracy)];
+  table.push(['mean', points(lc), points(rc), signed(rc - lc), points(lr), points(rr), signed(rr - lr)]);
+  console.log(`${title} (results report: ${left.precision}/${left.memoryFormat} vs ${right.precision}/${right.memoryFormat})`);
+  console.log(table.toString());
+  const perClassGap = Math.max(...left.classNames.map((_, k) => Math.max(
+    Math.abs(right.cleanAccuracy[k] - left.cleanAccuracy[k]), Math.abs(right.robustAccuracy[k] - left.robustAccuracy[k]))));
+  console.log(`mean clean diff ${signed(rc - lc)}, mean robust diff ${signed(rr - lr)} points; largest per-class diff ${points(perClassGap)} points ` +
+    `(one test image is ${(100 / config.evalPerClass).toFixed(1)} points of its class)`);
+  return { meanCleanDiff: rc - lc, meanRobustDiff: rr - lr, largestPerClassDiff: perClassGap };
+}
+
+(async () => {
+  const info = runtimeInfo();
+  console.log(`precision-accuracy: LibTorch ${info.torchVersion}, CPU ${info.cpuCapability}, avx512-bf16 ${info.cpuFeatures.avx512Bf16 ? 'yes' : 'no'}, ` +
+    `amx-bf16 ${info.cpuFeatures.amxBf16 ? 'yes' : 'no'} (bf16 ${info.cpuFeatures.avx512Bf16 || info.cpuFeatures.amxBf16 ? 'native' : 'emulated'}), ${info.threads} threads`);
+  console.log(`Fashion-MNIST: ${trainSet.count} training images (${config.trainPerClass} per class), ${testSet.count} test images ` +
+    `(${config.evalPerClass} per class); SmallCNN, PGD-${config.trainSteps} AT eps ${config.eps}, ${config.epochs} epochs, ${config.schedule} lr ${config.learningRate}; ` +
+    `evaluation PGD-${config.evalSteps} step ${Number(config.evalStepSize.toPrecision(4))}`);
+  const fp32Run = await trained(FP32);
+  const fp32Eval = await measured(fp32Run.model, FP32);
+  const fp32UnderBf16 = await measured(fp32Run.model, BF16);
+  const bf16Run = await trained(BF16);
+  const bf16Eval = await measured(bf16Run.model, BF16);
+  const trainedBoth = comparison('trained and evaluated under fp32 vs under bf16 + channels_last', fp32Eval, bf16Eval, 'fp32', 'bf16');
+  const sameModel = comparison('the fp32-trained model evaluated under fp32 vs under bf16 + channels_last', fp32Eval, fp32UnderBf16, 'fp32', 'bf16');
+  console.log(`training seconds: fp32 ${fp32Run.seconds.toFixed(0)}, bf16 + channels_last ${bf16Run.seconds.toFixed(0)}; evaluation seconds: ` +
+    `fp32 ${fp32Eval.seconds.toFixed(0)}, bf16 ${fp32UnderBf16.seconds.toFixed(0)}`);
+  const pick = (e) => ({ precision: e.precision, memoryFormat: e.memoryFormat, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, seconds: e.seconds });
+  fs.writeFileSync(values.out, JSON.stringify({
+    config, torch: info.torchVersion, cpuFeatures: info.cpuFeatures, classNames: fp32Eval.classNames,
+    fp32: pick(fp32Eval), bf16: pick(bf16Eval), fp32ModelUnderBf16: pick(fp32UnderBf16),
+    trainSeconds: { fp32: fp32Run.seconds, bf16: bf16Run.seconds }, trainedBoth, sameModel,
+  }, null, 1));
+  console.log(`wrote ${values.out}`);
+})().catch((error) => {
+  console.error(error.message);
+  process.exit(1);
+});
