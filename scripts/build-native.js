@@ -28,5 +28,8 @@ for (const command of ['configure', 'build']) {
 }
 fs.mkdirSync(productDir, { recursive: true });
 const built = path.join(cmakeOut, 'Release', 'classwise_at.node');
-fs.copyFileSync(built, path.join(productDir, 'classwise_at.node'));
+// Copied beside, then renamed over: a process that has the old addon loaded keeps its mapping intact.
+const target = path.join(productDir, 'classwise_at.node');
+fs.copyFileSync(built, `${target}.tmp-${process.pid}`);
+fs.renameSync(`${target}.tmp-${process.pid}`, target);
 console.log(`classwise-at: addon copied to ${path.relative(root, path.join(productDir, 'classwise_at.node'))}`);
