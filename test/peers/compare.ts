@@ -33,8 +33,9 @@ export interface PeerCase {
   overallPoints: (total: number) => number;
 }
 
-const converged = { perClassExamples: () => 2, overallPoints: () => 1.5 };
-const deterministic = { perClassExamples: () => 1, overallPoints: () => 1 };
+// Overall margins never go below one example: on 20 images one example is 5 points.
+const converged = { perClassExamples: () => 2, overallPoints: (total: number) => Math.max(1.5, 100 / total) };
+const deterministic = { perClassExamples: () => 1, overallPoints: (total: number) => Math.max(1, 100 / total) };
 const random = {
   perClassExamples: (n: number) => Math.ceil(3 * Math.sqrt(n / 2)),
   overallPoints: (total: number) => (100 * 3 * Math.sqrt(total / 2)) / total,
@@ -45,19 +46,22 @@ export interface PeerBudget {
   apgdSteps: number;
   /** APGD-T and FAB-T steps (per target class). */
   targetedSteps: number;
+  /** APGD-T and FAB-T target classes (the standard 9 when left out, or all others when fewer). */
+  targetClasses?: number;
   queries: number;
 }
 
 /** The test budgets: few steps and queries where the cost adds up; the full settings are in scripts/reference/peer-table.js. */
 export function peerCases(b: PeerBudget): [string, PeerCase][] {
   const both: PeerLibrary[] = ['torchattacks', 'autoattack'];
+  const targets = b.targetClasses === undefined ? {} : { targetClasses: b.targetClasses };
   return [
     [`PGD-${b.pgdSteps}`, { ours: (eps) => ({ kind: 'pgd', eps, steps: b.pgdSteps }), peer: (eps) => ({ eps, steps: b.pgdSteps }), peerAttack: 'pgd', libraries: ['torchattacks'], ...converged }],
     [`APGD-CE-${b.apgdSteps}`, { ours: (eps) => ({ kind: 'apgd-ce', eps, steps: b.apgdSteps }), peer: (eps) => ({ eps, steps: b.apgdSteps }), peerAttack: 'apgd-ce', libraries: both, ...converged }],
-    [`APGD-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'apgd-t', eps, steps: b.targetedSteps }), peer: (eps) => ({ eps, steps: b.targetedSteps }), peerAttack: 'apgd-t', libraries: both, ...converged }],
-    [`FAB-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'fab-t', eps, steps: b.targetedSteps }), peer: (eps) => ({ eps, steps: b.targetedSteps }), peerAttack: 'fab-t', libraries: both, ...deterministic }],
+    [`APGD-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'apgd-t', eps, steps: b.targetedSteps, ...targets }), peer: (eps) => ({ eps, steps: b.targetedSteps, ...targets }), peerAttack: 'apgd-t', libraries: both, ...converged }],
+    [`FAB-T-${b.targetedSteps}`, { ours: (eps) => ({ kind: 'fab-t', eps, steps: b.targetedSteps, ...targets }), peer: (eps) => ({ eps, steps: b.targetedSteps, ...targets }), peerAttack: 'fab-t', libraries: both, ...deterministic }],
     [`Square-${b.queries}`, { ours: (eps) => ({ kind: 'square', eps, queries: b.queries, squareSchedule: 'autoattack' }), peer: (eps) => ({ eps, queries: b.queries, schedule: 'autoattack' }), peerAttack: 'square', libraries: both, ...random }],
-    [`AutoAttack (${b.targetedSteps} steps, ${b.queries} queries)`, { ours: (eps) => ({ kind: 'autoattack', eps, steps: b.targetedSteps, queries: b.queries }), peer: (eps) => ({ eps, steps: b.targetedSteps, queries: b.queries }), peerAttack: 'autoattack', libraries: both, ...converged }],
+    [`AutoAttack (${b.targetedSteps} steps, ${b.queries} queries)`, { ours: (eps) => ({ kind: 'autoattack', eps, steps: b.targetedSteps, queries: b.queries, ...targets }), peer: (eps) => ({ eps, steps: b.targetedSteps, queries: b.queries, ...targets }), peerAttack: 'autoattack', libraries: both, ...converged }],
   ];
 }
 
