@@ -182,11 +182,8 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
 async function runStudy(experiments: Experiment[], options: StudyCliOptions): Promise<void> {
   const ranks = await joinRanks(options);
   if (ranks.group) {
-    if (experiments.includes('removal')) {
-      throw studyError('study removal retrains and keeps its resumable state in files, which ranks would race on: run it as one process ' +
-        '(without classwise-at launch / torchrun / srun), or leave it out of study all with --skip removal', 'ERR_DISTRIBUTED');
-    }
-    // Every experiment's evaluations are sharded over the ranks; each rank gets the whole result.
+    // Every experiment's evaluations are sharded over the ranks; each rank gets the whole result. The removal's
+    // retraining is data parallel like train, with rank 0 writing its folder.
     setDefaultProcessGroup(ranks.group);
     options.device = ranks.device as DeviceName;
     quiet = !ranks.leads;

@@ -8,6 +8,9 @@
  *  3. attack: the same examples on the retrained model, with the same attack and stronger ones; report the
  *     share that stays correctly classified (no adversarial example found), beside the control.
  * Each stage writes its result into the study folder and is skipped when it is already there.
+ * Under several ranks (a process group) every rank computes every stage, its attacks sharded and summed, so all
+ * ranks hold the same selection and numbers; rank 0 alone writes, and every rank reads a stage's file before any
+ * rank can write it, so they all take the same branch.
  */
 import fs from 'fs';
 import path from 'path';
@@ -17,6 +20,7 @@ import { writeFileAtomic } from '../checkpoint';
 import { loadIntoNative } from '../data/native-dataset';
 import { restrictToClasses, selectExamples } from '../data/subset';
 import { evaluate } from '../evaluate';
+import { defaultProcessGroup } from '../distributed/group';
 import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
@@ -121,7 +125,19 @@ export function selectExamplesForRemoval(study: ConfusionStudy, source: number, 
 
 export async function classRemoval(options: ClassRemovalOptions): Promise<ClassRemovalResult> {
   const log = options.log ?? (() => undefined);
-  fs.mkdirSync(options.out, { recursive: true });
+  // Under a launcher the CLI sets the process-wide group, which the attacks of every stage are sharded over.
+  const group = defaultProcessGroup();
+  const writes = !group || group.rank === 0;
+  // Every rank reads a stage's file, then waits for the others, so no rank sees a file rank 0 wrote in this run.
+  const readStage = async <T>(file: string): Promise<T | undefined> => {
+    const value = readJson<T>(file);
+    await group?.barrier(`reading ${path.basename(file)}`);
+    return value;
+  };
+  const save = (file: string, value: unknown) => {
+    if (writes) writeFileAtomic(file, JSON.stringify(value));
+  };
+  if (writes) fs.mkdirSync(options.out, { recursive: true });
   const full = await openModel(options.model, options.device, options.checkpoint);
   if (!full.run) throw studyError(`${full.checkpointPath} has no run settings (meta.config.run); class removal retrains with the run's recipe`, 'ERR_STUDY');
   const run = full.run;
@@ -129,7 +145,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
 
   // Stage 1: selection.
   const selectionFile = path.join(options.out, 'selection.json');
-  let selection = readJson<Selection>(selectionFile);
+  let selection = await readStage<Selection>(selectionFile);
   const subset = runTestSubset(run, selection ? selection.testPerClass : options.testPerClass);
   const testPerClass = subset.perClass;
   const test = await loadRunTestSet(run, subset.perClass, subset.seed);
@@ -141,7 +157,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     const { source, targets } = chooseSelection(study, options.source, options.targets);
     const picked = selectExamplesForRemoval(study, source, targets);
     selection = { classNames: names, source, targets, testPerClass, ...picked, selectionAttacks: study.attacks, seeds: study.seeds };
-    writeFileAtomic(selectionFile, JSON.stringify(selection));
+    save(selectionFile, selection);
     log(`  ${names[source]} -> {${targets.map((t) => names[t]).join(', ')}}: ${picked.selected.length} of ${picked.classExamples} ${names[source]} examples only go there; control ${picked.control.length}`);
   }
   if (selection.selected.length === 0) throw studyError(`no ${names[selection.source]} example is attacked only into {${selection.targets.map((t) => names[t]).join(', ')}}`, 'ERR_STUDY');
@@ -163,7 +179,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   }
   const retrainDir = path.join(options.out, 'retrain');
   const retrainFile = path.join(retrainDir, 'result.json');
-  let retrain = readJson<ClassRemovalResult['retrain']>(retrainFile);
+  let retrain = await readStage<ClassRemovalResult['retrain']>(retrainFile);
   const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
   const keptTest = loadIntoNative(restrictToClasses(test, kept));
   if (retrain) {
@@ -175,6 +191,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       out: retrainDir,
       resume: true,
       device: options.device,
+      processGroup: group,
       reporter: {
         start: ({ train: trainSet, model }) => {
           trainExamples = trainSet.count;
@@ -200,12 +217,12 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       robustOfSource: evaluation.robustAccuracy[sourceNew],
       evalAttack: attackLabel(evalAttack),
     };
-    writeFileAtomic(retrainFile, JSON.stringify(retrain));
+    save(retrainFile, retrain);
   }
 
   // Stage 3: the same examples, same and stronger attacks.
   const attacksFile = path.join(options.out, 'attacks.json');
-  let rows = readJson<RemovalAttackRow[]>(attacksFile) ?? [];
+  let rows = (await readStage<RemovalAttackRow[]>(attacksFile)) ?? [];
   const { model: retrained } = await Model.load(retrainedCheckpoint, { device: options.device });
   const sourceNew = kept.indexOf(selection.source);
   // The studied examples, labelled with the source class's label in the retrained model, handed over once.
@@ -236,7 +253,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       control: { count: selection.control.length, stillCorrect: correct(onControl), share: selection.control.length ? correct(onControl) / selection.control.length : NaN },
     };
     rows = [...rows, row];
-    writeFileAtomic(attacksFile, JSON.stringify(rows));
+    save(attacksFile, rows);
     log(`  still correct: selected ${percent(row.selected.share)} (${row.selected.stillCorrect}/${row.selected.count}), control ${percent(row.control.share)} (${row.control.stillCorrect}/${row.control.count})`);
   }
   const order = options.removalAttacks.map(attackLabel);
