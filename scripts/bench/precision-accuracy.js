@@ -3,10 +3,16 @@
 // lr, eps 0.1), trained once under fp32 and once under bf16 + channels_last, each evaluated per class (clean and
 // PGD-20) under its own precision; and the fp32-trained model evaluated under fp32 and under bf16 + channels_last.
 // Prints both per-class comparisons side by side with the difference in points; writes the numbers as JSON.
+// Two trainings differ by more than precision: --seed-control trains fp32 again with another seed, so the table of
+// fp32 vs fp32 shows how far two runs that differ only in their random draws land apart per class.
 //   --train-per-class N   training images per class (default 1000, the quick default)
 //   --eval-per-class N    test images per class (default 200, the quick default)
 //   --epochs N            (default 3, the quick default)
 //   --threads N           CPU threads (default: all cores)
+//   --checkpoint FILE     no training: evaluate this model (e.g. the quick default's best.safetensors) under fp32 and
+//                         under bf16 + channels_last
+//   --seed-control        also train fp32 with seed + 1 and compare the two fp32 runs
+//   --no-bf16-training    leave out the bf16 training (on a CPU that emulates bf16 it takes about 40x fp32's time)
 //   --out FILE            JSON output (default precision-accuracy.json)
 'use strict';
 const fs = require('fs');
@@ -24,6 +30,9 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '3' },
     threads: { type: 'string' },
     out: { type: 'string', default: 'precision-accuracy.json' },
+    checkpoint: { type: 'string' },
+    'seed-control': { type: 'boolean', default: false },
+    'no-bf16-training': { type: 'boolean', default: false },
   },
 });
 if (values.threads) setThreads(Number(values.threads));
@@ -32,20 +41,20 @@ const config = runConfig({
   epochs: Number(values.epochs),
 });
 const recipe = RECIPES['fashion-mnist'];
-const trainSet = loadIntoNative(takePerClass(loadFashionMnist('train'), config.trainPerClass, config.seed));
+const trainSet = values.checkpoint ? undefined : loadIntoNative(takePerClass(loadFashionMnist('train'), config.trainPerClass, config.seed));
 const testSet = loadIntoNative(takePerClass(loadFashionMnist('test'), config.evalPerClass, config.seed + 1));
 const FP32 = { precision: 'fp32', memoryFormat: 'contiguous' };
 const BF16 = { precision: 'bf16', memoryFormat: 'channels_last' };
 
-async function trained(fastPath) {
+async function trained(fastPath, seed = config.seed) {
   const model = Model.create({
     architecture: 'smallcnn', inputShape: trainSet.shape, classNames: trainSet.classNames, mean: recipe.mean, std: recipe.std,
-    device: 'cpu', seed: config.seed,
+    device: 'cpu', seed,
   });
   const started = Date.now();
-  const records = await train(model, trainSet, { ...recipeTrainOptions(config, false), ...fastPath });
+  const records = await train(model, trainSet, { ...recipeTrainOptions({ ...config, seed }, false), ...fastPath });
   const seconds = (Date.now() - started) / 1000;
-  process.stderr.write(`precision-accuracy: trained under ${records.at(-1).precision}, ${records.at(-1).memoryFormat} in ${seconds.toFixed(0)} s\n`);
+  process.stderr.write(`precision-accuracy: trained under ${records.at(-1).precision}, ${records.at(-1).memoryFormat}, seed ${seed} in ${seconds.toFixed(0)} s\n`);
   return { model, seconds, precision: records.at(-1).precision };
 }
 
@@ -83,24 +92,42 @@ function comparison(title, left, right, leftName, rightName) {
   const info = runtimeInfo();
   console.log(`precision-accuracy: LibTorch ${info.torchVersion}, CPU ${info.cpuCapability}, avx512-bf16 ${info.cpuFeatures.avx512Bf16 ? 'yes' : 'no'}, ` +
     `amx-bf16 ${info.cpuFeatures.amxBf16 ? 'yes' : 'no'} (bf16 ${info.cpuFeatures.avx512Bf16 || info.cpuFeatures.amxBf16 ? 'native' : 'emulated'}), ${info.threads} threads`);
-  console.log(`Fashion-MNIST: ${trainSet.count} training images (${config.trainPerClass} per class), ${testSet.count} test images ` +
+  console.log(`Fashion-MNIST: ${trainSet ? `${trainSet.count} training images (${config.trainPerClass} per class), ` : ''}${testSet.count} test images ` +
     `(${config.evalPerClass} per class); SmallCNN, PGD-${config.trainSteps} AT eps ${config.eps}, ${config.epochs} epochs, ${config.schedule} lr ${config.learningRate}; ` +
     `evaluation PGD-${config.evalSteps} step ${Number(config.evalStepSize.toPrecision(4))}`);
-  const fp32Run = await trained(FP32);
-  const fp32Eval = await measured(fp32Run.model, FP32);
-  const fp32UnderBf16 = await measured(fp32Run.model, BF16);
-  const bf16Run = await trained(BF16);
-  const bf16Eval = await measured(bf16Run.model, BF16);
-  const trainedBoth = comparison('trained and evaluated under fp32 vs under bf16 + channels_last', fp32Eval, bf16Eval, 'fp32', 'bf16');
-  const sameModel = comparison('the fp32-trained model evaluated under fp32 vs under bf16 + channels_last', fp32Eval, fp32UnderBf16, 'fp32', 'bf16');
-  console.log(`training seconds: fp32 ${fp32Run.seconds.toFixed(0)}, bf16 + channels_last ${bf16Run.seconds.toFixed(0)}; evaluation seconds: ` +
-    `fp32 ${fp32Eval.seconds.toFixed(0)}, bf16 ${fp32UnderBf16.seconds.toFixed(0)}`);
   const pick = (e) => ({ precision: e.precision, memoryFormat: e.memoryFormat, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, seconds: e.seconds });
-  fs.writeFileSync(values.out, JSON.stringify({
-    config, torch: info.torchVersion, cpuFeatures: info.cpuFeatures, classNames: fp32Eval.classNames,
-    fp32: pick(fp32Eval), bf16: pick(bf16Eval), fp32ModelUnderBf16: pick(fp32UnderBf16),
-    trainSeconds: { fp32: fp32Run.seconds, bf16: bf16Run.seconds }, trainedBoth, sameModel,
-  }, null, 1));
+  const output = { config, torch: info.torchVersion, cpuFeatures: info.cpuFeatures };
+  if (values.checkpoint) {
+    const { model } = await Model.load(values.checkpoint, { device: 'cpu' });
+    console.log(`model: ${values.checkpoint} (trained under fp32), no training here`);
+    const fp32Eval = await measured(model, FP32);
+    const underBf16 = await measured(model, BF16);
+    output.sameModel = comparison('the model evaluated under fp32 vs under bf16 + channels_last', fp32Eval, underBf16, 'fp32', 'bf16');
+    Object.assign(output, { checkpoint: values.checkpoint, classNames: fp32Eval.classNames, fp32: pick(fp32Eval), underBf16: pick(underBf16) });
+  } else {
+    const fp32Run = await trained(FP32);
+    const fp32Eval = await measured(fp32Run.model, FP32);
+    const fp32UnderBf16 = await measured(fp32Run.model, BF16);
+    Object.assign(output, { classNames: fp32Eval.classNames, fp32: pick(fp32Eval), fp32ModelUnderBf16: pick(fp32UnderBf16), trainSeconds: { fp32: fp32Run.seconds } });
+    if (!values['no-bf16-training']) {
+      const bf16Run = await trained(BF16);
+      const bf16Eval = await measured(bf16Run.model, BF16);
+      output.bf16 = pick(bf16Eval);
+      output.trainSeconds.bf16 = bf16Run.seconds;
+      output.trainedBoth = comparison('trained and evaluated under fp32 vs under bf16 + channels_last', fp32Eval, bf16Eval, 'fp32', 'bf16');
+    }
+    if (values['seed-control']) {
+      const otherRun = await trained(FP32, config.seed + 1);
+      const otherEval = await measured(otherRun.model, FP32);
+      output.fp32OtherSeed = pick(otherEval);
+      output.seedControl = comparison(`trained and evaluated under fp32, seed ${config.seed} vs seed ${config.seed + 1} (the noise floor of two trainings)`,
+        fp32Eval, otherEval, `s${config.seed}`, `s${config.seed + 1}`);
+    }
+    output.sameModel = comparison('the fp32-trained model evaluated under fp32 vs under bf16 + channels_last', fp32Eval, fp32UnderBf16, 'fp32', 'bf16');
+    console.log(`training seconds: fp32 ${fp32Run.seconds.toFixed(0)}${output.trainSeconds.bf16 ? `, bf16 + channels_last ${output.trainSeconds.bf16.toFixed(0)}` : ''}; ` +
+      `evaluation seconds: fp32 ${fp32Eval.seconds.toFixed(0)}, bf16 ${fp32UnderBf16.seconds.toFixed(0)}`);
+  }
+  fs.writeFileSync(values.out, JSON.stringify(output, null, 1));
   console.log(`wrote ${values.out}`);
 })().catch((error) => {
   console.error(error.message);
