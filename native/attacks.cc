@@ -211,4 +211,15 @@ AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const tor
   return {(images + best).clamp(0.0, 1.0), bestPredictions};
 }
 
+torch::Tensor TrainingAdversarial(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
+                                  const AttackConfig& config, at::Generator& generator) {
+  if (!config.enabled || config.algorithm != AttackAlgorithm::Pgd || config.targeted || config.restarts > 1) {
+    return RunAttack(model, images, labels, labels, config, generator).adversarial;
+  }
+  FrozenParameters frozen(model);
+  torch::Tensor delta = OneRestart(model, images, labels, labels, config, generator);
+  torch::NoGradGuard noGrad;
+  return (images + delta).clamp(0.0, 1.0);
+}
+
 }  // namespace classwise

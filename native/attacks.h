@@ -100,6 +100,13 @@ inline constexpr int64_t kStageClean = 0;
 AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
                        const torch::Tensor& targets, const AttackConfig& config, at::Generator& generator);
 
+// The adversarial images a training step learns from (untargeted, against the labels). A single PGD run returns
+// its last iterate without RunAttack's scoring forward, which training does not use and which would update
+// BatchNorm's running statistics once more per batch than the usual training scripts do; the noise drawn is the
+// same as RunAttack's.
+torch::Tensor TrainingAdversarial(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
+                                  const AttackConfig& config, at::Generator& generator);
+
 // Freezes parameters for the guard's lifetime so attack steps build no weight-gradient graph.
 class FrozenParameters {
  public:

@@ -175,7 +175,7 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
       logits = step.logits;
     } else if (config.method == TrainMethod::Mart) {
       net.eval();
-      torch::Tensor adversarial = RunAttack(net, images, labels, labels, attack, generator).adversarial;
+      torch::Tensor adversarial = TrainingAdversarial(net, images, labels, attack, generator);
       net.train();
       net.zero_grad();
       StepLoss step = MartLoss(net, images, adversarial, labels, config);
@@ -184,7 +184,7 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
     } else {
       torch::Tensor inputs = images;
       if (config.method != TrainMethod::Standard) {
-        inputs = RunAttack(net, images, labels, labels, attack, generator).adversarial;
+        inputs = TrainingAdversarial(net, images, labels, attack, generator);
       }
       net.zero_grad();
       logits = net.forward(inputs);
