@@ -52,4 +52,4 @@ export function perClassValue(value: number | 'all' | null | undefined): number 
 
 /** --precision and --memory-format, as the library takes them. */
 export const PRECISION_HELP = "fp32 | bf16 | auto (bf16 where the device has fast bf16: AMX or AVX512-BF16 CPUs, CUDA compute capability 8.0+)";
-export const MEMORY_FORMAT_HELP = 'contiguous | channels_last | auto (channels_last where auto picks bf16, and on CUDA)';
+export const MEMORY_FORMAT_HELP = 'contiguous | channels_last | auto (channels_last on CUDA and on CPU, where NHWC convolutions are faster in fp32 and bf16)';
