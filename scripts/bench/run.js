@@ -5,7 +5,11 @@
 // (input-only gradients, frozen weights, bf16 autocast + channels_last where the device has fast bf16, torch.compile
 // with --compile). Prints a table of images/s, seconds per epoch, peak memory and the ratio to each reference;
 // writes the same as JSON.
-//   --quick                  fewer images, one timed pass (a smoke run)
+//   --quick                  fewer images, one round, one timed pass (a smoke run)
+//   --rounds N               rounds per workload (default 3): each round runs ours and every reference once, in
+//                            turn, each in a fresh process (one warm-up pass, one timed pass); the table gives
+//                            each side's median round and the median of the per-round ratios, so that a shared
+//                            machine's slow minutes hit both sides of a ratio alike
 //   --only NAME[,..]         run only these workloads
 //   --device cpu|cuda        (default: cuda when the addon sees it, else cpu)
 //   --precision P            ours: fp32 | bf16 | auto (default auto)
@@ -29,6 +33,7 @@ const { loadFashionMnist, runtimeInfo } = require('../../dist/index.js');
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
     only: { type: 'string' },
     device: { type: 'string' },
     threads: { type: 'string' },
@@ -68,8 +73,8 @@ const workloads = [
   { name: 'smallcnn-fmnist pgd10-train', arch: 'smallcnn', workload: 'pgd-train', steps: 10, eps: 0.1, images: gpu ? 8192 : 1024, batch: 128, epochImages: 60000, data: 'fashion-mnist' },
   { name: 'smallcnn-fmnist pgd10-attack', arch: 'smallcnn', workload: 'pgd-attack', steps: 10, eps: 0.1, images: gpu ? 8192 : 1024, batch: 128, epochImages: 10000, data: 'fashion-mnist' },
   { name: 'smallcnn-fmnist pgd20-eval', arch: 'smallcnn', workload: 'pgd-eval', steps: 20, eps: 0.1, images: gpu ? 8192 : 512, batch: 256, epochImages: 10000, data: 'fashion-mnist' },
-  { name: 'preact18-32x32 pgd10-train', arch: 'preact-resnet18', workload: 'pgd-train', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 64, batch: gpu ? 128 : 32, epochImages: 50000 },
-  { name: 'preact18-32x32 pgd10-attack', arch: 'preact-resnet18', workload: 'pgd-attack', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 64, batch: gpu ? 256 : 32, epochImages: 10000 },
+  { name: 'preact18-32x32 pgd10-train', arch: 'preact-resnet18', workload: 'pgd-train', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 128 : 32, epochImages: 50000 },
+  { name: 'preact18-32x32 pgd10-attack', arch: 'preact-resnet18', workload: 'pgd-attack', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 256 : 32, epochImages: 10000 },
   { name: 'preact18-32x32 pgd20-eval', arch: 'preact-resnet18', workload: 'pgd-eval', steps: 20, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 256 : 32, epochImages: 10000 },
 ].filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
 
@@ -97,24 +102,38 @@ function runJson(command, args) {
 const python = findPython();
 const scaledImages = (w) => Math.max(w.batch, Math.round((w.images * scale) / w.batch) * w.batch);
 const files = workloads.some((w) => w.data) ? fashionMnistFiles(Math.max(...workloads.map(scaledImages))) : null;
+const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${values.rounds}`);
+const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// The run whose images/s is the median (its peak memory and settings come with it).
+const medianRun = (runs) => [...runs].sort((a, b) => a.imagesPerSecond - b.imagesPerSecond)[Math.floor(runs.length / 2)];
 const results = [];
 for (const w of workloads) {
   const images = scaledImages(w);
   const args = [w.workload, '--arch', w.arch, '--images', String(images), '--batch', String(w.batch), '--threads', String(threads),
-    '--steps', String(w.steps), '--eps', String(w.eps), '--device', device, '--repeats', String(values.quick ? 1 : 3)];
+    '--steps', String(w.steps), '--eps', String(w.eps), '--device', device, '--repeats', '1'];
   if (w.data) args.push('--data', files.data, '--labels', files.labels);
-  process.stderr.write(`bench: ${w.name} (${images} images, batch ${w.batch}) ... `);
-  const ours = runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args,
-    '--precision', values.precision, '--memory-format', values['memory-format']]);
-  const measured = {};
-  for (const reference of references) {
-    measured[reference.name] = python ? runJson(python, [path.join(__dirname, 'reference.py'), ...args, ...reference.args]) : null;
+  process.stderr.write(`bench: ${w.name} (${images} images, batch ${w.batch}, ${rounds} round${rounds === 1 ? '' : 's'}) ... `);
+  const sides = [
+    { name: 'ours', run: () => runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', values.precision, '--memory-format', values['memory-format']]) },
+    ...references.map((reference) => ({ name: reference.name, run: () => (python ? runJson(python, [path.join(__dirname, 'reference.py'), ...args, ...reference.args]) : null) })),
+  ];
+  const runs = Object.fromEntries(sides.map((side) => [side.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    // Each round starts with another side, so no side always runs right after the machine was idle.
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(round + i) % sides.length];
+      runs[side.name].push(side.run());
+    }
   }
-  const ratio = Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r ? ours.imagesPerSecond / r.imagesPerSecond : null]));
-  process.stderr.write(`${ours.imagesPerSecond.toFixed(1)} img/s (${ours.precision}, ${ours.memoryFormat}); ` +
-    references.map((r) => `${r.key} ${measured[r.name] ? measured[r.name].imagesPerSecond.toFixed(1) : 'n/a'}`).join(', ') + '\n');
+  const ours = medianRun(runs.ours);
+  const measured = Object.fromEntries(references.map((r) => [r.name, python ? medianRun(runs[r.name]) : null]));
+  const ratio = Object.fromEntries(references.map((r) => [r.name, python ? medianOf(runs.ours.map((o, i) => o.imagesPerSecond / runs[r.name][i].imagesPerSecond)) : null]));
+  const spread = (list) => `${Math.min(...list.map((x) => x.imagesPerSecond)).toFixed(1)}-${Math.max(...list.map((x) => x.imagesPerSecond)).toFixed(1)}`;
+  process.stderr.write(`${ours.imagesPerSecond.toFixed(1)} img/s (${ours.precision}, ${ours.memoryFormat}; rounds ${spread(runs.ours)}); ` +
+    references.map((r) => `${r.key} ${measured[r.name] ? `${measured[r.name].imagesPerSecond.toFixed(1)} (${spread(runs[r.name])})` : 'n/a'}`).join(', ') + '\n');
   results.push({
-    ...w, images, ours, references: measured, ratio,
+    ...w, images, rounds, ours, references: measured, ratio, runs,
     secondsPerEpoch: w.epochImages / ours.imagesPerSecond,
     referenceSecondsPerEpoch: Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r ? w.epochImages / r.imagesPerSecond : null])),
   });
@@ -147,7 +166,8 @@ console.log(`references: (a) robust_overfitting attack_pgd, fp32 eager (loss.bac
   `${best.compile ? ', torch.compile' : ', eager'}`);
 console.log('epoch sizes: Fashion-MNIST train 60,000 / test 10,000; CIFAR-10-sized train 50,000 / test 10,000 (s/epoch extrapolated from the measured images/s)');
 console.log(table.toString());
-console.log(`median of ${values.quick ? 1 : 3} timed passes after one warm-up pass, each side in its own process; peak = process max RSS on CPU, max allocated on CUDA`);
+console.log(`img/s: each side's median of ${rounds} round${rounds === 1 ? '' : 's'} (a fresh process per side and round: one warm-up pass, one timed pass); ` +
+  `ratios: the median of the per-round ratios; peak = process max RSS on CPU, max allocated on CUDA`);
 main().catch((error) => {
   console.error(error.message);
   process.exitCode = 1;
