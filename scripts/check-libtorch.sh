@@ -115,8 +115,8 @@ CLASSWISE_ADDON=$addon CHECK_LINE=$line node -e '
 '
 
 # Each line runs the files that exercise the addon's native surface against that LibTorch: Debian's 1.13 the whole of
-# it (loading, errors, async workers, every architecture, TorchScript and PyTorch weights, the attacks, each training
-# method, two Gloo ranks, the agreement with that line's PyTorch); the CUDA build, which shares the CPU kernels of the default line,
+# it (loading, errors, async workers, every architecture, TorchScript and PyTorch weights, each training method,
+# checkpoints, two Gloo ranks, and the attacks through their agreement with that line's PyTorch); the CUDA build, which shares the CPU kernels of the default line,
 # what its build changes (loading, device errors, async workers, every architecture, agreement with its PyTorch).
 # The TypeScript-only files (readers, reports, the study's statistics, the CLI) and the longest end-to-end files ran
 # on the default line already and would push CI past its time. Jest arguments that name files (anything not
@@ -124,7 +124,7 @@ CLASSWISE_ADDON=$addon CHECK_LINE=$line node -e '
 line_tests=(test/runtime.test.ts test/api-errors.test.ts test/async.test.ts test/cuda.test.ts test/models.test.ts
             test/pytorch-weights.test.ts test/reference.test.ts)
 if [ "$line" = debian ]; then
-  line_tests+=(test/torchscript.test.ts test/attack.test.ts test/train-methods.test.ts test/checkpoint/
+  line_tests+=(test/torchscript.test.ts test/train-methods.test.ts test/checkpoint/
               test/distributed/data-parallel.test.ts)
 fi
 scope=("${line_tests[@]}")
