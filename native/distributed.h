@@ -23,7 +23,6 @@ struct GroupConfig {
   // live under /worker/attempt_<restartCount>, as torchrun's own workers do.
   bool useAgentStore = false;
   int64_t restartCount = 0;
-  int64_t localRank = 0;  // NCCL: the CUDA device of this rank
 };
 
 // Whether this LibTorch was built with the backend, and this addon compiled against it.

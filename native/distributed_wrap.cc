@@ -16,15 +16,29 @@ constexpr int64_t kMaxTimeoutSeconds = 7 * 24 * 3600;
 
 using Membership = DistributedWrap::Membership;
 
+// Connects on the worker thread; the group becomes visible to the JS thread (train, evaluate, From) only in
+// Result, on the JS thread, so no JS call reads membership_->group while the worker writes it.
 class ConnectWorker : public PromiseWorker {
  public:
   ConnectWorker(Napi::Env env, std::shared_ptr<Membership> membership)
       : PromiseWorker(env, Napi::Value()), membership_(std::move(membership)) {}
 
  private:
-  void Run(const Reporter&) override { membership_->group = DistributedGroup::Connect(membership_->config); }
-  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+  void Run(const Reporter&) override {
+    try {
+      connected_ = DistributedGroup::Connect(membership_->config);
+    } catch (...) {
+      membership_->connecting = false;  // a failed connect may be retried
+      throw;
+    }
+  }
+  Napi::Value Result(Napi::Env env) override {
+    membership_->group = std::move(connected_);
+    membership_->connecting = false;
+    return env.Undefined();
+  }
   std::shared_ptr<Membership> membership_;
+  std::shared_ptr<DistributedGroup> connected_;
 };
 
 class BarrierWorker : public PromiseWorker {
@@ -98,7 +112,6 @@ DistributedWrap::DistributedWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
       throw ClasswiseError(kOutOfRange, where + ".rank is " + std::to_string(config.rank) + " but worldSize is " +
                                             std::to_string(config.worldSize) + "; ranks are 0 .. worldSize - 1");
     }
-    config.localRank = IntegerOption(options, "localRank", 0, 0, kMaxWorldSize - 1, where);
     config.masterAddr = StringOption(options, "masterAddr", "127.0.0.1", where);
     config.masterPort = IntegerOption(options, "masterPort", 29500, 1, 65535, where);
     config.timeout = std::chrono::milliseconds(
@@ -134,6 +147,8 @@ std::shared_ptr<DistributedGroup> DistributedWrap::From(const Napi::Object& opti
 Napi::Value DistributedWrap::Connect(const Napi::CallbackInfo& info) {
   return Guarded(info.Env(), [&]() -> Napi::Value {
     if (membership_->group) throw ClasswiseError(kInvalidArgument, "the process group is already connected");
+    if (membership_->connecting) throw ClasswiseError(kInvalidArgument, "the process group is already connecting: await the first connect()");
+    membership_->connecting = true;
     return (new ConnectWorker(info.Env(), membership_))->Start();
   });
 }

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "distributed.h"
@@ -21,7 +22,8 @@ class DistributedWrap : public Napi::ObjectWrap<DistributedWrap> {
 
   struct Membership {
     GroupConfig config;
-    std::shared_ptr<DistributedGroup> group;  // set by connect() on its worker thread
+    std::shared_ptr<DistributedGroup> group;  // set on the JS thread once connect() succeeded
+    std::atomic<bool> connecting{false};      // a connect() is running (cleared by its worker on failure)
   };
 
  private:

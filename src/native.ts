@@ -208,7 +208,7 @@ export interface NativeAddon {
   attackDefaults(): NativeAttackDefaults;
   NativeModel: new (spec: NativeModelSpec) => NativeModel;
   NativeProcessGroup: new (options: {
-    rank: number; worldSize: number; localRank: number; masterAddr: string; masterPort: number;
+    rank: number; worldSize: number; masterAddr: string; masterPort: number;
     useAgentStore: boolean; restartCount: number; backend: string; timeoutSeconds: number;
   }) => NativeProcessGroupHandle;
   /** The process-group backends this build has: gloo, and nccl in the CUDA build. */

@@ -64,7 +64,6 @@ export class ProcessGroup {
     const native = new NativeProcessGroup({
       rank: options.rank,
       worldSize: options.worldSize,
-      localRank: options.localRank,
       masterAddr: options.masterAddr,
       masterPort: options.masterPort,
       useAgentStore: options.useAgentStore,
