@@ -61,18 +61,20 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
 
+  const signalRunning = (signal: NodeJS.Signals) => {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
   const stopOthers = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    killTimer = setTimeout(() => {
-      for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, 1000 * (options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS));
+    signalRunning(signal);
+    killTimer = setTimeout(() => signalRunning('SIGKILL'), 1000 * (options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS));
   };
+  // A signal to the launcher goes to every rank still running, once; the first also starts the grace period.
   const forward = (signal: NodeJS.Signals) => {
     log(`classwise-at launch: ${signal}: passing it to the ${children.length} local ranks`);
-    for (const { child } of children) if (child.exitCode === null) child.kill(signal);
-    stopOthers(signal);
+    if (stopping) signalRunning(signal);
+    else stopOthers(signal);
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
 
