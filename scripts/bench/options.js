@@ -9,13 +9,13 @@
 //   --variants LIST      of fp32|bf16 [+channels_last] [+nocache] (default: all five)
 //   --out FILE           JSON output (default bench-options.json)
 'use strict';
-const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
 const Table = require('cli-table3');
-const { loadFashionMnist, runtimeInfo } = require('../../dist/index.js');
+const { runtimeInfo } = require('../../dist/index.js');
+const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
 
 const { values } = parseArgs({
   options: {
@@ -42,47 +42,33 @@ const variants = values.variants.split(',').map((text) => {
   return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache') };
 });
 
-function runJson(command, args, env) {
-  const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  return JSON.parse(output.trim().split('\n').pop());
-}
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'classwise-options-'));
-const train = loadFashionMnist('train');
 const count = Math.max(...chosen.map((name) => WORKLOADS[name].images));
-fs.writeFileSync(path.join(dir, 'images.u8'), train.images.subarray(0, count * 784));
-fs.writeFileSync(path.join(dir, 'labels.i32'), Buffer.from(train.labels.slice(0, count).buffer));
+const files = fashionMnistFiles(count, 'classwise-options-');
 const python = runtime.torchPython;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const results = [];
 for (const name of chosen) {
   const w = WORKLOADS[name];
   const args = [w.workload, '--arch', w.arch, '--images', String(w.images), '--batch', String(w.batch), '--threads', String(threads),
     '--steps', String(w.steps), '--eps', String(w.eps), '--repeats', '1'];
-  if (w.data) args.push('--data', path.join(dir, 'images.u8'), '--labels', path.join(dir, 'labels.i32'));
+  if (w.data) args.push('--data', files.data, '--labels', files.labels);
   const sides = [
     ...variants.map((v) => ({
-      label: v.label,
+      name: v.label,
       run: () => runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', v.precision, '--memory-format', v.memoryFormat],
         v.cache ? {} : { CLASSWISE_CPU_CACHE: '0' }),
     })),
-    { label: '(b) input-only fp32', run: () => runJson(python, [path.join(__dirname, 'reference.py'), ...args, '--style', 'input-only']) },
+    { name: '(b) input-only fp32', run: () => runJson(python, [path.join(__dirname, 'reference.py'), ...args, '--style', 'input-only']) },
   ];
-  const speeds = Object.fromEntries(sides.map((side) => [side.label, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < sides.length; i++) {
-      const side = sides[(round + i) % sides.length];
-      speeds[side.label].push(side.run().imagesPerSecond);
-      process.stderr.write(`options: ${name}, round ${round + 1}/${rounds}, ${side.label}: ${speeds[side.label].at(-1).toFixed(1)} img/s\n`);
-    }
-  }
+  const runs = runRounds(sides, rounds, (side, round, result) =>
+    process.stderr.write(`options: ${name}, round ${round + 1}/${rounds}, ${side}: ${result.imagesPerSecond.toFixed(1)} img/s\n`));
+  const speeds = Object.fromEntries(Object.entries(runs).map(([side, results]) => [side, results.map((r) => r.imagesPerSecond)]));
   const baseline = speeds[variants[0].label];
   const reference = speeds['(b) input-only fp32'];
   for (const side of sides) {
-    const mine = speeds[side.label];
+    const mine = speeds[side.name];
     results.push({
-      workload: name, variant: side.label, imagesPerSecond: median(mine), rounds: mine,
+      workload: name, variant: side.name, imagesPerSecond: median(mine), rounds: mine,
       gain: median(mine.map((x, i) => x / baseline[i])), versusB: median(mine.map((x, i) => x / reference[i])),
     });
   }
@@ -100,4 +86,4 @@ console.log(`${rounds} rounds; each round runs every variant and reference (b) o
   'gains are medians of per-round ratios; nocache = CLASSWISE_CPU_CACHE=0 (the CPU caching allocator off)');
 fs.writeFileSync(values.out, JSON.stringify({ torch: runtime.torchVersion, cpuFeatures: f, threads, rounds, results }, null, 1));
 console.log(`wrote ${values.out}`);
-fs.rmSync(dir, { recursive: true, force: true });
+fs.rmSync(files.dir, { recursive: true, force: true });

@@ -22,13 +22,14 @@
 //   --out FILE               JSON output (default bench-results.json)
 //   --no-scaling             skip the data-parallel CPU scaling section (1 -> 2 processes, scripts/bench/scaling.js)
 'use strict';
-const { execFileSync, spawnSync } = require('child_process');
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
 const Table = require('cli-table3');
-const { loadFashionMnist, runtimeInfo } = require('../../dist/index.js');
+const { runtimeInfo } = require('../../dist/index.js');
+const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
 
 const { values } = parseArgs({
   options: {
@@ -86,25 +87,11 @@ function findPython() {
   return null;
 }
 
-function fashionMnistFiles(count) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'classwise-bench-'));
-  const train = loadFashionMnist('train');
-  fs.writeFileSync(path.join(dir, 'images.u8'), train.images.subarray(0, count * 784));
-  fs.writeFileSync(path.join(dir, 'labels.i32'), Buffer.from(train.labels.slice(0, count).buffer));
-  return { data: path.join(dir, 'images.u8'), labels: path.join(dir, 'labels.i32') };
-}
-
-function runJson(command, args) {
-  const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return JSON.parse(output.trim().split('\n').pop());
-}
-
 const python = findPython();
 const scaledImages = (w) => Math.max(w.batch, Math.round((w.images * scale) / w.batch) * w.batch);
 const files = workloads.some((w) => w.data) ? fashionMnistFiles(Math.max(...workloads.map(scaledImages))) : null;
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${values.rounds}`);
-const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The run whose images/s is the median (its peak memory and settings come with it).
 const medianRun = (runs) => [...runs].sort((a, b) => a.imagesPerSecond - b.imagesPerSecond)[Math.floor(runs.length / 2)];
 const results = [];
@@ -118,17 +105,10 @@ for (const w of workloads) {
     { name: 'ours', run: () => runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', values.precision, '--memory-format', values['memory-format']]) },
     ...references.map((reference) => ({ name: reference.name, run: () => (python ? runJson(python, [path.join(__dirname, 'reference.py'), ...args, ...reference.args]) : null) })),
   ];
-  const runs = Object.fromEntries(sides.map((side) => [side.name, []]));
-  for (let round = 0; round < rounds; round++) {
-    // Each round starts with another side, so no side always runs right after the machine was idle.
-    for (let i = 0; i < sides.length; i++) {
-      const side = sides[(round + i) % sides.length];
-      runs[side.name].push(side.run());
-    }
-  }
+  const runs = runRounds(sides, rounds);
   const ours = medianRun(runs.ours);
   const measured = Object.fromEntries(references.map((r) => [r.name, python ? medianRun(runs[r.name]) : null]));
-  const ratio = Object.fromEntries(references.map((r) => [r.name, python ? medianOf(runs.ours.map((o, i) => o.imagesPerSecond / runs[r.name][i].imagesPerSecond)) : null]));
+  const ratio = Object.fromEntries(references.map((r) => [r.name, python ? median(runs.ours.map((o, i) => o.imagesPerSecond / runs[r.name][i].imagesPerSecond)) : null]));
   const spread = (list) => `${Math.min(...list.map((x) => x.imagesPerSecond)).toFixed(1)}-${Math.max(...list.map((x) => x.imagesPerSecond)).toFixed(1)}`;
   process.stderr.write(`${ours.imagesPerSecond.toFixed(1)} img/s (${ours.precision}, ${ours.memoryFormat}; rounds ${spread(runs.ours)}); ` +
     references.map((r) => `${r.key} ${measured[r.name] ? `${measured[r.name].imagesPerSecond.toFixed(1)} (${spread(runs[r.name])})` : 'n/a'}`).join(', ') + '\n');
