@@ -92,9 +92,11 @@ function comparison(title, left, right, leftName, rightName) {
   const info = runtimeInfo();
   console.log(`precision-accuracy: LibTorch ${info.torchVersion}, CPU ${info.cpuCapability}, avx512-bf16 ${info.cpuFeatures.avx512Bf16 ? 'yes' : 'no'}, ` +
     `amx-bf16 ${info.cpuFeatures.amxBf16 ? 'yes' : 'no'} (bf16 ${info.cpuFeatures.avx512Bf16 || info.cpuFeatures.amxBf16 ? 'native' : 'emulated'}), ${info.threads} threads`);
-  console.log(`Fashion-MNIST: ${trainSet ? `${trainSet.count} training images (${config.trainPerClass} per class), ` : ''}${testSet.count} test images ` +
-    `(${config.evalPerClass} per class); SmallCNN, PGD-${config.trainSteps} AT eps ${config.eps}, ${config.epochs} epochs, ${config.schedule} lr ${config.learningRate}; ` +
-    `evaluation PGD-${config.evalSteps} step ${Number(config.evalStepSize.toPrecision(4))}`);
+  // With --checkpoint nothing is trained here: the header names only what is evaluated.
+  const training = trainSet ? `${trainSet.count} training images (${config.trainPerClass} per class), ` : '';
+  const recipeText = trainSet ? `SmallCNN, PGD-${config.trainSteps} AT eps ${config.eps}, ${config.epochs} epochs, ${config.schedule} lr ${config.learningRate}; ` : '';
+  console.log(`Fashion-MNIST: ${training}${testSet.count} test images (${config.evalPerClass} per class); ${recipeText}` +
+    `evaluation PGD-${config.evalSteps} eps ${config.eps} step ${Number(config.evalStepSize.toPrecision(4))}`);
   const pick = (e) => ({ precision: e.precision, memoryFormat: e.memoryFormat, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, seconds: e.seconds });
   const output = { config, torch: info.torchVersion, cpuFeatures: info.cpuFeatures };
   if (values.checkpoint) {

@@ -7,7 +7,7 @@ import { DATASET_NAMES, DatasetName } from '../data/index';
 import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining } from '../run';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { TRAIN_METHODS } from '../train/trainer';
 import { fastPathHeader } from './fast-path-header';
@@ -103,7 +103,7 @@ export function trainCommand(): Command {
       const started = Date.now();
       let firstEpoch = 0;
       // Rank 0 reports; the other ranks print only their errors.
-      const report = (reporter: NonNullable<Parameters<typeof runTraining>[1]['reporter']>) => (ranks.leads ? reporter : {});
+      const report = (reporter: RunReporter) => (ranks.leads ? reporter : {});
       await runTraining(config, {
         out,
         resume: options.resume,
