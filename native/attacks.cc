@@ -6,6 +6,7 @@
 #include "cuda_pipeline.h"
 #include "ensemble.h"
 #include "fab.h"
+#include "fast_path.h"
 #include "model_state.h"
 #include "square.h"
 
@@ -163,9 +164,21 @@ FrozenParameters::FrozenParameters(torch::nn::Module& module) {
       frozen_.push_back(parameter);
     }
   }
+  const std::optional<at::ScalarType> lower = AutocastLowerDtype(c10::DeviceType::CPU);
+  if (!lower) return;
+  torch::NoGradGuard noGrad;
+  for (const std::shared_ptr<torch::nn::Module>& layer : module.modules()) {
+    torch::Tensor weight;
+    if (auto* conv = layer->as<torch::nn::Conv2d>()) weight = conv->weight;
+    else if (auto* linear = layer->as<torch::nn::Linear>()) weight = linear->weight;
+    if (!weight.defined() || !weight.device().is_cpu() || weight.scalar_type() != torch::kFloat32) continue;
+    castWeights_.emplace_back(weight, weight.data());
+    weight.set_data(weight.to(*lower));
+  }
 }
 
 FrozenParameters::~FrozenParameters() {
+  for (auto& [weight, fp32] : castWeights_) weight.set_data(fp32);
   for (auto& parameter : frozen_) parameter.requires_grad_(true);
 }
 

@@ -107,7 +107,11 @@ AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const tor
 torch::Tensor TrainingAdversarial(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
                                   const AttackConfig& config, at::Generator& generator);
 
-// Freezes parameters for the guard's lifetime so attack steps build no weight-gradient graph.
+// Freezes parameters for the guard's lifetime so attack steps build no weight-gradient graph. Under bf16 autocast
+// on the CPU it also hands the convolutions and linear layers their weights already in bf16, cast once for the
+// whole attack instead of at every forward pass (autocast caches casts only of weights that require gradients):
+// the same rounding, so the same numbers. Not on CUDA, where a captured graph would keep the addresses of one
+// batch's casts.
 class FrozenParameters {
  public:
   explicit FrozenParameters(torch::nn::Module& module);
@@ -115,6 +119,7 @@ class FrozenParameters {
 
  private:
   std::vector<torch::Tensor> frozen_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> castWeights_;  // parameter, its fp32 data
 };
 
 }  // namespace classwise

@@ -65,6 +65,14 @@ CpuFeatureFlags DetectCpuFeatures() {
   return flags;
 }
 
+// A copy with the canonical strides of `format`. contiguous(format) would return a weight with one input channel
+// ([K, 1, h, w]) unchanged, since its memory is already in either order; but the convolution reads the layout from
+// the strides, so such a first layer (SmallCNN on grey images) kept producing NCHW activations, which were then
+// copied to NHWC for the next layer and back in the backward pass (a third of a bf16 PGD step).
+torch::Tensor WithStridesOf(const torch::Tensor& tensor, at::MemoryFormat format) {
+  return torch::empty_like(tensor, tensor.options(), format).copy_(tensor);
+}
+
 }  // namespace
 
 const CpuFeatureFlags& CpuFeatures() {
@@ -104,6 +112,11 @@ AutoChoice AutoFastPath(const torch::Device& device) {
                     "): bf16 would be emulated, slower than fp32; channels_last convolutions are faster in fp32 too";
   }
   return choice;
+}
+
+std::optional<at::ScalarType> AutocastLowerDtype(c10::DeviceType type) {
+  if (!AutocastEnabled(type)) return std::nullopt;
+  return AutocastDtype(type);
 }
 
 const char* PrecisionName(Precision precision) { return precision == Precision::Bf16 ? "bf16" : "fp32"; }
@@ -155,7 +168,7 @@ FastPathScope::FastPathScope(Classifier& net, const FastPath& fastPath, const to
     torch::NoGradGuard noGrad;
     for (torch::Tensor parameter : net_.parameters()) {
       if (parameter.dim() != 4) continue;
-      parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+      parameter.set_data(WithStridesOf(parameter, at::MemoryFormat::ChannelsLast));
       relaidOut_.push_back(parameter);
     }
     net_.inputFormat = at::MemoryFormat::ChannelsLast;
@@ -166,7 +179,7 @@ FastPathScope::~FastPathScope() {
   if (fastPath_.memoryFormat == MemoryFormat::ChannelsLast) {
     net_.inputFormat = at::MemoryFormat::Contiguous;
     torch::NoGradGuard noGrad;
-    for (torch::Tensor& parameter : relaidOut_) parameter.set_data(parameter.contiguous());
+    for (torch::Tensor& parameter : relaidOut_) parameter.set_data(WithStridesOf(parameter, at::MemoryFormat::Contiguous));
   }
   if (fastPath_.precision == Precision::Bf16) {
     at::autocast::set_autocast_cache_enabled(cacheWasEnabled_);

@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct AutoChoice {
   std::string reason;
 };
 AutoChoice AutoFastPath(const torch::Device& device);
+
+// The dtype autocast lowers convolutions and matrix products to on this thread for `type`, if it is on.
+std::optional<at::ScalarType> AutocastLowerDtype(c10::DeviceType type);
 
 // options.precision and options.memoryFormat, 'auto' resolved for the device; any other value is refused by name.
 FastPath FastPathOption(const Napi::Object& options, const torch::Device& device, const std::string& where);
