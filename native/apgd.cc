@@ -14,8 +14,6 @@ constexpr double kOscillationShare = 0.75;
 constexpr double kFirstCheckpoint = 0.22;
 constexpr double kCheckpointDecrease = 0.03;
 constexpr double kMinCheckpointGap = 0.06;
-// Keeps L2 step directions finite for zero gradients.
-constexpr double kTiny = 1e-12;
 
 struct Trajectory {
   torch::Tensor adversarial;  // best adversarial found (a success if any), else the highest-objective point

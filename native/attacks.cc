@@ -15,8 +15,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-// Keeps L2 divisions finite for zero gradients or perturbations.
-constexpr double kTiny = 1e-12;
 
 torch::Tensor PerExampleL2(const torch::Tensor& t) {
   return t.flatten(1).norm(2, 1).clamp_min(kTiny).view({-1, 1, 1, 1});

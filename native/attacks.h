@@ -10,6 +10,9 @@ namespace classwise {
 
 enum class AttackNorm { Linf, L2 };
 
+// Keeps L2 divisions and DLR's scale finite for zero gradients, perturbations or logit gaps.
+inline constexpr double kTiny = 1e-12;
+
 // The objective an attack ascends (untargeted) or descends (targeted towards targets).
 enum class AttackLoss {
   Ce,   // cross-entropy of logits / temperature (temperature 1: plain PGD, same arithmetic)

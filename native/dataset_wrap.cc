@@ -7,8 +7,8 @@ namespace classwise {
 namespace {
 
 // Labels are checked against the class count the caller names (any int32 when it names none).
-constexpr int64_t kMaxClasses = 0x7fffffff;
-constexpr int64_t kMaxImageSide = 4096;
+constexpr int64_t kMaxDatasetClasses = 0x7fffffff;
+constexpr int64_t kMaxDatasetImageSide = 4096;
 // Marks objects made by this constructor, so a look-alike object is never unwrapped.
 const napi_type_tag kDatasetTag = {0x8d0c6a3f5e214b7aULL, 0x9c51e0b2a4d73f16ULL};
 
@@ -25,9 +25,9 @@ DatasetWrap::DatasetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Data
     const std::string where = "dataset";
     Napi::Object data = ObjectArgument(info, 0, where);
     const int64_t channels = IntegerOption(data, "channels", 1, 1, 64, where);
-    const int64_t height = IntegerOption(data, "height", 1, 1, kMaxImageSide, where);
-    const int64_t width = IntegerOption(data, "width", 1, 1, kMaxImageSide, where);
-    const int64_t classes = IntegerOption(data, "classes", 2, 1, kMaxClasses, where);
+    const int64_t height = IntegerOption(data, "height", 1, 1, kMaxDatasetImageSide, where);
+    const int64_t width = IntegerOption(data, "width", 1, 1, kMaxDatasetImageSide, where);
+    const int64_t classes = IntegerOption(data, "classes", 2, 1, kMaxDatasetClasses, where);
     auto set = std::make_shared<ImageSet>();
     torch::Tensor images = CopyUint8Array(data.Get("images"), where + ".images");
     const int64_t perImage = channels * height * width;
