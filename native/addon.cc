@@ -106,8 +106,7 @@ bool UseCpuCache() {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   cpuCacheInstalled = UseCpuCache();
-  // Every core by default; LibTorch alone may count only physical ones.
-  SetWorkerThreads(WorkerThreads());
+  KeepJsThreadSerial();
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));

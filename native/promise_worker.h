@@ -10,9 +10,12 @@
 
 namespace classwise {
 
-// Intra-op threads used by every worker (all cores unless set).
+// Intra-op threads used by every worker (all cores unless set). Workers run their LibTorch work on one compute
+// thread (promise_worker.cc says why).
 void SetWorkerThreads(int threads);
 int WorkerThreads();
+// At load, on the JS thread: its own LibTorch calls run on one thread (no second OpenMP team).
+void KeepJsThreadSerial();
 
 struct Progress {
   int64_t done = 0;
