@@ -1,5 +1,5 @@
-// Native work runs on a libuv thread and settles a promise; progress reaches JS through a queue,
-// so the event loop never waits on LibTorch.
+// Native work is taken up by a libuv thread, runs on the one compute thread (promise_worker.cc) and settles a
+// promise; progress reaches JS through a queue, so the event loop never waits on LibTorch.
 #pragma once
 
 #include <napi.h>
