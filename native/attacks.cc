@@ -15,7 +15,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-
 torch::Tensor PerExampleL2(const torch::Tensor& t) {
   return t.flatten(1).norm(2, 1).clamp_min(kTiny).view({-1, 1, 1, 1});
 }

@@ -57,6 +57,17 @@ describe('bf16 + channels_last attacks', () => {
     expect(Math.abs(bf16.successRate - fp32.successRate)).toBeLessThanOrEqual(0.1);
   });
 
+  test('a bf16 attack leaves the weights as they were, byte for byte (its bf16 copies of them are dropped after it)', async () => {
+    const model = await standardTrainedMnistModel();
+    const before = await model.state();
+    await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 3, precision: 'bf16', memoryFormat: 'channels_last' });
+    const after = await model.state();
+    for (const name of Object.keys(before)) {
+      expect(after[name].dtype).toBe(before[name].dtype);
+      expect(Buffer.compare(after[name].data, before[name].data)).toBe(0);
+    }
+  });
+
   test('channels_last alone gives the fp32 answer, and leaves the model as it was', async () => {
     const model = await standardTrainedMnistModel();
     const before = await model.state();
