@@ -89,7 +89,7 @@ esac
 
 out=build-$line
 addon=$PWD/$out/classwise_at.node
-echo "check-libtorch: building the addon for '$line' into $out/ (a few minutes on 2 cores; log: $out/build.log)"
+echo "check-libtorch: building the addon for '$line' into $out/ (about a minute on 2 cores; log: $out/build.log)"
 mkdir -p "$out"
 CLASSWISE_CMAKE_OUT=build-cmake-$line node scripts/build-native.js "$out" "${build_args[@]}" > "$out/build.log" 2>&1 ||
   { tail -40 "$out/build.log" >&2; exit 1; }

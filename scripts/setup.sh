@@ -97,7 +97,7 @@ if [ "$(cat build/torch-choice 2>/dev/null)" != "$torch_choice" ]; then
 fi
 newer_than() { [ -n "$(find "${@:2}" -newer "$1" -print -quit 2>/dev/null)" ]; }
 if [ ! -f "$addon" ] || newer_than "$addon" native CMakeLists.txt; then
-  echo "setup: building the native addon (cmake-js, a few minutes on 2 cores)"
+  echo "setup: building the native addon (cmake-js, about a minute on 2 cores)"
   CLASSWISE_PYTHON=$torch_python node scripts/build-native.js build/Release > build-native.log 2>&1 ||
     { tail -40 build-native.log >&2; exit 1; }
   echo "$torch_choice" > build/torch-choice
