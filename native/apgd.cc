@@ -147,17 +147,12 @@ AttackResult RunApgd(Classifier& model, const torch::Tensor& images, const torch
                      const torch::Tensor& targets, const AttackConfig& config, at::Generator& generator) {
   FrozenParameters frozen(model);
   at::Generator local = BatchGenerator(generator, images.device());
-  torch::Tensor cleanLogits;
-  {
-    torch::NoGradGuard noGrad;
-    cleanLogits = model.forward(images);
-  }
+  torch::Tensor cleanLogits = DecisionLogits(model, images);
   // Examples already misclassified (or already on target) need no attack, as in AutoAttack.
   torch::Tensor success = AttackSucceeded(cleanLogits.argmax(1), labels, targets, config.targeted);
   torch::Tensor adversarial = images.clone();
   ApgdInPlace(model, images, labels, targets, cleanLogits, config, local, adversarial, success);
-  torch::NoGradGuard noGrad;
-  return {adversarial, model.forward(adversarial).argmax(1)};
+  return {adversarial, DecisionLogits(model, adversarial).argmax(1)};
 }
 
 }  // namespace classwise

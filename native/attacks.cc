@@ -154,6 +154,11 @@ at::Generator BatchGenerator(at::Generator& generator, const torch::Device& devi
   return MakeGenerator(device, BatchSeed(generator));
 }
 
+namespace {
+// The outermost FrozenParameters on this thread that holds bf16 copies (nested ones find the weights cast).
+thread_local FrozenParameters* castingFrozen = nullptr;
+}  // namespace
+
 FrozenParameters::FrozenParameters(torch::nn::Module& module) {
   for (auto& parameter : module.parameters()) {
     if (parameter.requires_grad()) {
@@ -172,19 +177,43 @@ FrozenParameters::FrozenParameters(torch::nn::Module& module) {
     castWeights_.emplace_back(weight, weight.data());
     weight.set_data(weight.to(*lower));
   }
+  if (!castWeights_.empty() && castingFrozen == nullptr) castingFrozen = this;
 }
 
 FrozenParameters::~FrozenParameters() {
+  if (castingFrozen == this) castingFrozen = nullptr;
   for (auto& [weight, fp32] : castWeights_) weight.set_data(fp32);
   for (auto& parameter : frozen_) parameter.requires_grad_(true);
 }
 
+bool DecisionsRejudged(const torch::Device& device) { return AutocastLowerDtype(device.type()).has_value(); }
+
+torch::Tensor DecisionLogits(Classifier& model, const torch::Tensor& images) {
+  torch::NoGradGuard noGrad;
+  const c10::DeviceType type = images.device().type();
+  if (!AutocastLowerDtype(type)) return model.forward(images);
+  AutocastSuspended fp32(type);
+  // The attack's bf16 copies step aside for this pass and come back even if it throws.
+  struct Fp32Weights {
+    std::vector<std::pair<torch::Tensor, torch::Tensor>>* cast = nullptr;  // parameter, its fp32 data
+    std::vector<torch::Tensor> lowered;
+    ~Fp32Weights() {
+      for (size_t i = 0; i < lowered.size(); ++i) (*cast)[i].first.set_data(lowered[i]);
+    }
+  } fp32Weights;
+  if (castingFrozen != nullptr) {
+    fp32Weights.cast = &castingFrozen->castWeights_;
+    for (auto& [weight, fp32Data] : castingFrozen->castWeights_) {
+      fp32Weights.lowered.push_back(weight.data());
+      weight.set_data(fp32Data);
+    }
+  }
+  return model.forward(images);
+}
+
 AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
                        const torch::Tensor& targets, const AttackConfig& config, at::Generator& generator) {
-  if (!config.enabled) {
-    torch::NoGradGuard noGrad;
-    return {images, model.forward(images).argmax(1)};
-  }
+  if (!config.enabled) return {images, DecisionLogits(model, images).argmax(1)};
   switch (config.algorithm) {
     case AttackAlgorithm::Apgd: return RunApgd(model, images, labels, targets, config, generator);
     case AttackAlgorithm::Square: return RunSquare(model, images, labels, targets, config, generator);
@@ -200,7 +229,7 @@ AttackResult RunAttack(Classifier& model, const torch::Tensor& images, const tor
   for (int64_t restart = 0; restart < std::max<int64_t>(1, config.restarts); ++restart) {
     torch::Tensor delta = OneRestart(model, images, labels, goal, config, generator);
     torch::NoGradGuard noGrad;
-    torch::Tensor logits = model.forward(images + delta);
+    torch::Tensor logits = DecisionLogits(model, images + delta);
     torch::Tensor predictions = logits.argmax(1);
     torch::Tensor loss = AttackObjective(logits, labels, goal, config);
     torch::Tensor success = AttackSucceeded(predictions, labels, targets, config.targeted);

@@ -119,10 +119,24 @@ class FrozenParameters {
  public:
   explicit FrozenParameters(torch::nn::Module& module);
   ~FrozenParameters();
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
 
  private:
+  friend torch::Tensor DecisionLogits(Classifier& model, const torch::Tensor& images);
   std::vector<torch::Tensor> frozen_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> castWeights_;  // parameter, its fp32 data
 };
+
+// Decisions are made in fp32 whatever the call's precision: bf16 finds the adversarial examples, fp32 judges
+// them. A decision is a prediction a call reports (clean or adversarial) or one that chooses between candidates
+// (restart scoring, the points a cascade's next stage attacks, the points an attack skips as already broken).
+// Steps inside an attack stay in the call's precision. Why: bf16 logits move near-ties, and a class whose images
+// sit near a boundary moves with them (Fashion-MNIST's Coat by 1.4 points, the same model judged both ways).
+// No gradient; under autocast it turns autocast off and gives the forward pass the fp32 weights.
+torch::Tensor DecisionLogits(Classifier& model, const torch::Tensor& images);
+
+// True when this thread runs `device`'s work below fp32, so flags an attack set inside its loop are judged again.
+bool DecisionsRejudged(const torch::Device& device);
 
 }  // namespace classwise

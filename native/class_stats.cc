@@ -74,7 +74,8 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
     torch::Tensor labels = staged[1];
     torch::Tensor targets = data.targets.defined() ? staged[2] : labels;
 
-    // Clean pass with the input gradient, for per-class loss and gradient-norm statistics.
+    // Clean pass with the input gradient, for per-class loss and gradient-norm statistics (in the call's
+    // precision); the clean predictions are decisions, made in fp32 (DecisionLogits).
     torch::Tensor cleanPredictions;
     {
       FrozenParameters frozen(net);
@@ -83,7 +84,7 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
       torch::Tensor loss = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
       torch::Tensor grad = torch::autograd::grad({loss.sum()}, {input})[0];
       torch::NoGradGuard noGrad;
-      cleanPredictions = logits.argmax(1);
+      cleanPredictions = DecisionsRejudged(images.device()) ? DecisionLogits(net, images).argmax(1) : logits.argmax(1);
       stats.cleanLossSum.index_add_(0, labels, loss.detach().to(torch::kFloat64));
       stats.gradientNormSum.index_add_(0, labels, grad.flatten(1).norm(2, 1).to(torch::kFloat64));
     }

@@ -14,17 +14,16 @@ AttackResult RunEnsemble(Classifier& model, const torch::Tensor& images, const t
   // it draws when run alone with the same seed, so the cascade is never weaker than any of its stages.
   const uint64_t batchSeed = BatchSeed(generator);
   auto stageGenerator = [&]() { return MakeGenerator(images.device(), batchSeed); };
-  torch::Tensor cleanLogits;
-  {
-    torch::NoGradGuard noGrad;
-    cleanLogits = model.forward(images);
-  }
+  torch::Tensor cleanLogits = DecisionLogits(model, images);
   torch::Tensor success = cleanLogits.argmax(1).ne(labels);
   torch::Tensor adversarial = images.clone();
   torch::Tensor brokenBy = torch::where(success, torch::full_like(labels, kStageClean),
                                         torch::full_like(labels, kStageRobust));
-  // Called after each stage that ran: numbered 1, 2, 3, 4 for APGD-CE, APGD-T, FAB-T, Square.
+  // Called after each stage that ran: numbered 1, 2, 3, 4 for APGD-CE, APGD-T, FAB-T, Square. Below fp32 the
+  // stage's own successes are judged again in fp32, so the next stage attacks the points fp32 finds robust.
+  const bool rejudged = DecisionsRejudged(images.device());
   auto record = [&](int64_t number) {
+    if (rejudged) success = DecisionLogits(model, adversarial).argmax(1).ne(labels);
     torch::NoGradGuard noGrad;
     brokenBy = torch::where(success.logical_and(brokenBy.eq(kStageRobust)), torch::full_like(labels, number), brokenBy);
   };
@@ -61,8 +60,7 @@ AttackResult RunEnsemble(Classifier& model, const torch::Tensor& images, const t
     SquareInPlace(model, images, labels, labels, stage, local, adversarial, success);
     record(4);
   }
-  torch::NoGradGuard noGrad;
-  return {adversarial, model.forward(adversarial).argmax(1), brokenBy};
+  return {adversarial, DecisionLogits(model, adversarial).argmax(1), brokenBy};
 }
 
 }  // namespace classwise

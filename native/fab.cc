@@ -176,16 +176,11 @@ AttackResult RunFab(Classifier& model, const torch::Tensor& images, const torch:
                     const AttackConfig& config, at::Generator& generator) {
   FrozenParameters frozen(model);
   at::Generator local = BatchGenerator(generator, images.device());
-  torch::Tensor cleanLogits;
-  {
-    torch::NoGradGuard noGrad;
-    cleanLogits = model.forward(images);
-  }
+  torch::Tensor cleanLogits = DecisionLogits(model, images);
   torch::Tensor success = cleanLogits.argmax(1).ne(labels);
   torch::Tensor adversarial = images.clone();
   FabInPlace(model, images, labels, cleanLogits, config, local, adversarial, success);
-  torch::NoGradGuard noGrad;
-  return {adversarial, model.forward(adversarial).argmax(1)};
+  return {adversarial, DecisionLogits(model, adversarial).argmax(1)};
 }
 
 }  // namespace classwise

@@ -153,6 +153,12 @@ void SetFastPathResult(Napi::Object& result, const FastPath& fastPath) {
   result.Set("memoryFormat", MemoryFormatName(fastPath.memoryFormat));
 }
 
+AutocastSuspended::AutocastSuspended(c10::DeviceType type) : type_(type), wasEnabled_(AutocastEnabled(type)) {
+  SetAutocastEnabled(type_, false);
+}
+
+AutocastSuspended::~AutocastSuspended() { SetAutocastEnabled(type_, wasEnabled_); }
+
 FastPathScope::FastPathScope(Classifier& net, const FastPath& fastPath, const torch::Device& device)
     : net_(net), fastPath_(fastPath), deviceType_(device.type()) {
   if (fastPath_.precision == Precision::Bf16) {

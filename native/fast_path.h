@@ -41,6 +41,19 @@ AutoChoice AutoFastPath(const torch::Device& device);
 // The dtype autocast lowers convolutions and matrix products to on this thread for `type`, if it is on.
 std::optional<at::ScalarType> AutocastLowerDtype(c10::DeviceType type);
 
+// Autocast off on this thread for `type` for the guard's lifetime (a pass that must run in fp32).
+class AutocastSuspended {
+ public:
+  explicit AutocastSuspended(c10::DeviceType type);
+  ~AutocastSuspended();
+  AutocastSuspended(const AutocastSuspended&) = delete;
+  AutocastSuspended& operator=(const AutocastSuspended&) = delete;
+
+ private:
+  c10::DeviceType type_;
+  bool wasEnabled_;
+};
+
 // options.precision and options.memoryFormat, 'auto' resolved for the device; any other value is refused by name.
 FastPath FastPathOption(const Napi::Object& options, const torch::Device& device, const std::string& where);
 

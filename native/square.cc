@@ -103,11 +103,11 @@ AttackResult RunSquare(Classifier& model, const torch::Tensor& images, const tor
                        const torch::Tensor& targets, const AttackConfig& config, at::Generator& generator) {
   torch::NoGradGuard noGrad;
   at::Generator local = BatchGenerator(generator, images.device());
-  torch::Tensor predictions = model.forward(images).argmax(1);
+  torch::Tensor predictions = DecisionLogits(model, images).argmax(1);
   torch::Tensor success = AttackSucceeded(predictions, labels, targets, config.targeted);
   torch::Tensor adversarial = images.clone();
   SquareInPlace(model, images, labels, targets, config, local, adversarial, success);
-  return {adversarial, model.forward(adversarial).argmax(1)};
+  return {adversarial, DecisionLogits(model, adversarial).argmax(1)};
 }
 
 }  // namespace classwise

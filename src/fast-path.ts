@@ -6,7 +6,11 @@
 import { nativeAddon } from './native';
 
 export const PRECISIONS = ['fp32', 'bf16', 'auto'] as const;
-/** 'bf16': autocast to bfloat16 with fp32 master weights, losses, optimizer state and perturbations. */
+/**
+ * 'bf16': autocast to bfloat16 with fp32 master weights, losses, optimizer state and perturbations; decisions (the
+ * clean and adversarial predictions a call reports, restart scoring, the points a cascade's next stage attacks) are
+ * made by an fp32 pass: bf16 finds the adversarial examples, fp32 judges them.
+ */
 export type Precision = (typeof PRECISIONS)[number];
 export const MEMORY_FORMATS = ['contiguous', 'channels_last', 'auto'] as const;
 export type MemoryFormat = (typeof MEMORY_FORMATS)[number];

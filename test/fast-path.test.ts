@@ -2,7 +2,7 @@
  * precision and memoryFormat: bf16 autocast and channels_last keep every attack invariant (within eps, within
  * [0,1]), results say what they ran with, 'auto' follows the device's bf16 support, and bad values are refused.
  */
-import { attack, evaluate, ClasswiseError, runtimeInfo, train, loadMnistSample, takeFirst } from '../src';
+import { attack, evaluate, ClasswiseError, Model, runtimeInfo, train, loadMnistSample, takeFirst } from '../src';
 import { autoFastPath } from '../src/fast-path';
 import { mnistModel, mnistTestDigits, standardTrainedMnistModel } from './helpers/mnist-model';
 
@@ -92,6 +92,49 @@ describe('bf16 + channels_last attacks', () => {
     expect(bf16.precision).toBe('bf16');
     expect(bf16.memoryFormat).toBe('channels_last');
     expect(Math.abs(bf16.overall.clean - fp32.overall.clean)).toBeLessThanOrEqual(2 / 64);
+  });
+});
+
+describe('under bf16, decisions are made in fp32 (bf16 finds the adversarial examples, fp32 judges them)', () => {
+  const { images, labels } = mnistTestDigits(64);
+
+  // The same images through the model in fp32 + channels_last: the pass every decision of a bf16 call makes.
+  async function fp32Predictions(model: Model, batch: Float32Array): Promise<number[]> {
+    const judged = await model.native.attack({ images: batch, labels }, { attack: { kind: 'none' }, batchSize: 256, seed: 0, memoryFormat: 'channels_last' });
+    return Array.from(judged.predictions);
+  }
+
+  test('the predictions a bf16 attack reports are fp32\'s for its adversarial images, even on the boundary (FAB-T)', async () => {
+    const model = await standardTrainedMnistModel();
+    // FAB-T returns minimal perturbations just past the boundary, where bf16 and fp32 logits disagree most.
+    const result = await attack(model, images, labels, { kind: 'fab-t', eps: 0.2, steps: 10, targetClasses: 3, precision: 'bf16', memoryFormat: 'channels_last' });
+    expect(result.precision).toBe('bf16');
+    expect(result.successRate).toBeGreaterThan(0.3);
+    expect(Array.from(result.predictions)).toEqual(await fp32Predictions(model, result.adversarial));
+  });
+
+  test('PGD with restarts keeps the restart fp32 judges strongest, and reports fp32\'s prediction', async () => {
+    const model = await standardTrainedMnistModel();
+    const result = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 5, restarts: 2, precision: 'bf16', memoryFormat: 'channels_last' });
+    expect(Array.from(result.predictions)).toEqual(await fp32Predictions(model, result.adversarial));
+  });
+
+  test('an AutoAttack cascade under bf16 names a stage for exactly the points fp32 finds broken', async () => {
+    const model = await standardTrainedMnistModel();
+    const result = await attack(model, images, labels, { kind: 'autoattack', eps: 0.1, steps: 10, targetClasses: 3, queries: 100, precision: 'bf16', memoryFormat: 'channels_last' });
+    const predictions = await fp32Predictions(model, result.adversarial);
+    expect(Array.from(result.predictions)).toEqual(predictions);
+    const brokenBy = result.ensemble!.brokenBy;
+    expect(brokenBy.some((stage) => stage !== null && stage !== 'clean')).toBe(true);
+    for (let i = 0; i < labels.length; i++) expect(brokenBy[i] === null).toBe(predictions[i] === labels[i]);
+  });
+
+  test('evaluation under bf16 reports fp32\'s clean predictions', async () => {
+    const model = await standardTrainedMnistModel();
+    const test64 = takeFirst(loadMnistSample('test'), 64);
+    const bf16 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 3 }, precision: 'bf16', memoryFormat: 'channels_last' });
+    const fp32 = await evaluate(model, test64, { attack: null, memoryFormat: 'channels_last' });
+    expect(Array.from(bf16.cleanPredictions)).toEqual(Array.from(fp32.cleanPredictions));
   });
 });
 
