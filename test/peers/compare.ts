@@ -9,7 +9,10 @@
  *   rounding, and agree per example; we allow 1 example per class for (b).
  * - PGD, APGD-CE, APGD-T start at random: 100 APGD steps (20 for PGD) converge, so few examples depend on the
  *   start; measured per-example disagreement on this model is a few percent of the examples at most, spread
- *   over classes: we allow 2 examples per class and 1.5 points overall.
+ *   over classes: we allow 2 examples per class and 3 examples overall. Their fates do not cancel: on an AMD Zen 4
+ *   CPU, PGD-20 on the Fashion-MNIST fixture had 2 of 100 examples differ from torchattacks, both robust on our
+ *   side (our own two seeds differed on 1); with k such examples the overall difference has standard deviation
+ *   sqrt(k / 2) examples, and 3 examples is 3 sigma for k = 2.
  * - Square is a random search over few queries in the tests: which examples fall depends on the draw, so the
  *   sides agree in distribution only. Each side's per-class count is a sum of independent Bernoulli outcomes of
  *   the examples whose fate is random; the difference of two independent draws has standard deviation at most
@@ -33,8 +36,8 @@ export interface PeerCase {
   overallPoints: (total: number) => number;
 }
 
-// Overall margins never go below one example: on 20 images one example is 5 points.
-const converged = { perClassExamples: () => 2, overallPoints: (total: number) => Math.max(1.5, 100 / total) };
+// Overall margins never go below one example: on 20 images one example is 5 points. Converged: 3 examples.
+const converged = { perClassExamples: () => 2, overallPoints: (total: number) => 300 / total };
 const deterministic = { perClassExamples: () => 1, overallPoints: (total: number) => Math.max(1, 100 / total) };
 const random = {
   perClassExamples: (n: number) => Math.ceil(3 * Math.sqrt(n / 2)),
