@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "fast_path.h"
 #include "model_wrap.h"
+#include "packed_conv.h"
 #include "promise_worker.h"
 #include "tensor_bridge.h"
 
@@ -72,6 +73,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   result.Set("cudaDeviceCount", Napi::Number::New(env, static_cast<double>(torch::cuda::device_count())));
   result.Set("threads", Napi::Number::New(env, WorkerThreads()));
   result.Set("cpuCachingAllocator", Napi::Boolean::New(env, cpuCacheInstalled));
+  result.Set("packedConvWeights", Napi::Boolean::New(env, PackedConvolutionsAvailable()));
 #ifdef CLASSWISE_WITH_CUDA
   result.Set("builtWithCuda", Napi::Boolean::New(env, true));
 #else
@@ -96,6 +98,17 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SetPackedConvolutionsBinding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsBoolean()) {
+      throw ClasswiseError(kInvalidArgument, "setPackedConvolutions takes one boolean (true: pack convolution weights in bf16 attacks)");
+    }
+    SetPackedConvolutions(info[0].As<Napi::Boolean>().Value());
+    return env.Undefined();
+  });
+}
+
 // Attack steps free and reallocate tensors of a few MB every step; glibc hands them back to the OS and
 // faults every page in again (measured: 650k page faults, +21% CPU time for PGD-10 on 512 images).
 // CLASSWISE_CPU_CACHE=0 keeps LibTorch's default allocator.
@@ -109,6 +122,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   KeepJsThreadSerial();
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("setPackedConvolutions", Napi::Function::New(env, SetPackedConvolutionsBinding));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("NativeDataset", DatasetWrap::Define(env));
   exports.Set("attackDefaults", Napi::Function::New(env, AttackDefaults));

@@ -177,7 +177,10 @@ FrozenParameters::FrozenParameters(torch::nn::Module& module) {
     castWeights_.emplace_back(weight, weight.data());
     weight.set_data(weight.to(*lower));
   }
-  if (!castWeights_.empty() && castingFrozen == nullptr) castingFrozen = this;
+  if (!castWeights_.empty() && castingFrozen == nullptr) {
+    castingFrozen = this;
+    packed_.emplace();
+  }
 }
 
 FrozenParameters::~FrozenParameters() {

@@ -4,7 +4,10 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "models.h"
+#include "packed_conv.h"
 
 namespace classwise {
 
@@ -113,8 +116,8 @@ torch::Tensor TrainingAdversarial(Classifier& model, const torch::Tensor& images
 // Freezes parameters for the guard's lifetime so attack steps build no weight-gradient graph. Under bf16 autocast
 // on the CPU it also hands the convolutions and linear layers their weights already in bf16, cast once for the
 // whole attack instead of at every forward pass (autocast caches casts only of weights that require gradients):
-// the same rounding, so the same numbers. Not on CUDA, where a captured graph would keep the addresses of one
-// batch's casts.
+// the same rounding, so the same numbers, and packs them for oneDNN once per input shape (packed_conv.h). Not on
+// CUDA, where a captured graph would keep the addresses of one batch's casts.
 class FrozenParameters {
  public:
   explicit FrozenParameters(torch::nn::Module& module);
@@ -126,6 +129,7 @@ class FrozenParameters {
   friend torch::Tensor DecisionLogits(Classifier& model, const torch::Tensor& images);
   std::vector<torch::Tensor> frozen_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> castWeights_;  // parameter, its fp32 data
+  std::optional<PackedWeightsScope> packed_;                           // with castWeights_ only
 };
 
 // Decisions are made in fp32 whatever the call's precision: bf16 finds the adversarial examples, fp32 judges

@@ -1,6 +1,7 @@
 #include "models.h"
 
 #include "errors.h"
+#include "packed_conv.h"
 
 namespace classwise {
 namespace {
@@ -12,8 +13,8 @@ namespace F = torch::nn::functional;
 // and backward alike. Same numbers as torch::relu.
 torch::Tensor ReluInPlace(torch::Tensor x) { return x.relu_(); }
 
-torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool bias) {
-  return torch::nn::Conv2d(
+PackableConv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool bias) {
+  return PackableConv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
 }
 
@@ -30,7 +31,7 @@ struct SmallCnnFeaturesImpl : torch::nn::Module {
     x = ReluInPlace(conv4(ReluInPlace(conv3(x))));
     return F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
   }
-  torch::nn::Conv2d conv1, conv2, conv3, conv4;
+  PackableConv2d conv1, conv2, conv3, conv4;
 };
 TORCH_MODULE(SmallCnnFeatures);
 
@@ -98,7 +99,7 @@ struct PreActBlockImpl : torch::nn::Module {
     return out + skip;
   }
   torch::nn::BatchNorm2d bn1, bn2;
-  torch::nn::Conv2d conv1, conv2;
+  PackableConv2d conv1, conv2;
   torch::nn::Sequential shortcut{nullptr};
 };
 TORCH_MODULE(PreActBlock);
@@ -133,7 +134,7 @@ struct PreActResNet18 : Classifier {
   torch::Tensor finalLayerWeight() override { return linear->weight; }
 
   Normalize normalize{nullptr};
-  torch::nn::Conv2d conv1{nullptr};
+  PackableConv2d conv1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   torch::nn::Linear linear{nullptr};
@@ -156,7 +157,7 @@ struct WideBasicBlockImpl : torch::nn::Module {
   }
   bool equalInOut;
   torch::nn::BatchNorm2d bn1, bn2;
-  torch::nn::Conv2d conv1, conv2, convShortcut{nullptr};
+  PackableConv2d conv1, conv2, convShortcut{nullptr};
 };
 TORCH_MODULE(WideBasicBlock);
 
@@ -203,7 +204,7 @@ struct WideResNet34 : Classifier {
   torch::Tensor finalLayerWeight() override { return fc->weight; }
 
   Normalize normalize{nullptr};
-  torch::nn::Conv2d conv1{nullptr};
+  PackableConv2d conv1{nullptr};
   NetworkBlock block1{nullptr}, block2{nullptr}, block3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Linear fc{nullptr};
@@ -230,7 +231,7 @@ struct BottleneckImpl : torch::nn::Module {
     out = bn3(conv3(out));
     return ReluInPlace(out + (downsample ? downsample->forward(x) : x));
   }
-  torch::nn::Conv2d conv1, conv2, conv3;
+  PackableConv2d conv1, conv2, conv3;
   torch::nn::BatchNorm2d bn1, bn2, bn3;
   torch::nn::Sequential downsample{nullptr};
 };
@@ -274,7 +275,7 @@ struct ResNet50 : Classifier {
   torch::Tensor finalLayerWeight() override { return fc->weight; }
 
   Normalize normalize{nullptr};
-  torch::nn::Conv2d conv1{nullptr};
+  PackableConv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};

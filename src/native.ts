@@ -184,6 +184,8 @@ export interface NativeRuntimeInfo {
   cudaDeviceCount: number;
   threads: number;
   cpuCachingAllocator: boolean;
+  /** bf16 attacks on the CPU pack convolution weights for oneDNN once per attack (LibTorch 2.x; native/packed_conv.h). */
+  packedConvWeights: boolean;
   /** Compiled against LibTorch's CUDA libraries (torch_cuda); true even where no GPU is present. */
   builtWithCuda: boolean;
   /** The C++ standard the addon was compiled with: 2017 or 2020. */
@@ -202,6 +204,8 @@ export interface NativeRuntimeInfo {
 export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
   setThreads(options: { threads: number }): number;
+  /** Packing of convolution weights in bf16 attacks on the CPU, for calls that start afterwards (tests, benchmarks). */
+  setPackedConvolutions(enabled: boolean): void;
   /** Native errors are constructed from this class from then on (new C(code, message)). */
   setErrorClass(errorClass: typeof ClasswiseError): void;
   /** The one table of attack kinds, options and defaults (native/tensor_bridge.cc). */

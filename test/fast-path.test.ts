@@ -4,6 +4,7 @@
  */
 import { attack, evaluate, ClasswiseError, Model, runtimeInfo, train, loadMnistSample, takeFirst } from '../src';
 import { autoFastPath } from '../src/fast-path';
+import { nativeAddon } from '../src/native';
 import { mnistModel, mnistTestDigits, standardTrainedMnistModel } from './helpers/mnist-model';
 
 // Float rounding of (x + delta) - x may exceed eps by an ulp, in fp32 as in bf16 (the perturbation stays fp32).
@@ -135,6 +136,46 @@ describe('under bf16, decisions are made in fp32 (bf16 finds the adversarial exa
     const bf16 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 3 }, precision: 'bf16', memoryFormat: 'channels_last' });
     const fp32 = await evaluate(model, test64, { attack: null, memoryFormat: 'channels_last' });
     expect(Array.from(bf16.cleanPredictions)).toEqual(Array.from(fp32.cleanPredictions));
+  });
+});
+
+describe('packed convolution weights (bf16 attacks on the CPU) change no number', () => {
+  // Packing off for the calls inside (what CLASSWISE_PACKED_CONV=0 does for a whole process).
+  async function withoutPacking<T>(run: () => Promise<T>): Promise<T> {
+    nativeAddon().setPackedConvolutions(false);
+    try {
+      return await run();
+    } finally {
+      nativeAddon().setPackedConvolutions(true);
+    }
+  }
+  const bf16 = { precision: 'bf16', memoryFormat: 'channels_last' } as const;
+
+  test('LibTorch 2.x has the operators (Debian\'s 1.13 does not, and attacks there run as before)', () => {
+    expect(runtimeInfo().packedConvWeights).toBe(!runtimeInfo().torchVersion.startsWith('1.'));
+  });
+
+  test('SmallCNN (biases, unpadded convolutions): the same adversarial images, byte for byte', async () => {
+    const model = await standardTrainedMnistModel();
+    const { images, labels } = mnistTestDigits(64);
+    const options = { kind: 'pgd', eps: 0.1, steps: 5, seed: 4, ...bf16 } as const;
+    const packed = await attack(model, images, labels, options);
+    const plain = await withoutPacking(() => attack(model, images, labels, options));
+    expect(packed.successRate).toBeGreaterThan(0.05);
+    expect(Buffer.compare(Buffer.from(packed.adversarial.buffer), Buffer.from(plain.adversarial.buffer))).toBe(0);
+  });
+
+  test('PreActResNet-18 (strided and 1x1 shortcut convolutions): the same adversarial images, byte for byte', async () => {
+    const model = Model.create({ architecture: 'preact-resnet18', inputShape: [3, 32, 32], classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+                                 mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], device: 'cpu', seed: 2 });
+    const count = 8;
+    const images = Float32Array.from({ length: count * 3 * 32 * 32 }, (_, i) => ((i * 7919) % 1000) / 1000);
+    const labels = Int32Array.from({ length: count }, (_, i) => i % 10);
+    const options = { kind: 'pgd', eps: 8 / 255, steps: 3, seed: 4, ...bf16 } as const;
+    const packed = await attack(model, images, labels, options);
+    const plain = await withoutPacking(() => attack(model, images, labels, options));
+    expect(maxAbsDifference(packed.adversarial, images)).toBeGreaterThan(0);
+    expect(Buffer.compare(Buffer.from(packed.adversarial.buffer), Buffer.from(plain.adversarial.buffer))).toBe(0);
   });
 });
 
