@@ -6,7 +6,7 @@
 // its per-round ratios to the baseline, so that a shared machine's slow minutes hit both sides of a ratio alike.
 //   --only NAME[,..]     workloads (default: smallcnn-fmnist pgd10-attack, preact18-32x32 pgd10-attack)
 //   --rounds N           (default 3)
-//   --variants LIST      of fp32|bf16 [+channels_last] [+nocache] (default: all five)
+//   --variants LIST      of fp32|bf16 [+channels_last] [+nocache] [+nopack] (default: all six)
 //   --out FILE           JSON output (default bench-options.json)
 'use strict';
 const fs = require('fs');
@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string', default: 'smallcnn-fmnist pgd10-attack,preact18-32x32 pgd10-attack' },
     rounds: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'fp32,fp32+channels_last,fp32+nocache,bf16,bf16+channels_last' },
+    variants: { type: 'string', default: 'fp32,fp32+channels_last,fp32+nocache,bf16,bf16+channels_last,bf16+channels_last+nopack' },
     threads: { type: 'string' },
     out: { type: 'string', default: 'bench-options.json' },
   },
@@ -39,7 +39,7 @@ const chosen = values.only.split(',').map((name) => name.trim());
 for (const name of chosen) if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; accepted: ${Object.keys(WORKLOADS).join(', ')}`);
 const variants = values.variants.split(',').map((text) => {
   const parts = text.trim().split('+');
-  return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache') };
+  return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache'), pack: !parts.includes('nopack') };
 });
 
 const count = Math.max(...chosen.map((name) => WORKLOADS[name].images));
@@ -56,7 +56,7 @@ for (const name of chosen) {
     ...variants.map((v) => ({
       name: v.label,
       run: () => runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', v.precision, '--memory-format', v.memoryFormat],
-        v.cache ? {} : { CLASSWISE_CPU_CACHE: '0' }),
+        { ...(v.cache ? {} : { CLASSWISE_CPU_CACHE: '0' }), ...(v.pack ? {} : { CLASSWISE_PACKED_CONV: '0' }) }),
     })),
     { name: '(b) input-only fp32', run: () => runJson(python, [path.join(__dirname, 'reference.py'), ...args, '--style', 'input-only']) },
   ];
@@ -83,7 +83,8 @@ console.log(`classwise-at bench options: cpu, ${threads} threads, LibTorch ${run
   `amx-bf16 ${f.amxBf16 ? 'yes' : 'no'} (${f.detectedBy}); auto on cpu: ${runtime.autoFastPath.cpu.precision}, ${runtime.autoFastPath.cpu.memoryFormat}`);
 console.log(table.toString());
 console.log(`${rounds} rounds; each round runs every variant and reference (b) once, in turn, in a fresh process (one warm-up pass, one timed pass); ` +
-  'gains are medians of per-round ratios; nocache = CLASSWISE_CPU_CACHE=0 (the CPU caching allocator off)');
+  'gains are medians of per-round ratios; nocache = CLASSWISE_CPU_CACHE=0 (the CPU caching allocator off); ' +
+  'nopack = CLASSWISE_PACKED_CONV=0 (bf16 attacks reorder convolution weights at every call, as eager PyTorch does)');
 fs.writeFileSync(values.out, JSON.stringify({ torch: runtime.torchVersion, cpuFeatures: f, threads, rounds, results }, null, 1));
 console.log(`wrote ${values.out}`);
 fs.rmSync(files.dir, { recursive: true, force: true });

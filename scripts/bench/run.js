@@ -138,7 +138,8 @@ const features = runtime.cpuFeatures;
 const chosen = results[0]?.ours;
 console.log(`classwise-at bench: device ${device}, ${threads} threads, LibTorch ${runtime.torchVersion} (addon) vs PyTorch ${Object.values(results[0]?.references ?? {})[0]?.torch ?? 'n/a'} (${python ?? 'no python torch found'})`);
 console.log(`CPU: ${runtime.cpuCapability}; avx2 ${features.avx2 ? 'yes' : 'no'}, avx512 ${features.avx512 ? 'yes' : 'no'}, avx512-bf16 ${features.avx512Bf16 ? 'yes' : 'no'}, ` +
-  `amx-bf16 ${features.amxBf16 ? 'yes' : 'no'} (${features.detectedBy}); CPU caching allocator ${chosen?.cpuCachingAllocator ? 'on' : 'off'}`);
+  `amx-bf16 ${features.amxBf16 ? 'yes' : 'no'} (${features.detectedBy}); CPU caching allocator ${chosen?.cpuCachingAllocator ? 'on' : 'off'}; ` +
+  `packed convolution weights in bf16 attacks ${runtime.packedConvWeights && process.env.CLASSWISE_PACKED_CONV !== '0' ? 'on' : 'off'}`);
 console.log(`ours: precision ${values.precision} -> ${chosen?.precision ?? '?'}, memory format ${values['memory-format']} -> ${chosen?.memoryFormat ?? '?'}` +
   `; auto on ${gpu ? 'cuda' : 'cpu'}: ${autoChoice.precision}, ${autoChoice.memoryFormat} (${autoChoice.reason})`);
 console.log(`references: (a) robust_overfitting attack_pgd, fp32 eager (loss.backward() also fills weight gradients); (b) torchattacks-style ` +
