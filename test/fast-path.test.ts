@@ -4,6 +4,7 @@
  */
 import { attack, evaluate, ClasswiseError, Model, runtimeInfo, train, loadMnistSample, takeFirst } from '../src';
 import { autoFastPath } from '../src/fast-path';
+import { fastPathHeader } from '../src/cli/fast-path-header';
 import { nativeAddon } from '../src/native';
 import { mnistModel, mnistTestDigits, standardTrainedMnistModel } from './helpers/mnist-model';
 
@@ -128,6 +129,11 @@ describe('under bf16, decisions are made in fp32 (bf16 finds the adversarial exa
     const brokenBy = result.ensemble!.brokenBy;
     expect(brokenBy.some((stage) => stage !== null && stage !== 'clean')).toBe(true);
     for (let i = 0; i < labels.length; i++) expect(brokenBy[i] === null).toBe(predictions[i] === labels[i]);
+  });
+
+  test('the run header says so', () => {
+    expect(fastPathHeader(runtimeInfo(), 'cpu', 'bf16', 'channels_last')).toMatch(/^fast path: precision bf16; decisions in fp32, memory format channels_last \(CPU /);
+    expect(fastPathHeader(runtimeInfo(), 'cpu', 'fp32', 'contiguous')).toMatch(/^fast path: precision fp32, memory format contiguous \(CPU /);
   });
 
   test('evaluation under bf16 reports fp32\'s clean predictions', async () => {

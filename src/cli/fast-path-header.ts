@@ -8,5 +8,7 @@ export function fastPathHeader(runtime: NativeRuntimeInfo, device: string, preci
   const cpu = `CPU ${runtime.cpuCapability}, avx512-bf16 ${features.avx512Bf16 ? 'yes' : 'no'}, amx-bf16 ${features.amxBf16 ? 'yes' : 'no'}`;
   const resolved = (asked: string, chosen: string | undefined) => (asked === 'auto' ? `${chosen ?? '?'} (auto)` : asked);
   const why = precision === 'auto' || memoryFormat === 'auto' ? `; auto: ${choice?.reason ?? 'no choice for this device'}` : '';
-  return `fast path: precision ${resolved(precision, choice?.precision)}, memory format ${resolved(memoryFormat, choice?.memoryFormat)}${why} (${cpu})`;
+  const effective = precision === 'auto' ? choice?.precision : precision;
+  const decisions = effective === 'bf16' ? '; decisions in fp32' : '';
+  return `fast path: precision ${resolved(precision, choice?.precision)}${decisions}, memory format ${resolved(memoryFormat, choice?.memoryFormat)}${why} (${cpu})`;
 }
