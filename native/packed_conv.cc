@@ -101,10 +101,15 @@ struct PackedConvolution : public torch::autograd::Function<PackedConvolution> {
 
 }  // namespace
 
-bool PackedConvolutionsAvailable() { return Ops().Available(); }
+// Only where the CPU computes bf16 natively (AVX512-BF16, AMX): there oneDNN runs the transposed convolution with
+// the backward-data kernel itself, which the byte-identity test relies on; emulated bf16 is not a fast path anyway.
+bool PackedConvolutionsAvailable() {
+  const CpuFeatureFlags& cpu = CpuFeatures();
+  return Ops().Available() && (cpu.avx512Bf16 || cpu.amxBf16);
+}
 void SetPackedConvolutions(bool enabled) { packingSetting.store(enabled ? 1 : 0); }
 
-PackedWeightsScope::PackedWeightsScope() : active_(openScope == nullptr && Wanted() && Ops().Available()) {
+PackedWeightsScope::PackedWeightsScope() : active_(openScope == nullptr && Wanted() && PackedConvolutionsAvailable()) {
   if (active_) openScope = this;
 }
 

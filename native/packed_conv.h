@@ -21,7 +21,8 @@ class PackableConv2dImpl : public torch::nn::Conv2dImpl {
 };
 TORCH_MODULE(PackableConv2d);
 
-// LibTorch has the oneDNN operators with the signatures used here (2.x; not Debian's 1.13).
+// LibTorch has the oneDNN operators with the signatures used here (2.x; not Debian's 1.13), and the CPU has native
+// bf16 (AVX512-BF16 or AMX-BF16).
 bool PackedConvolutionsAvailable();
 
 // Turns packing on or off for attacks that start afterwards (tests and benchmarks compare both; the default

@@ -184,7 +184,7 @@ export interface NativeRuntimeInfo {
   cudaDeviceCount: number;
   threads: number;
   cpuCachingAllocator: boolean;
-  /** bf16 attacks on the CPU pack convolution weights for oneDNN once per attack (LibTorch 2.x; native/packed_conv.h). */
+  /** bf16 attacks on the CPU pack convolution weights for oneDNN once per attack (LibTorch 2.x, native bf16; native/packed_conv.h). */
   packedConvWeights: boolean;
   /** Compiled against LibTorch's CUDA libraries (torch_cuda); true even where no GPU is present. */
   builtWithCuda: boolean;

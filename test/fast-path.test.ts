@@ -157,8 +157,10 @@ describe('packed convolution weights (bf16 attacks on the CPU) change no number'
   }
   const bf16 = { precision: 'bf16', memoryFormat: 'channels_last' } as const;
 
-  test('LibTorch 2.x has the operators (Debian\'s 1.13 does not, and attacks there run as before)', () => {
-    expect(runtimeInfo().packedConvWeights).toBe(!runtimeInfo().torchVersion.startsWith('1.'));
+  test('on where LibTorch 2.x has the operators and the CPU native bf16 (not on Debian\'s 1.13, nor emulated bf16)', () => {
+    const info = runtimeInfo();
+    const nativeBf16 = info.cpuFeatures.avx512Bf16 || info.cpuFeatures.amxBf16;
+    expect(info.packedConvWeights).toBe(!info.torchVersion.startsWith('1.') && nativeBf16);
   });
 
   test('SmallCNN (biases, unpadded convolutions): the same adversarial images, byte for byte', async () => {
