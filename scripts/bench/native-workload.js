@@ -74,16 +74,19 @@ async function onePass() {
 (async () => {
   for (let i = 0; i < Number(values.warmup); i++) await onePass();
   // The median of several timed passes: single passes vary by about 10% on a shared 2-core machine.
-  const times = [];
+  // Each pass's wall-clock window (ms since the epoch) comes too, so ceiling.js can pick that pass's kernels out of
+  // oneDNN's time-stamped log.
+  const passes = [];
   for (let i = 0; i < Number(values.repeats); i++) {
+    const startedMs = Date.now();
     const started = process.hrtime.bigint();
     await onePass();
-    times.push(Number(process.hrtime.bigint() - started) / 1e9);
+    passes.push({ seconds: Number(process.hrtime.bigint() - started) / 1e9, window: [startedMs, Date.now()] });
   }
-  const seconds = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const { seconds, window } = passes.sort((a, b) => a.seconds - b.seconds)[Math.floor(passes.length / 2)];
   const info = runtimeInfo();
   console.log(JSON.stringify({
-    workload, arch: values.arch, images, seconds, imagesPerSecond: images / seconds,
+    workload, arch: values.arch, images, seconds, imagesPerSecond: images / seconds, window,
     peakBytes: process.resourceUsage().maxRSS * 1024, torch: info.torchVersion, threads: info.threads,
     precision: used.precision, memoryFormat: used.memoryFormat, cpuCachingAllocator: info.cpuCachingAllocator,
   }));

@@ -149,15 +149,15 @@ def main():
 
     for _ in range(args.warmup):
         one_pass()
-    times = []
+    passes = []  # (seconds, wall-clock window in ms since the epoch, for ceiling.js)
     for _ in range(args.repeats):
-        started = time.perf_counter()
+        started_ms, started = time.time() * 1000, time.perf_counter()
         one_pass()
-        times.append(time.perf_counter() - started)
-    seconds = sorted(times)[len(times) // 2]
+        passes.append((time.perf_counter() - started, [started_ms, time.time() * 1000]))
+    seconds, window = sorted(passes)[len(passes) // 2]
     peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    print(json.dumps({'workload': args.workload, 'arch': args.arch, 'images': args.images, 'seconds': seconds,
+    print(json.dumps({'workload': args.workload, 'arch': args.arch, 'images': args.images, 'seconds': seconds, 'window': window,
                       'imagesPerSecond': args.images / seconds, 'peakBytes': peak,
                       'torch': torch.__version__, 'threads': torch.get_num_threads(), 'style': args.style,
                       'precision': args.precision, 'memoryFormat': args.memory_format, 'compile': args.compile}))

@@ -30,6 +30,7 @@ const { parseArgs } = require('util');
 const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
+const { benchWorkloads, workloadArgs } = require('./workloads.js');
 
 const { values } = parseArgs({
   options: {
@@ -68,16 +69,8 @@ REFERENCES[2].args = ['--style', 'best', '--precision', best.precision, '--memor
 const wanted = values.refs === 'none' ? [] : values.refs.split(',').map((s) => s.trim());
 const references = REFERENCES.filter((r) => wanted.includes(r.key));
 
-// Image counts sized so the whole CPU bench ends in minutes; epoch seconds are extrapolated from them.
 const scale = values.quick ? 0.25 : 1;
-const workloads = [
-  { name: 'smallcnn-fmnist pgd10-train', arch: 'smallcnn', workload: 'pgd-train', steps: 10, eps: 0.1, images: gpu ? 8192 : 1024, batch: 128, epochImages: 60000, data: 'fashion-mnist' },
-  { name: 'smallcnn-fmnist pgd10-attack', arch: 'smallcnn', workload: 'pgd-attack', steps: 10, eps: 0.1, images: gpu ? 8192 : 1024, batch: 128, epochImages: 10000, data: 'fashion-mnist' },
-  { name: 'smallcnn-fmnist pgd20-eval', arch: 'smallcnn', workload: 'pgd-eval', steps: 20, eps: 0.1, images: gpu ? 8192 : 512, batch: 256, epochImages: 10000, data: 'fashion-mnist' },
-  { name: 'preact18-32x32 pgd10-train', arch: 'preact-resnet18', workload: 'pgd-train', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 128 : 32, epochImages: 50000 },
-  { name: 'preact18-32x32 pgd10-attack', arch: 'preact-resnet18', workload: 'pgd-attack', steps: 10, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 256 : 32, epochImages: 10000 },
-  { name: 'preact18-32x32 pgd20-eval', arch: 'preact-resnet18', workload: 'pgd-eval', steps: 20, eps: 8 / 255, images: gpu ? 4096 : 32, batch: gpu ? 256 : 32, epochImages: 10000 },
-].filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
+const workloads = benchWorkloads(gpu).filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
 
 // The reference runs the torch the addon links (runtimeInfo().torchPython), so both sides are one version.
 function findPython() {
@@ -97,9 +90,7 @@ const medianRun = (runs) => [...runs].sort((a, b) => a.imagesPerSecond - b.image
 const results = [];
 for (const w of workloads) {
   const images = scaledImages(w);
-  const args = [w.workload, '--arch', w.arch, '--images', String(images), '--batch', String(w.batch), '--threads', String(threads),
-    '--steps', String(w.steps), '--eps', String(w.eps), '--device', device, '--repeats', '1'];
-  if (w.data) args.push('--data', files.data, '--labels', files.labels);
+  const args = workloadArgs(w, { images, threads, device, files });
   process.stderr.write(`bench: ${w.name} (${images} images, batch ${w.batch}, ${rounds} round${rounds === 1 ? '' : 's'}) ... `);
   const sides = [
     { name: 'ours', run: () => runJson(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', values.precision, '--memory-format', values['memory-format']]) },
