@@ -17,17 +17,17 @@ const { parseArgs } = require('util');
 const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median } = require('./rounds.js');
-const { benchWorkloads, workloadArgs } = require('./workloads.js');
+const { selectWorkloads, usageError, workloadArgs } = require('./workloads.js');
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, rounds: { type: 'string', default: '1' } } });
 const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${values.rounds}`);
+if (!Number.isInteger(rounds) || rounds < 1) usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const runtime = runtimeInfo();
 const python = process.env.CLASSWISE_REFERENCE_PYTHON ?? runtime.torchPython;
-if (!python) throw new Error('no Python with torch to run reference (c): run `bash scripts/setup.sh test` first');
+if (!python) usageError('no Python with torch to run reference (c): run `bash scripts/setup.sh test` first');
 const threads = os.cpus().length;
 const best = runtime.autoFastPath.cpu;
-const workloads = benchWorkloads(false).filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
+const workloads = selectWorkloads(false, values.only);
 const files = fashionMnistFiles(Math.max(...workloads.map((w) => w.images)));
 
 /** Multiply-accumulates of one convolution from oneDNN's problem descriptor (mb32_ic64oc64_ih32oh32kh3..._iw32ow32kw3...). */

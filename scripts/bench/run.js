@@ -30,7 +30,7 @@ const { parseArgs } = require('util');
 const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
-const { benchWorkloads, workloadArgs } = require('./workloads.js');
+const { selectWorkloads, usageError, workloadArgs } = require('./workloads.js');
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +70,7 @@ const wanted = values.refs === 'none' ? [] : values.refs.split(',').map((s) => s
 const references = REFERENCES.filter((r) => wanted.includes(r.key));
 
 const scale = values.quick ? 0.25 : 1;
-const workloads = benchWorkloads(gpu).filter((w) => !values.only || values.only.split(',').some((name) => w.name.includes(name)));
+const workloads = selectWorkloads(gpu, values.only);
 
 // The reference runs the torch the addon links (runtimeInfo().torchPython), so both sides are one version.
 function findPython() {
@@ -84,7 +84,7 @@ const python = findPython();
 const scaledImages = (w) => Math.max(w.batch, Math.round((w.images * scale) / w.batch) * w.batch);
 const files = workloads.some((w) => w.data) ? fashionMnistFiles(Math.max(...workloads.map(scaledImages))) : null;
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${values.rounds}`);
+if (!Number.isInteger(rounds) || rounds < 1) usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 // The run whose images/s is the median (its peak memory and settings come with it).
 const medianRun = (runs) => [...runs].sort((a, b) => a.imagesPerSecond - b.imagesPerSecond)[Math.floor(runs.length / 2)];
 const results = [];

@@ -14,6 +14,27 @@ function benchWorkloads(gpu) {
   ];
 }
 
+/** Stops the script with one line on stderr (a wrong argument is not a crash). */
+function usageError(message) {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+/** The workloads whose names contain one of `only`'s comma-separated parts (all when it is not given). */
+function selectWorkloads(gpu, only) {
+  const all = benchWorkloads(gpu);
+  if (only === undefined) return all;
+  const parts = only.split(',').map((part) => part.trim()).filter(Boolean);
+  const unmatched = parts.filter((part) => !all.some((w) => w.name.includes(part)));
+  const problem = parts.length === 0 ? 'names no workload'
+    : unmatched.length > 0 ? `${unmatched.map((part) => JSON.stringify(part)).join(', ')} ${unmatched.length > 1 ? 'are' : 'is'} in no workload's name` : null;
+  if (problem) {
+    usageError(`--only ${JSON.stringify(only)}: ${problem}; name one or more of: ${all.map((w) => w.name).join(', ')} ` +
+      '(or a part of a name, such as preact18)');
+  }
+  return all.filter((w) => parts.some((part) => w.name.includes(part)));
+}
+
 /** The command-line arguments of native-workload.js and reference.py for one workload. */
 function workloadArgs(w, { images, threads, device, files }) {
   const args = [w.workload, '--arch', w.arch, '--images', String(images), '--batch', String(w.batch), '--threads', String(threads),
@@ -22,4 +43,4 @@ function workloadArgs(w, { images, threads, device, files }) {
   return args;
 }
 
-module.exports = { benchWorkloads, workloadArgs };
+module.exports = { benchWorkloads, selectWorkloads, usageError, workloadArgs };
