@@ -16,6 +16,7 @@ const { parseArgs } = require('util');
 const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
+const { usageError } = require('./workloads.js');
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const { values } = parseArgs({
 const runtime = runtimeInfo();
 const threads = Number(values.threads ?? os.cpus().length);
 const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const WORKLOADS = {
   'smallcnn-fmnist pgd10-attack': { workload: 'pgd-attack', arch: 'smallcnn', steps: 10, eps: 0.1, images: 256, batch: 128, data: true },
   'smallcnn-fmnist pgd10-train': { workload: 'pgd-train', arch: 'smallcnn', steps: 10, eps: 0.1, images: 256, batch: 128, data: true },
@@ -36,7 +38,7 @@ const WORKLOADS = {
   'preact18-32x32 pgd10-train': { workload: 'pgd-train', arch: 'preact-resnet18', steps: 10, eps: 8 / 255, images: 32, batch: 32 },
 };
 const chosen = values.only.split(',').map((name) => name.trim());
-for (const name of chosen) if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; accepted: ${Object.keys(WORKLOADS).join(', ')}`);
+for (const name of chosen) if (!WORKLOADS[name]) usageError(`--only: unknown workload "${name}"; accepted: ${Object.keys(WORKLOADS).join(', ')}`);
 const variants = values.variants.split(',').map((text) => {
   const parts = text.trim().split('+');
   return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache'), pack: !parts.includes('nopack') };
