@@ -7,8 +7,12 @@
 //   (c) pass / (c) convolutions     nothing but (c)'s own convolutions, at (c)'s rate
 //   (c) pass / ours convolutions    nothing but our convolutions (under bf16 they include the fp32 decision pass)
 // With the machine's bf16 and fp32 matrix-multiply rate through the same torch, for scale.
+// Reference (b) instead of (c) with --reference b, the goal's reference on a CPU without fast bf16 (such a CPU can be
+// imitated on one with it: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 with --precision fp32).
 //   --only NAME[,..]   run only these workloads
 //   --rounds N         rounds (default 1); the table gives each column's median
+//   --reference c|b    the reference (default c)
+//   --precision P      fp32 | bf16 for ours and (c) (default: what auto picks here); ours stays channels_last
 'use strict';
 const { execFileSync } = require('child_process');
 const os = require('os');
@@ -19,14 +23,22 @@ const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median } = require('./rounds.js');
 const { selectWorkloads, usageError, workloadArgs } = require('./workloads.js');
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, rounds: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, rounds: { type: 'string', default: '1' }, reference: { type: 'string', default: 'c' }, precision: { type: 'string' } },
+});
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const runtime = runtimeInfo();
 const python = process.env.CLASSWISE_REFERENCE_PYTHON ?? runtime.torchPython;
 if (!python) usageError('no Python with torch to run reference (c): run `bash scripts/setup.sh test` first');
 const threads = os.cpus().length;
-const best = runtime.autoFastPath.cpu;
+const auto = runtime.autoFastPath.cpu;
+const precision = values.precision ?? auto.precision;
+if (!['fp32', 'bf16'].includes(precision)) usageError(`--precision must be fp32 or bf16, got ${values.precision}`);
+if (!['b', 'c'].includes(values.reference)) usageError(`--reference must be b or c, got ${values.reference}`);
+const reference = values.reference === 'b'
+  ? { key: '(b)', args: ['--style', 'input-only'], says: 'input-only gradients, fp32, contiguous' }
+  : { key: '(c)', args: ['--style', 'best', '--precision', precision, '--memory-format', 'channels_last'], says: `${precision} + channels_last` };
 const workloads = selectWorkloads(false, values.only);
 const files = fashionMnistFiles(Math.max(...workloads.map((w) => w.images)));
 
@@ -67,17 +79,19 @@ function profiled(command, args) {
   return { pass: result.seconds, precision: result.precision ?? null, ...seconds, gflops: flops / 1e9 };
 }
 
+/** The machine's matrix-multiply rate through the same torch, in the precisions in play (bf16 where it is native). */
 function gemmRates() {
+  const dtypes = precision === 'bf16' ? ['bfloat16', 'float32'] : ['float32'];
   const script = `
 import time, torch
 torch.set_num_threads(${threads})
 n = 2048
-for dtype in (torch.bfloat16, torch.float32):
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+for name in ${JSON.stringify(dtypes)}:
+    a, b = (torch.randn(n, n, dtype=getattr(torch, name)) for _ in range(2))
     for _ in range(3): a @ b
     started = time.perf_counter()
     for _ in range(10): a @ b
-    print(dtype, round(2 * n ** 3 * 10 / (time.perf_counter() - started) / 1e9))`;
+    print(name, round(2 * n ** 3 * 10 / (time.perf_counter() - started) / 1e9))`;
   return execFileSync(python, ['-c', script], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' '));
 }
 
@@ -88,34 +102,36 @@ for (const w of workloads) {
   const runs = [];
   for (let round = 0; round < rounds; round++) {
     runs.push({
-      ours: profiled(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args]),
-      best: profiled(python, [path.join(__dirname, 'reference.py'), ...args, '--style', 'best', '--precision', best.precision, '--memory-format', best.memoryFormat]),
+      ours: profiled(process.execPath, [path.join(__dirname, 'native-workload.js'), ...args, '--precision', precision, '--memory-format', 'channels_last']),
+      reference: profiled(python, [path.join(__dirname, 'reference.py'), ...args, ...reference.args]),
     });
   }
   const m = (pick) => median(runs.map(pick));
   const row = {
     name: w.name,
-    best: { pass: m((r) => r.best.pass), convolution: m((r) => r.best.convolution), rate: m((r) => r.best.gflops / r.best.convolution) },
+    reference: { pass: m((r) => r.reference.pass), convolution: m((r) => r.reference.convolution), rate: m((r) => r.reference.gflops / r.reference.convolution) },
     ours: { pass: m((r) => r.ours.pass), convolution: m((r) => r.ours.convolution), rate: m((r) => r.ours.gflops / r.ours.convolution) },
-    ratio: m((r) => r.best.pass / r.ours.pass),
-    ceilingBest: m((r) => r.best.pass / r.best.convolution),
-    ceilingOurs: m((r) => r.best.pass / r.ours.convolution),
+    ratio: m((r) => r.reference.pass / r.ours.pass),
+    ceilingReference: m((r) => r.reference.pass / r.reference.convolution),
+    ceilingOurs: m((r) => r.reference.pass / r.ours.convolution),
   };
   rows.push(row);
-  process.stderr.write(`ours ${row.ours.pass.toFixed(2)} s, (c) ${row.best.pass.toFixed(2)} s\n`);
+  process.stderr.write(`ours ${row.ours.pass.toFixed(2)} s, ${reference.key} ${row.reference.pass.toFixed(2)} s\n`);
 }
 
 const cpu = runtime.cpuFeatures;
-console.log(`CPU: ${runtime.cpuCapability}; avx512-bf16 ${cpu.avx512Bf16 ? 'yes' : 'no'}, amx-bf16 ${cpu.amxBf16 ? 'yes' : 'no'} (${cpu.detectedBy}); ${threads} threads; ours and (c): ${best.precision} + ${best.memoryFormat}`);
-console.log(`matrix multiply 2048^3 through torch ${runtime.torchVersion}: ${gemmRates().map(([dtype, rate]) => `${dtype.replace('torch.', '')} ${rate} GFLOP/s`).join(', ')}`);
+console.log(`CPU: ${runtime.cpuCapability}; avx512-bf16 ${cpu.avx512Bf16 ? 'yes' : 'no'}, amx-bf16 ${cpu.amxBf16 ? 'yes' : 'no'} (${cpu.detectedBy}); ${threads} threads; ours: ${precision} + channels_last; reference ${reference.key}: ${reference.says}`);
+console.log(`matrix multiply 2048^3 through torch ${runtime.torchVersion}: ${gemmRates().map(([dtype, rate]) => `${dtype} ${rate} GFLOP/s`).join(', ')}`);
 const table = new Table({
-  head: ['workload (timed pass)', '(c) s', '(c) conv s', '(c) conv GFLOP/s', 'ours s', 'ours conv s', 'ours conv GFLOP/s', 'ours/(c)', 'ceiling (c) conv', 'ceiling ours conv'],
+  head: ['workload (timed pass)', ...['s', 'conv s', 'conv GFLOP/s'].map((c) => `${reference.key} ${c}`), 'ours s', 'ours conv s', 'ours conv GFLOP/s',
+    `ours/${reference.key}`, `ceiling ${reference.key} conv`, 'ceiling ours conv'],
   style: { head: [], border: [] },
 });
 for (const r of rows) {
-  table.push([r.name, r.best.pass.toFixed(2), r.best.convolution.toFixed(2), r.best.rate.toFixed(0), r.ours.pass.toFixed(2),
-    r.ours.convolution.toFixed(2), r.ours.rate.toFixed(0), `${r.ratio.toFixed(2)}x`, `${r.ceilingBest.toFixed(2)}x`, `${r.ceilingOurs.toFixed(2)}x`]);
+  table.push([r.name, r.reference.pass.toFixed(2), r.reference.convolution.toFixed(2), r.reference.rate.toFixed(0), r.ours.pass.toFixed(2),
+    r.ours.convolution.toFixed(2), r.ours.rate.toFixed(0), `${r.ratio.toFixed(2)}x`, `${r.ceilingReference.toFixed(2)}x`, `${r.ceilingOurs.toFixed(2)}x`]);
 }
 console.log(table.toString());
-console.log('ceiling (c) conv: (c) pass / (c) convolution kernels, the most any implementation could gain by removing everything');
-console.log('but those convolutions; ceiling ours conv: the same with the convolutions we run (fp32 decisions included).');
+const key = reference.key;
+console.log(`ceiling ${key} conv: ${key} pass / ${key} convolution kernels, the most any implementation could gain by removing everything`);
+console.log(`but those convolutions; ceiling ours conv: ${key} pass / the convolutions we run (under bf16, fp32 decisions included).`);
