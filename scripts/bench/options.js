@@ -4,7 +4,7 @@
 // gradients, fp32 eager, the same torch), all in one run. Every round runs every variant once, in turn, each in a
 // fresh process (one warm-up pass, one timed pass); a variant's speed is its median round, its gain the median of
 // its per-round ratios to the baseline, so that a shared machine's slow minutes hit both sides of a ratio alike.
-//   --only NAME[,..]     workloads (default: smallcnn-fmnist pgd10-attack, preact18-32x32 pgd10-attack)
+//   --only NAME[,..]     workloads, or parts of their names (default: smallcnn-fmnist pgd10-attack, preact18-32x32 pgd10-attack)
 //   --rounds N           (default 3)
 //   --variants LIST      of fp32|bf16 [+channels_last] [+nocache] [+nopack] (default: all six)
 //   --out FILE           JSON output (default bench-options.json)
@@ -37,8 +37,14 @@ const WORKLOADS = {
   'preact18-32x32 pgd10-attack': { workload: 'pgd-attack', arch: 'preact-resnet18', steps: 10, eps: 8 / 255, images: 32, batch: 32 },
   'preact18-32x32 pgd10-train': { workload: 'pgd-train', arch: 'preact-resnet18', steps: 10, eps: 8 / 255, images: 32, batch: 32 },
 };
-const chosen = values.only.split(',').map((name) => name.trim());
-for (const name of chosen) if (!WORKLOADS[name]) usageError(`--only: unknown workload "${name}"; accepted: ${Object.keys(WORKLOADS).join(', ')}`);
+// As in run.js and ceiling.js, a part of a name chooses every workload whose name contains it.
+const parts = values.only.split(',').map((part) => part.trim()).filter(Boolean);
+const unmatched = parts.length === 0 ? [values.only] : parts.filter((part) => !Object.keys(WORKLOADS).some((name) => name.includes(part)));
+if (unmatched.length > 0) {
+  usageError(`--only: ${unmatched.map((part) => JSON.stringify(part)).join(', ')} names no workload; accepted: ${Object.keys(WORKLOADS).join(', ')} ` +
+    '(or a part of a name, such as pgd10-attack)');
+}
+const chosen = Object.keys(WORKLOADS).filter((name) => parts.some((part) => name.includes(part)));
 const variants = values.variants.split(',').map((text) => {
   const parts = text.trim().split('+');
   return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache'), pack: !parts.includes('nopack') };
