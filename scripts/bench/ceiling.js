@@ -30,7 +30,7 @@ const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const runtime = runtimeInfo();
 const python = process.env.CLASSWISE_REFERENCE_PYTHON ?? runtime.torchPython;
-if (!python) usageError('no Python with torch to run reference (c): run `bash scripts/setup.sh test` first');
+if (!python) usageError('no Python with torch to run the reference: run `bash scripts/setup.sh test` first');
 const threads = os.cpus().length;
 const auto = runtime.autoFastPath.cpu;
 const precision = values.precision ?? auto.precision;

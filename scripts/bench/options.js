@@ -16,7 +16,7 @@ const { parseArgs } = require('util');
 const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
-const { usageError } = require('./workloads.js');
+const { selectNames, usageError } = require('./workloads.js');
 
 const { values } = parseArgs({
   options: {
@@ -37,14 +37,7 @@ const WORKLOADS = {
   'preact18-32x32 pgd10-attack': { workload: 'pgd-attack', arch: 'preact-resnet18', steps: 10, eps: 8 / 255, images: 32, batch: 32 },
   'preact18-32x32 pgd10-train': { workload: 'pgd-train', arch: 'preact-resnet18', steps: 10, eps: 8 / 255, images: 32, batch: 32 },
 };
-// As in run.js and ceiling.js, a part of a name chooses every workload whose name contains it.
-const parts = values.only.split(',').map((part) => part.trim()).filter(Boolean);
-const unmatched = parts.length === 0 ? [values.only] : parts.filter((part) => !Object.keys(WORKLOADS).some((name) => name.includes(part)));
-if (unmatched.length > 0) {
-  usageError(`--only: ${unmatched.map((part) => JSON.stringify(part)).join(', ')} names no workload; accepted: ${Object.keys(WORKLOADS).join(', ')} ` +
-    '(or a part of a name, such as pgd10-attack)');
-}
-const chosen = Object.keys(WORKLOADS).filter((name) => parts.some((part) => name.includes(part)));
+const chosen = selectNames(Object.keys(WORKLOADS), values.only);
 const variants = values.variants.split(',').map((text) => {
   const parts = text.trim().split('+');
   return { label: text.trim(), precision: parts[0], memoryFormat: parts.includes('channels_last') ? 'channels_last' : 'contiguous', cache: !parts.includes('nocache'), pack: !parts.includes('nopack') };

@@ -20,19 +20,25 @@ function usageError(message) {
   process.exit(2);
 }
 
-/** The workloads whose names contain one of `only`'s comma-separated parts (all when it is not given). */
-function selectWorkloads(gpu, only) {
-  const all = benchWorkloads(gpu);
-  if (only === undefined) return all;
+/** The names that contain one of `only`'s comma-separated parts (all when it is not given); a part in no name stops. */
+function selectNames(names, only) {
+  if (only === undefined) return names;
   const parts = only.split(',').map((part) => part.trim()).filter(Boolean);
-  const unmatched = parts.filter((part) => !all.some((w) => w.name.includes(part)));
+  const unmatched = parts.filter((part) => !names.some((name) => name.includes(part)));
   const problem = parts.length === 0 ? 'names no workload'
     : unmatched.length > 0 ? `${unmatched.map((part) => JSON.stringify(part)).join(', ')} ${unmatched.length > 1 ? 'are' : 'is'} in no workload's name` : null;
   if (problem) {
-    usageError(`--only ${JSON.stringify(only)}: ${problem}; name one or more of: ${all.map((w) => w.name).join(', ')} ` +
+    usageError(`--only ${JSON.stringify(only)}: ${problem}; name one or more of: ${names.join(', ')} ` +
       '(or a part of a name, such as preact18)');
   }
-  return all.filter((w) => parts.some((part) => w.name.includes(part)));
+  return names.filter((name) => parts.some((part) => name.includes(part)));
+}
+
+/** The bench workloads chosen by --only (see selectNames). */
+function selectWorkloads(gpu, only) {
+  const all = benchWorkloads(gpu);
+  const names = selectNames(all.map((w) => w.name), only);
+  return all.filter((w) => names.includes(w.name));
 }
 
 /** The command-line arguments of native-workload.js and reference.py for one workload. */
@@ -43,4 +49,4 @@ function workloadArgs(w, { images, threads, device, files }) {
   return args;
 }
 
-module.exports = { benchWorkloads, selectWorkloads, usageError, workloadArgs };
+module.exports = { benchWorkloads, selectNames, selectWorkloads, usageError, workloadArgs };
