@@ -23,6 +23,7 @@ import { weightNormSection, weightNormStudy } from '../study/weight-norm';
 import { Backend, setDefaultProcessGroup } from '../distributed/group';
 import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { addRankOptions, joinRanks } from './ranks';
+import { fairnessCommand } from './study-fairness-command';
 
 export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
@@ -274,6 +275,7 @@ export function studyCommand(): Command {
       })
       .option('--skip <list>', `experiments to leave out: ${EXPERIMENTS.join(', ')}`),
   );
+  command.addCommand(fairnessCommand());
   command.addCommand(
     new Command('render')
       .description('redraw a report from report.json files without running the model (sections of later files replace earlier ones)')

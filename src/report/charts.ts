@@ -147,6 +147,31 @@ export function scatterWithFitChart(options: { title: string; points: { classNam
   } as ChartSpec;
 }
 
+/** Scatter of labelled points coloured by group (methods on a clean/robust trade-off plane). */
+export function tradeoffScatterChart(options: { title: string; points: { label: string; group: string; x: number; y: number }[]; xTitle: string; yTitle: string }): ChartSpec {
+  const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } };
+  const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false } };
+  const groups = [...new Set(options.points.map((p) => p.group))];
+  return {
+    title: options.title,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: options.points },
+    layer: [
+      {
+        mark: { type: 'point', filled: true, size: 80 },
+        encoding: {
+          x, y,
+          color: { field: 'group', type: 'nominal', title: null, sort: groups, scale: { domain: groups, range: classPalette(groups.length) }, legend: { orient: 'top', labelLimit: 320 } },
+          tooltip: [{ field: 'label' }, { field: 'group' }, { field: 'x', format: '.1f' }, { field: 'y', format: '.1f' }],
+        },
+      },
+      { mark: { type: 'text', align: 'left', dx: 7, fontSize: 10 }, encoding: { x, y, text: { field: 'label' } } },
+    ],
+    config: CONFIG,
+  } as ChartSpec;
+}
+
 /** Bars per class, one bar per group (attack, model, before/after) side by side. */
 export function groupedBarsChart(options: {
   title: string;

@@ -38,6 +38,8 @@ export interface StudyReport {
   settings: Record<string, string>;
   sections: ReportSection[];
   createdAt?: string;
+  /** Extra top-level keys of report.json (e.g. the fairness comparison's `runs`). */
+  fields?: Record<string, unknown>;
 }
 
 export interface WrittenReport {
@@ -130,6 +132,7 @@ export async function writeReport(report: StudyReport, outDir: string): Promise<
         title: stamped.title,
         createdAt: stamped.createdAt,
         settings: stamped.settings,
+        ...(stamped.fields ?? {}),
         sections: stamped.sections.map(({ charts: _charts, ...section }) => section),
       },
       (_key, value) => (ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number>) : value),

@@ -15,6 +15,8 @@ export { temperatureSweep, temperatureSection, withTemperature } from './tempera
 export type { TemperatureStudy } from './temperature';
 export { mitigationComparison, mitigationSection, parseLogitBias } from './mitigation';
 export type { MitigationStudy } from './mitigation';
+export { fairnessStudy, fairnessStudy as fairness, fairnessFromRows, fairnessJsonRuns, fairnessSection, summarizeClasswise, tradeoffScore, checkComparable, fairnessReport } from './fairness';
+export type { FairnessOptions, FairnessStudy, FairnessRow, FairnessGroupRow, ClasswiseSummary } from './fairness';
 export { readMetrics, openModel } from './run-folder';
 export type { EpochMetrics } from './run-folder';
 export { pearson, spearman, kendallTauB, rank, linearFit } from './statistics';

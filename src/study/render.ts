@@ -8,6 +8,7 @@ import { ReportSection, StudyReport } from '../report/study-report';
 import { attackStrengthSection } from './attack-strength';
 import { classRemovalSection } from './class-removal';
 import { confusionSection } from './confusion';
+import { fairnessJsonRuns, fairnessSection, FairnessStudy } from './fairness';
 import { robustnessOverEpochsSection } from './epochs';
 import { mitigationSection } from './mitigation';
 import { studyError } from './run-folder';
@@ -22,6 +23,7 @@ const BUILDERS: Record<string, (data: never) => ReportSection> = {
   'attack-strength': attackStrengthSection,
   temperature: temperatureSection,
   mitigation: mitigationSection,
+  fairness: fairnessSection,
 };
 
 interface SavedReport {
@@ -47,5 +49,7 @@ export function reportFromJson(files: string[]): StudyReport {
   }
   const order = Object.keys(BUILDERS);
   const sections = [...bySection.values()].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
-  return { title: first!.title, settings: first!.settings, sections };
+  const fairness = bySection.get('fairness');
+  const fields = fairness ? { runs: fairnessJsonRuns(fairness.data as FairnessStudy) } : undefined;
+  return { title: first!.title, settings: first!.settings, sections, ...(fields ? { fields } : {}) };
 }
