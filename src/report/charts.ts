@@ -149,8 +149,9 @@ export function scatterWithFitChart(options: { title: string; points: { classNam
 
 /** Scatter of labelled points coloured by group (methods on a clean/robust trade-off plane). */
 export function tradeoffScatterChart(options: { title: string; points: { label: string; group: string; x: number; y: number }[]; xTitle: string; yTitle: string }): ChartSpec {
-  const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } };
-  const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false } };
+  // Padding keeps the extreme points and their labels inside the plot.
+  const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false, nice: true, padding: 30 } };
+  const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false, nice: true, padding: 20 } };
   const groups = [...new Set(options.points.map((p) => p.group))];
   return {
     title: options.title,

@@ -16,7 +16,7 @@ import { DeviceName, Model } from '../model';
 import { groupedBarsChart, classCurvesChart, tradeoffScatterChart } from '../report/charts';
 import { ReportSection, ReportTable, StudyReport } from '../report/study-report';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, loadRunTestSet, parseAttackList, readMetrics, RunConfig } from '../run';
-import { displayNames, percent, percentValue } from './format';
+import { displayNames, percent, percentValue, points } from './format';
 
 export const FAWA_CHECKPOINT_FILE = 'fawa.safetensors';
 /** The worst-10% mean is reported from this many classes on (DAFA's and CFA's CIFAR-100 tables). */
@@ -234,6 +234,19 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
   if (!options || !Array.isArray(options.runs) || options.runs.length === 0) {
     throw fairnessError('study fairness needs runs: one or more run folders, e.g. { runs: ["runs/pgd", "runs/trades"] }');
   }
+  const bad = options.runs.find((dir) => typeof dir !== 'string' || dir.trim() === '');
+  if (bad !== undefined) throw fairnessError(`study fairness: runs holds ${JSON.stringify(bad)}; each entry is a run folder written by train`);
+  const integer = (name: string, value: unknown, min: number) => {
+    if (value !== undefined && value !== null && !(Number.isInteger(value) && (value as number) >= min)) {
+      throw fairnessError(`study fairness: ${name} is ${JSON.stringify(value)}; expected an integer >= ${min}`);
+    }
+  };
+  integer('perClass', options.perClass, 1);
+  integer('seed', options.seed, 0);
+  integer('batchSize', options.batchSize, 1);
+  if (options.eps !== undefined && !(Number.isFinite(options.eps) && options.eps >= 0)) {
+    throw fairnessError(`study fairness: eps is ${String(options.eps)}; expected a finite number >= 0`);
+  }
   const labels = runLabels(options.runs);
   const baselineIndex = options.baseline === undefined ? 0 : options.runs.findIndex((dir, i) => dir === options.baseline || labels[i] === options.baseline);
   if (baselineIndex < 0) throw fairnessError(`--baseline ${options.baseline} is not one of --runs ${options.runs.join(',')}; name one of them`);
@@ -385,6 +398,20 @@ const score = (value: number | null) => (value === null ? null : Number(value.to
 const plusMinus = (stat: { mean: number | null; std: number | null }, scale: number, digits: number) =>
   stat.mean === null ? 'n/a' : `${(scale * stat.mean).toFixed(digits)}${stat.std === null ? '' : ` ± ${(scale * stat.std).toFixed(digits)}`}`;
 
+/** One point per run and checkpoint; checkpoints of a run at the same place share a point ("pgd best/last"). */
+function tradeoffPoints(rows: FairnessRow[]): { label: string; group: string; x: number; y: number }[] {
+  const byPlace = new Map<string, { run: string; checkpoints: string[]; group: string; x: number; y: number }>();
+  for (const r of rows) {
+    const x = percentValue(r.clean.average);
+    const y = percentValue(r.robust.average);
+    const key = JSON.stringify([r.run, x, y]);
+    const point = byPlace.get(key) ?? { run: r.run, checkpoints: [], group: r.group, x, y };
+    point.checkpoints.push(r.checkpoint);
+    byPlace.set(key, point);
+  }
+  return [...byPlace.values()].map((p) => ({ label: `${p.run} ${p.checkpoints.join('/')}`, group: p.group, x: p.x, y: p.y }));
+}
+
 export function fairnessSection(study: FairnessStudy): ReportSection {
   const names = displayNames(study.classNames);
   const main = study.attacks[study.attacks.length - 1];
@@ -403,7 +430,13 @@ export function fairnessSection(study: FairnessStudy): ReportSection {
     );
   }
   const fairest = [...shown].sort((a, b) => (b.stats.worstClassRobust.mean ?? -1) - (a.stats.worstClassRobust.mean ?? -1))[0];
-  if (fairest && shown.length > 1) findings.push(`highest worst-class robust accuracy: ${fairest.group}, ${percent(fairest.stats.worstClassRobust.mean!)}.`);
+  if (fairest && base && shown.length > 1) {
+    const lift = fairest.stats.worstClassRobust.mean! - base.stats.worstClassRobust.mean!;
+    findings.push(lift > 0
+      ? `highest worst-class robust accuracy: ${fairest.group}, ${percent(fairest.stats.worstClassRobust.mean!)}, ${points(lift)} above the baseline.`
+      : `no method lifts the worst-class robust accuracy above the baseline's ${percent(base.stats.worstClassRobust.mean!)}.`);
+  }
+  if (shown.some((g) => g.stats.rhoRobust.mean === null)) findings.push("rho is n/a where the baseline's worst class (or average) is at 0%.");
   const baseRobust = base?.robustAccuracy ?? shown[0]?.robustAccuracy ?? [];
   const classOrder = names.map((_, k) => k).sort((a, b) => baseRobust[a] - baseRobust[b]).map((k) => names[k]);
   const worst10 = study.classNames.length >= WORST_SHARE_MIN_CLASSES;
@@ -431,7 +464,7 @@ export function fairnessSection(study: FairnessStudy): ReportSection {
     {
       spec: tradeoffScatterChart({
         title: `Clean vs robust accuracy, ${main}`,
-        points: study.runs.filter((r) => r.attack === main).map((r) => ({ label: `${r.run} ${r.checkpoint}`, group: r.group, x: percentValue(r.clean.average), y: percentValue(r.robust.average) })),
+        points: tradeoffPoints(study.runs.filter((r) => r.attack === main)),
         xTitle: 'average clean accuracy (%)',
         yTitle: 'average robust accuracy (%)',
       }),

@@ -109,6 +109,23 @@ describe('summary numbers', () => {
   });
 });
 
+test('with 20 classes the report adds the worst-10% columns; with fewer it leaves them out', () => {
+  const rows = (classes: number) => {
+    const robust = Array.from({ length: classes }, (_, k) => k / classes);
+    const summary = study.summarizeClasswise(robust, new Array(classes).fill(1));
+    return study.fairnessFromRows(Array.from({ length: classes }, (_, k) => `c${k}`),
+      { dataset: 'cifar100', testCount: classes, testPerClass: 1, attacks: ['A'], baseline: 'r', baselineGroup: 'trades' },
+      [{ run: 'r', group: 'trades', method: 'trades', fairness: null, seed: 0, checkpoint: 'best', epoch: 1, selectOn: 'validation', attack: 'A',
+        cleanAccuracy: robust, robustAccuracy: robust, clean: summary, robust: summary }]);
+  };
+  const [perRun] = study.fairnessSection(rows(20)).tables;
+  const column = perRun.columns.indexOf('worst-10% robust %');
+  expect(column).toBeGreaterThan(0);
+  expect(perRun.rows[0][column]).toBe(2.5);
+  expect(perRun.rows[0][perRun.columns.indexOf('best chosen on')]).toBe('validation');
+  expect(study.fairnessSection(rows(19)).tables[0].columns).not.toContain('worst-10% robust %');
+});
+
 describe('tiny runs trained here', () => {
   test('the numbers equal evaluate of the same checkpoints on the same test images', async () => {
     const result = await study.fairness({ runs: [pgd, trades], attacks: ATTACK, perClass: PER_CLASS, seed: 0, device: 'cpu' });
@@ -175,6 +192,10 @@ describe('tiny runs trained here', () => {
       if (robust !== null) expect(r.rho.robust).toBeCloseTo(robust, 12);
       else expect(r.rho.robust).toBeNull();
     }
+    // Redrawn from report.json alone, the report keeps its runs[].
+    const redrawn = path.join(dir, 'redrawn');
+    expect(cli(['study', 'render', '--from', path.join(out, 'report.json'), '--out', redrawn]).status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(redrawn, 'report.json'), 'utf8')).runs).toEqual(runs);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('Worst-class robust accuracy per epoch');
     expect(html).toContain('Clean vs robust accuracy');
@@ -216,5 +237,9 @@ describe('runs that would not be compared on the same images are refused, naming
     await expect(study.fairness({ runs: [pgd, dir] })).rejects.toThrow(
       `study fairness: ${path.join(dir, 'checkpoint.safetensors')} not found; --runs takes run folders written by \`classwise-at train --out DIR\``);
     await expect(study.fairness({ runs: [pgd, pgd] })).rejects.toThrow(`--runs ${pgd},${pgd} names a run twice; name each run folder once`);
+    await expect(study.fairness({ runs: [pgd, 7 as unknown as string] })).rejects.toThrow('study fairness: runs holds 7; each entry is a run folder written by train');
+    await expect(study.fairness({ runs: [pgd], perClass: 0 })).rejects.toThrow('study fairness: perClass is 0; expected an integer >= 1');
+    await expect(study.fairness({ runs: [pgd], eps: NaN })).rejects.toThrow('study fairness: eps is NaN; expected a finite number >= 0');
+    await expect(study.fairness(undefined as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 });
