@@ -107,23 +107,23 @@ describe('summary numbers', () => {
     expect(fair.stats.worstClassRobust.std).toBeCloseTo(Math.sqrt(2 * 0.075 ** 2), 12);
     expect(fair.stats.rhoRobust.mean).toBeCloseTo(0.25, 12);
   });
-});
 
-test('with 20 classes the report adds the worst-10% columns; with fewer it leaves them out', () => {
-  const rows = (classes: number) => {
-    const robust = Array.from({ length: classes }, (_, k) => k / classes);
-    const summary = study.summarizeClasswise(robust, new Array(classes).fill(1));
-    return study.fairnessFromRows(Array.from({ length: classes }, (_, k) => `c${k}`),
-      { dataset: 'cifar100', testCount: classes, testPerClass: 1, attacks: ['A'], baseline: 'r', baselineGroup: 'trades' },
-      [{ run: 'r', group: 'trades', method: 'trades', fairness: null, seed: 0, checkpoint: 'best', epoch: 1, selectOn: 'validation', attack: 'A',
-        cleanAccuracy: robust, robustAccuracy: robust, clean: summary, robust: summary }]);
-  };
-  const [perRun] = study.fairnessSection(rows(20)).tables;
-  const column = perRun.columns.indexOf('worst-10% robust %');
-  expect(column).toBeGreaterThan(0);
-  expect(perRun.rows[0][column]).toBe(2.5);
-  expect(perRun.rows[0][perRun.columns.indexOf('best chosen on')]).toBe('validation');
-  expect(study.fairnessSection(rows(19)).tables[0].columns).not.toContain('worst-10% robust %');
+  test('with 20 classes the report adds the worst-10% columns; with fewer it leaves them out', () => {
+    const rows = (classes: number) => {
+      const robust = Array.from({ length: classes }, (_, k) => k / classes);
+      const summary = study.summarizeClasswise(robust, new Array(classes).fill(1));
+      return study.fairnessFromRows(Array.from({ length: classes }, (_, k) => `c${k}`),
+        { dataset: 'cifar100', testCount: classes, testPerClass: 1, attacks: ['A'], baseline: 'r', baselineGroup: 'trades' },
+        [{ run: 'r', group: 'trades', method: 'trades', fairness: null, seed: 0, checkpoint: 'best', epoch: 1, selectOn: 'validation', attack: 'A',
+          cleanAccuracy: robust, robustAccuracy: robust, clean: summary, robust: summary }]);
+    };
+    const [perRun] = study.fairnessSection(rows(20)).tables;
+    const column = perRun.columns.indexOf('worst-10% robust %');
+    expect(column).toBeGreaterThan(0);
+    expect(perRun.rows[0][column]).toBe(2.5);
+    expect(perRun.rows[0][perRun.columns.indexOf('best chosen on')]).toBe('validation');
+    expect(study.fairnessSection(rows(19)).tables[0].columns).not.toContain('worst-10% robust %');
+  });
 });
 
 describe('tiny runs trained here', () => {
