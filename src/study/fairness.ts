@@ -193,7 +193,8 @@ function openRun(dir: string, label: string): OpenedRun {
   let selectOn = 'test';
   try {
     const lines = readMetrics(dir);
-    selectOn = String((lines[lines.length - 1] as { selectOn?: string }).selectOn ?? 'test');
+    const chosenOn = (lines[lines.length - 1] as { selectOn?: unknown }).selectOn ?? 'test';
+    selectOn = typeof chosenOn === 'string' ? chosenOn : JSON.stringify(chosenOn);
   } catch {
     // A run folder without metrics still has checkpoints to compare.
   }
