@@ -154,6 +154,9 @@ describe('tiny runs trained here', () => {
     const out = path.join(dir, 'report');
     const fawaRun = withSettings(pgdSeed1, path.join(dir, 'cfa'), (run) => { run.fairness = { kind: 'cfa', l1: 0.5 }; });
     fs.copyFileSync(path.join(fawaRun, 'checkpoint.safetensors'), path.join(fawaRun, 'fawa.safetensors'));
+    // A run whose best checkpoint was chosen on validation says so in its metrics lines.
+    const metricsFile = path.join(fawaRun, 'metrics.jsonl');
+    fs.writeFileSync(metricsFile, fs.readFileSync(metricsFile, 'utf8').trim().split('\n').map((line) => JSON.stringify({ ...JSON.parse(line), selectOn: 'validation' })).join('\n') + '\n');
     const result = cli(['study', 'fairness', '--runs', [pgd, pgdSeed1, trades, fawaRun].join(','), '--baseline', 'trades', '--attacks', ATTACK,
       '--per-class', String(PER_CLASS), '--device', 'cpu', '--out', out]);
     expect(result.stderr).toBe('');
@@ -170,7 +173,8 @@ describe('tiny runs trained here', () => {
     ]);
     const cfa = runs.filter((r) => r.run === 'cfa');
     expect(cfa.every((r) => (r.fairness as { kind: string }).kind === 'cfa' && r.group === 'pgd+cfa')).toBe(true);
-    expect(runs.filter((r) => r.run === 'pgd').every((r) => r.fairness === null)).toBe(true);
+    expect(runs.filter((r) => r.run === 'pgd').every((r) => r.fairness === null && r.selectOn === 'test')).toBe(true);
+    expect(cfa.every((r) => r.selectOn === 'validation')).toBe(true);
     const evaluated = path.join(dir, 'evaluate.json');
     const single = cli(['evaluate', '--checkpoint', trades, '--best', '--attack', ATTACK, '--per-class', String(PER_CLASS), '--device', 'cpu', '--json', evaluated]);
     expect(single.status).toBe(0);
