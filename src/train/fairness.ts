@@ -81,7 +81,7 @@ export const FAIRNESS_OURS: Record<FairnessKind, string> = {
 /** A checked number within [min, max]; the message names the option and the fix. */
 function checkNumber(kind: FairnessKind, key: string, value: unknown, min: number, max: number, integer = false): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new ClasswiseError('ERR_OUT_OF_RANGE', `fairness ${kind}: ${key} is ${JSON.stringify(value)}; expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+    throw new ClasswiseError('ERR_OUT_OF_RANGE', `fairness ${kind}: ${key} is ${typeof value === 'number' ? String(value) : JSON.stringify(value)}; expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
   }
   return value;
 }
