@@ -32,7 +32,7 @@ export { loadStl10, loadStl10Unlabeled } from './data/stl10';
 export { decodeBatch, decodeToMemory, loadImageFolder } from './data/imagenet';
 export type { DecodedBatch, DecodeErrorPolicy, DecodeOptions, ImageFolderDataset } from './data/imagenet';
 export { prefetch } from './data/prefetch';
-export { restrictToClasses, selectExamples, takePerClass, takeFirst } from './data/subset';
+export { holdOutPerClass, restrictToClasses, selectExamples, takePerClass, takeFirst } from './data/subset';
 export type { ImageDataset } from './data/dataset';
 export { formatClassTable, summarizeClasses } from './report/class-table';
 export { loadCheckpoint, saveCheckpoint, removeLeftoverTempFiles } from './checkpoint';
