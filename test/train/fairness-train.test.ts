@@ -19,9 +19,9 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const CLASSES = 100;
 
-/** 8 random 1x16x16 images per class, deterministic. */
+/** 4 random 1x16x16 images per class (2 train, 2 validation), deterministic. */
 function randomFixture(): ImageDataset {
-  const perClass = 8;
+  const perClass = 4;
   const count = CLASSES * perClass;
   const images = new Uint8Array(count * 256);
   let state = 12345;
@@ -96,7 +96,7 @@ const runBase: RunConfig = {
 
 test('selection on validation: best.safetensors is the epoch with the best validation score, recorded in metrics.jsonl', async () => {
   const out = path.join(tmp, 'select');
-  await runTraining({ ...runBase, epochs: 3, selectOn: 'validation', selectRule: 'robust+worst', validationPerClass: 4 }, { out, device: 'cpu' });
+  await runTraining({ ...runBase, trainPerClass: 10, selectOn: 'validation', selectRule: 'robust+worst', validationPerClass: 4 }, { out, device: 'cpu' });
   const lines = readMetrics(out) as (ReturnType<typeof readMetrics>[number] & { validation: { robustAccuracy: number[]; overallRobust: number; counts: number[] } })[];
   for (const line of lines) {
     expect(line.selectOn).toBe('validation');
@@ -124,7 +124,7 @@ test('--init-from a checkpoint of another class count is refused before training
 
 function cfaArgs(out: string, extra: string[] = []): string[] {
   return ['dist/cli/main.js', 'train', '--dataset', 'mnist', '--method', 'trades', '--fairness', 'cfa', '--fairness-options', 'delta=0', '--fairness-begin', '1',
-    '--validation-per-class', '3', '--train-per-class', '30', '--eval-per-class', '5', '--epochs', '3', '--batch-size', '50', '--train-steps', '2',
+    '--validation-per-class', '3', '--train-per-class', '10', '--eval-per-class', '5', '--epochs', '3', '--batch-size', '50', '--train-steps', '2',
     '--eval-steps', '2', '--threads', '1', '--out', out, ...extra];
 }
 
