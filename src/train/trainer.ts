@@ -15,7 +15,6 @@ import { Model } from '../model';
 import { prefetch } from '../data/prefetch';
 import { NativeAugmentConfig, NativeDatasetHandle, NativeProgress } from '../native';
 import { TensorMap } from '../checkpoint/safetensors';
-import { ClasswiseError } from '../errors';
 import {
   checkFiniteSettings, dafaLambda, fairnessEpochSettings, FairnessOptions, FairnessState, fawaAverage, fawaGate, initialFairnessState,
   nextFairnessState, resolveFairness, ResolvedFairness, TrainClassStatistics,
