@@ -9,7 +9,7 @@ import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
-import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS } from '../train/fairness';
+import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS, selectionScore } from '../train/fairness';
 import { TRAIN_METHODS } from '../train/trainer';
 import { ClasswiseError } from '../errors';
 import { fastPathHeader } from './fast-path-header';
@@ -175,14 +175,24 @@ export function trainCommand(): Command {
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
-            console.log(best.isBest
-              ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
-              : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+            if (config.selectOn) {
+              // The score that chose best.safetensors, on the split that chose it.
+              const score = selectionScore(config.selectRule ?? 'robust', config.selectOn === 'validation' ? record.validation! : evaluation);
+              const by = `best epoch so far by ${config.selectRule ?? 'robust'} on ${config.selectOn === 'validation' ? 'the validation split' : 'the test subset'}`;
+              console.log(best.isBest
+                ? `${by}: ${best.epoch} (score ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+                : `${by}: ${best.epoch} (score ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * score).toFixed(1)}%`);
+            } else {
+              console.log(best.isBest
+                ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+                : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+            }
           },
           message: (text) => console.log(text),
         }),
       });
-      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
+      const chosenBy = config.selectOn ? `best ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split' : 'test subset'}` : 'best robust accuracy';
+      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (${chosenBy})`);
     });
 }
 

@@ -31,7 +31,7 @@ const FAWA_PREFIX = 'fairness.fawa.';
 export interface RunReporter {
   start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
   progress?(epoch: number, progress: NativeProgress): void;
-  /** `best`: the best epoch so far by robust accuracy on the evaluation subset (this one when isBest). */
+  /** `best`: the best epoch so far by the run's selection score (robust accuracy on the evaluation subset unless selectOn says otherwise; this one when isBest). */
   epochEnd?(record: EpochRecord, table: string, best: { epoch: number; robust: number; isBest: boolean }): void;
   message?(text: string): void;
 }

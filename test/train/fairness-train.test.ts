@@ -156,6 +156,7 @@ test('a CFA run killed with SIGKILL and resumed ends bit for bit where an uninte
   expect(await uninterrupted.exit).toBe(0);
   expect(uninterrupted.output()).toContain('fairness: cfa on trades: l1 0.3, l2 0.5, alpha 0.85, delta 0, begin 1, validationSteps 10; ours:');
   expect(uninterrupted.output()).toContain('checkpoint selection: best.safetensors by robust on the validation split (carved from the training data)');
+  expect(uninterrupted.output()).toContain('best epoch so far by robust on the validation split: ');
   for (const file of ['checkpoint.safetensors', 'fawa.safetensors']) {
     const a = loadCheckpoint(path.join(killed, file));
     const b = loadCheckpoint(path.join(straight, file));
