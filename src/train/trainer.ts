@@ -208,6 +208,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
     if (NEEDS_VALIDATION.includes(fairness.kind) && !options.validation) {
       throw invalidArgument(`fairness ${fairness.kind} needs options.validation: a split held out from the training data, e.g. holdOutPerClass(train, 100, seed).heldOut`);
     }
+    if (isStreamed(data)) throw invalidArgument(`fairness ${fairness.kind} needs training data held in memory (its per-class statistics come from one native call per epoch); streamed data is not supported`);
     fairnessState = options.fairnessState ?? initialFairnessState(fairness.kind, classes);
     if (fairnessState.kind !== fairness.kind) {
       throw invalidArgument(`options.fairnessState is of ${fairnessState.kind}, the run trains ${fairness.kind}; pass the state this run saved`);
