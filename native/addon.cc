@@ -16,6 +16,7 @@
 #include "dataset_wrap.h"
 #include "distributed_wrap.h"
 #include "errors.h"
+#include "fairness.h"
 #include "fast_path.h"
 #include "model_wrap.h"
 #include "packed_conv.h"
@@ -131,6 +132,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
+  exports.Set("faalClassWeights", Napi::Function::New(env, FaalClassWeightsBinding));
   return exports;
 }
 

@@ -26,6 +26,20 @@ class TrainWorker : public ModelWorker {
     result.Set("correct", Napi::Number::New(env, static_cast<double>(summary_.correct)));
     result.Set("lossSum", Napi::Number::New(env, summary_.lossSum));
     result.Set("seconds", Napi::Number::New(env, seconds_));
+    if (summary_.classCount.defined()) {
+      auto toArray = [&](const torch::Tensor& tensor) {
+        torch::Tensor values = tensor.to(torch::kFloat64).contiguous();
+        Napi::Float64Array array = Napi::Float64Array::New(env, values.numel());
+        std::copy(values.data_ptr<double>(), values.data_ptr<double>() + values.numel(), array.Data());
+        return array;
+      };
+      Napi::Object classes = Napi::Object::New(env);
+      classes.Set("count", toArray(summary_.classCount));
+      classes.Set("correct", toArray(summary_.classCorrect));
+      classes.Set("probabilitySum", toArray(summary_.classProbabilitySum));
+      classes.Set("marginSum", toArray(summary_.classMarginSum));
+      result.Set("classStatistics", classes);
+    }
     SetFastPathResult(result, fastPath_);
     return result;
   }
@@ -88,6 +102,16 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     };
     config.classWeights = perClass("classWeights", 0.0, 1e6, "a loss weight per class");
     config.classEps = perClass("classEps", 0.0, config.attack.norm == AttackNorm::Linf ? 1.0 : 1e6, "an attack budget per class");
+    config.naturalWeights = perClass("naturalWeights", 0.0, 1e6, "a weight of the natural loss per class");
+    config.robustWeights = perClass("robustWeights", 0.0, 1e6, "a weight of the robust loss per class");
+    if ((config.naturalWeights.defined() || config.robustWeights.defined()) && config.method != TrainMethod::Trades) {
+      throw ClasswiseError(kInvalidArgument, "options.naturalWeights / robustWeights weigh the two TRADES terms; use method \"trades\" or options.classWeights");
+    }
+    if (options.Has("faalRadius") && !options.Get("faalRadius").IsUndefined()) {
+      config.faalRadius = NumberOption(options, "faalRadius", -1, "options");
+      if (!(config.faalRadius >= 0 && config.faalRadius <= 1e6)) throw ClasswiseError(kOutOfRange, "options.faalRadius must be in [0, 1e6] (FAAL's KL radius, default 0.5)");
+    }
+    config.classStatistics = BoolOption(options, "classStatistics", false, "options");
     if (config.classEps.defined() && !config.attack.enabled) {
       throw ClasswiseError(kInvalidArgument, "options.classEps needs an adversarial method (pgd, fgsm-rs, trades, mart)");
     }

@@ -5,6 +5,7 @@
 
 #include "cuda_pipeline.h"
 #include "errors.h"
+#include "fairness.h"
 
 namespace classwise {
 namespace {
@@ -75,6 +76,27 @@ struct StepLoss {
   torch::Tensor logits;  // of the examples the accuracy is counted on (adversarial ones for AT)
 };
 
+// max_{j != y} p_j - p_y of each example (FAAL's margin), from logits that carry no gradient.
+torch::Tensor Margins(const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::Tensor probabilities = torch::softmax(logits.detach().to(torch::kFloat64), 1);
+  torch::Tensor own = probabilities.gather(1, labels.unsqueeze(1)).squeeze(1);
+  torch::Tensor others = probabilities.scatter(1, labels.unsqueeze(1), -1.0);
+  return std::get<0>(others.max(1)) - own;
+}
+
+// FAAL's class weights for this batch, gathered per example; undefined when FAAL is off.
+torch::Tensor FaalExampleWeights(const torch::Tensor& logits, const torch::Tensor& labels, const TrainConfig& config,
+                                 int64_t classes) {
+  if (config.faalRadius < 0) return torch::Tensor();
+  torch::NoGradGuard noGrad;
+  torch::Tensor margins = Margins(logits, labels);
+  torch::Tensor sums = torch::zeros({classes}, margins.options()).index_add_(0, labels, margins);
+  torch::Tensor counts = torch::zeros({classes}, margins.options()).index_add_(0, labels, torch::ones_like(margins));
+  torch::Tensor means = (sums / counts.clamp_min(1)).cpu();
+  torch::Tensor weights = FaalClassWeights(means, counts.gt(0).cpu(), config.faalRadius).to(logits.device());
+  return weights.index_select(0, labels).to(logits.scalar_type());
+}
+
 StepLoss TradesLoss(Classifier& net, const torch::Tensor& images, const torch::Tensor& adversarial,
                     const torch::Tensor& labels, const TrainConfig& config) {
   torch::Tensor cleanLogits = net.forward(images);
@@ -83,7 +105,12 @@ StepLoss TradesLoss(Classifier& net, const torch::Tensor& images, const torch::T
   torch::Tensor robust = F::kl_div(torch::log_softmax(adversarialLogits, 1), torch::softmax(cleanLogits, 1),
                                    F::KLDivFuncOptions().reduction(torch::kNone))
                              .sum(1);
-  return {WeightedMean(natural + config.beta * robust, labels, config), adversarialLogits};
+  if (config.naturalWeights.defined()) natural = natural * config.naturalWeights.index_select(0, labels).to(natural.scalar_type());
+  if (config.robustWeights.defined()) robust = robust * config.robustWeights.index_select(0, labels).to(robust.scalar_type());
+  torch::Tensor perExample = natural + config.beta * robust;
+  torch::Tensor faal = FaalExampleWeights(adversarialLogits, labels, config, cleanLogits.size(1));
+  if (faal.defined()) perExample = perExample * faal;
+  return {WeightedMean(perExample, labels, config), adversarialLogits};
 }
 
 StepLoss MartLoss(Classifier& net, const torch::Tensor& images, const torch::Tensor& adversarial,
@@ -116,6 +143,18 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
   TrainConfig config = requested;
   if (config.classWeights.defined()) config.classWeights = config.classWeights.to(model.device);
   if (config.classEps.defined()) config.classEps = config.classEps.to(model.device);
+  if (config.naturalWeights.defined()) config.naturalWeights = config.naturalWeights.to(model.device);
+  if (config.robustWeights.defined()) config.robustWeights = config.robustWeights.to(model.device);
+  const int64_t classes = model.spec.numClasses;
+  const auto deviceDouble = torch::TensorOptions().dtype(torch::kFloat64).device(model.device);
+  const auto deviceLong = torch::TensorOptions().dtype(torch::kInt64).device(model.device);
+  torch::Tensor classCount, classCorrect, classProbabilitySum, classMarginSum;
+  if (config.classStatistics) {
+    classCount = torch::zeros({classes}, deviceLong);
+    classCorrect = torch::zeros({classes}, deviceLong);
+    classProbabilitySum = torch::zeros({classes, classes}, deviceDouble);
+    classMarginSum = torch::zeros({classes}, deviceDouble);
+  }
   at::Generator generator = MakeGenerator(model.device, config.seed);
   // Augmentation draws from its own host generator so that the attack's noise is the same with or without it.
   at::Generator augmentGenerator = MakeGenerator(torch::kCPU, config.seed ^ 0x5eed5eedULL);
@@ -188,10 +227,16 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
       }
       net.zero_grad();
       logits = net.forward(inputs);
-      loss = config.classWeights.defined()
-                 ? WeightedMean(F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone)),
-                                labels, config)
-                 : F::cross_entropy(logits, labels);
+      torch::Tensor faal = FaalExampleWeights(logits, labels, config, classes);
+      if (faal.defined()) {
+        loss = WeightedMean(F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone)) * faal,
+                            labels, config);
+      } else {
+        loss = config.classWeights.defined()
+                   ? WeightedMean(F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone)),
+                                  labels, config)
+                   : F::cross_entropy(logits, labels);
+      }
     }
     // The first step whose loss is NaN or infinite, kept on the device and read with the progress sums.
     loss.backward();
@@ -222,6 +267,13 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
       torch::NoGradGuard noGrad;
       lossSum.add_(stepLoss[0].to(torch::kFloat64) * batch);
       correct.add_(logits.argmax(1).eq(labels).sum());
+      if (config.classStatistics) {
+        torch::Tensor detached = logits.detach();
+        classCount.index_add_(0, labels, torch::ones_like(labels));
+        classCorrect.index_add_(0, labels, detached.argmax(1).eq(labels).to(torch::kInt64));
+        classProbabilitySum.index_add_(0, labels, torch::softmax(detached.to(torch::kFloat64), 1));
+        classMarginSum.index_add_(0, labels, Margins(detached, labels));
+      }
     }
     auto now = std::chrono::steady_clock::now();
     if (end == total || now - lastReport >= kProgressInterval) {
@@ -235,8 +287,17 @@ TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainCon
     config.group->AllReduceSum({correct}, "the training accuracy sum of " +
                                               (config.epoch > 0 ? "epoch " + std::to_string(config.epoch) : std::string("the epoch")));
   }
+  if (config.classStatistics && config.group) {
+    config.group->AllReduceSum({classCount, classCorrect, classProbabilitySum, classMarginSum}, "the per-class training statistics");
+  }
   summary.lossSum = lossSum.item<double>();
   summary.correct = correct.item<int64_t>();
+  if (config.classStatistics) {
+    summary.classCount = classCount.cpu();
+    summary.classCorrect = classCorrect.cpu();
+    summary.classProbabilitySum = classProbabilitySum.cpu();
+    summary.classMarginSum = classMarginSum.cpu();
+  }
   return summary;
 }
 

@@ -28,6 +28,14 @@ struct TrainConfig {
   // multiplied by the weight of its class. classEps: double [K], the attack budget of each example's class.
   torch::Tensor classWeights;
   torch::Tensor classEps;
+  // Robust fairness (TRADES only), each optional: the per-example loss is naturalWeights[y] * CE +
+  // beta * robustWeights[y] * KL (FRL's two weights, CFA's 1/(1+beta_y) and beta_y/(1+beta_y), DAFA's W_y).
+  torch::Tensor naturalWeights;
+  torch::Tensor robustWeights;
+  // FAAL: every batch, class weights K * p from the adversarial margins (fairness.h); < 0: off.
+  double faalRadius = -1;
+  // Per-class statistics of the examples trained on (TrainSummary.class*); off: not computed.
+  bool classStatistics = false;
   double momentum = 0.9;
   double weightDecay = 5e-4;
   bool nesterov = false;
@@ -53,6 +61,11 @@ struct TrainSummary {
   int64_t seen = 0;
   int64_t correct = 0;  // on the examples the step trained on (adversarial ones for AT)
   double lossSum = 0;
+  // With TrainConfig.classStatistics, over the examples trained on (adversarial ones for AT), by true class:
+  torch::Tensor classCount;           // int64 [K]
+  torch::Tensor classCorrect;         // int64 [K]
+  torch::Tensor classProbabilitySum;  // double [K, K]: row = true class, sum of the softmax output
+  torch::Tensor classMarginSum;       // double [K]: sum of max_{j != y} p_j - p_y
 };
 
 using ProgressSink = std::function<void(const Progress&)>;

@@ -10,6 +10,11 @@ export { Model, ARCHITECTURES } from './model';
 export type { Architecture, CreateModelOptions, DeviceName, ModelConfig } from './model';
 export { train, TRAIN_METHODS, epochSeed } from './train/trainer';
 export type { EpochRecord, StreamedTrainData, TrainMethod, TrainOptions } from './train/trainer';
+export {
+  FAIRNESS_KINDS, FAIRNESS_BASE_METHODS, resolveFairness, normalizeMultipliers, frlErrors, frlMultipliers, frlWeights, rmMultipliers, rmEpsScale,
+  cfaClassEps, cfaClassBeta, cfaTradesWeights, fawaGate, fawaAverage, watWeights, watLossEntry, dafaWeights, selectionScore,
+} from './train/fairness';
+export type { FairnessKind, FairnessOptions, FairnessState, SelectRule, SelectSplit } from './train/fairness';
 export { runConfig, runTraining, streamedTrainData, loadRunData, loadRunTestSet, parseAttackSpec, parseAttackList, readMetrics, checkpointPath, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE } from './run';
 export type { RunConfig, RunSettings, RunOptions, RunReporter, CheckpointChoice, EpochMetrics } from './run';
 export { loadIntoNative } from './data/native-dataset';
@@ -27,7 +32,7 @@ export { loadStl10, loadStl10Unlabeled } from './data/stl10';
 export { decodeBatch, decodeToMemory, loadImageFolder } from './data/imagenet';
 export type { DecodedBatch, DecodeErrorPolicy, DecodeOptions, ImageFolderDataset } from './data/imagenet';
 export { prefetch } from './data/prefetch';
-export { restrictToClasses, selectExamples, takePerClass, takeFirst } from './data/subset';
+export { holdOutPerClass, restrictToClasses, selectExamples, takePerClass, takeFirst } from './data/subset';
 export type { ImageDataset } from './data/dataset';
 export { formatClassTable, summarizeClasses } from './report/class-table';
 export { loadCheckpoint, saveCheckpoint, removeLeftoverTempFiles } from './checkpoint';

@@ -93,6 +93,8 @@ export interface NativeTrainResult extends FastPathUsed {
   correct: number;
   lossSum: number;
   seconds: number;
+  /** With options.classStatistics, by true class: count, correct, softmax sum [K*K, row = true class], margin sum. */
+  classStatistics?: { count: Float64Array; correct: Float64Array; probabilitySum: Float64Array; marginSum: Float64Array };
 }
 
 export interface NativeEvaluation extends FastPathUsed {
@@ -155,6 +157,13 @@ export interface NativeModel {
       beta?: number;
       classWeights?: Float64Array;
       classEps?: Float64Array;
+      /** TRADES only: per-class weights of the natural and the KL term (robust fairness). */
+      naturalWeights?: Float64Array;
+      robustWeights?: Float64Array;
+      /** FAAL: every batch, class weights from the adversarial margins within this KL radius. */
+      faalRadius?: number;
+      /** Per-class statistics of the examples trained on, returned as result.classStatistics. */
+      classStatistics?: boolean;
       /** 1-based, named in the error when the loss turns non-finite. */
       epoch?: number;
       /** Data parallelism: order is this rank's shard, batchSize its share of the global batch. */
@@ -221,6 +230,8 @@ export interface NativeAddon {
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
   interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
+  /** FAAL: class weights K * p, p = argmax over the simplex of sum p_c margins_c with KL(uniform || p) <= radius. */
+  faalClassWeights(margins: Float64Array, radius: number): Float64Array;
 }
 
 let loaded: NativeAddon | undefined;

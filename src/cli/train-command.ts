@@ -9,7 +9,9 @@ import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
+import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS, selectionScore } from '../train/fairness';
 import { TRAIN_METHODS } from '../train/trainer';
+import { ClasswiseError } from '../errors';
 import { fastPathHeader } from './fast-path-header';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
@@ -33,6 +35,13 @@ export function trainCommand(): Command {
     .option('--class-eps <list>', 'mitigation: training budget per class, "name=e,..." (others --eps), e.g. "shirt=0.05"')
     .addOption(new Option('--mitigate <mode>', 'mitigation: "auto" re-weights classes every epoch by their robust error on a held-out training split').argParser(parseChoice(['auto'] as const)))
     .addOption(new Option('--mitigation-per-class <n>', 'size of that held-out split per class (taken out of the training data)').default(100).argParser(parseInteger(1, 1000000)))
+    .addOption(new Option('--fairness <kind>', `robust-fairness method on top of --method: ${FAIRNESS_KINDS.join(', ')} (see docs/fairness.md)`).argParser(parseChoice(FAIRNESS_KINDS)))
+    .option('--fairness-options <list>', 'that method\'s settings, "name=value,...", e.g. "tau=0.05,rate=0.1" for frl-rw (defaults: the official code\'s)')
+    .addOption(new Option('--fairness-begin <n>', 'cfa: first epoch whose model may join the FAWA average (default 10)').argParser(parseInteger(1, 1000000)))
+    .addOption(new Option('--validation-per-class <n>', 'validation images per class carved from the training data by seed (default: frl 300, else 2% of the smallest class)').argParser(parseInteger(1, 10000000)))
+    .addOption(new Option('--select-on <split>', 'split that chooses best.safetensors (default: validation with --fairness, else test)').argParser(parseChoice(SELECT_SPLITS)))
+    .addOption(new Option('--select-rule <rule>', 'score that chooses it: robust (overall robust accuracy) or robust+worst (plus the worst class\'s, as CFA)').argParser(parseChoice(SELECT_RULES)))
+    .option('--init-from <run-or-checkpoint>', 'start from these weights: a run folder (its best checkpoint, else its last) or a .safetensors file (FRL and FAAL fine-tune a robust model)')
     .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
     .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
@@ -92,6 +101,11 @@ export function trainCommand(): Command {
         classEps: options.classEps,
         mitigation: options.mitigate,
         mitigationPerClass: options.mitigationPerClass,
+        fairness: fairnessSettings(options.fairness, options.fairnessOptions, options.fairnessBegin),
+        selectOn: options.selectOn,
+        selectRule: options.selectRule,
+        validationPerClass: options.validationPerClass,
+        initFrom: options.initFrom,
       });
       const eps = config.eps;
       const evalSteps = config.evalSteps;
@@ -129,6 +143,13 @@ export function trainCommand(): Command {
               console.log(`mitigation (ours): ${[config.classWeights && `class weights ${config.classWeights}`, config.classEps && `class eps ${config.classEps}`,
                 config.mitigation && `automatic class weights (1 - robust_k)/mean from a held-out split of ${config.mitigationPerClass} per class, every epoch`].filter(Boolean).join('; ')}`);
             }
+            if (config.fairness) {
+              const { kind, ...settings } = config.fairness;
+              const lam = kind === 'dafa' && settings.lam === undefined ? `, lam ${train.classNames.length > 10 ? 1.5 : 1.0} (${train.classNames.length} classes)` : '';
+              console.log(`fairness: ${kind} on ${config.method}: ${Object.entries(settings).map(([key, value]) => `${key} ${value}`).join(', ')}${lam}; ours: ${FAIRNESS_OURS[kind]}`);
+            }
+            if (config.selectOn) console.log(`checkpoint selection: best.safetensors by ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split (carved from the training data)' : 'test subset'}`);
+            if (config.initFrom) console.log(`initial weights: ${config.initFrom}`);
             const quick = config.trainPerClass !== null || config.trainSteps < recipe.trainSteps || config.epochs < recipe.epochs;
             if (quick && config.method === 'pgd' && mnistFamily) {
               console.log(`note: quick settings (ours): ${config.trainPerClass ?? 'all'} training images per class, PGD-${config.trainSteps}, ${config.epochs} epochs; ` +
@@ -154,15 +175,42 @@ export function trainCommand(): Command {
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
-            console.log(best.isBest
-              ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
-              : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+            if (config.selectOn) {
+              // The score that chose best.safetensors, on the split that chose it.
+              const score = selectionScore(config.selectRule ?? 'robust', config.selectOn === 'validation' ? record.validation! : evaluation);
+              const by = `best epoch so far by ${config.selectRule ?? 'robust'} on ${config.selectOn === 'validation' ? 'the validation split' : 'the test subset'}`;
+              console.log(best.isBest
+                ? `${by}: ${best.epoch} (score ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+                : `${by}: ${best.epoch} (score ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * score).toFixed(1)}%`);
+            } else {
+              console.log(best.isBest
+                ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+                : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+            }
           },
           message: (text) => console.log(text),
         }),
       });
-      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
+      const chosenBy = config.selectOn ? `best ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split' : 'test subset'}` : 'best robust accuracy';
+      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (${chosenBy})`);
     });
+}
+
+/** --fairness KIND with --fairness-options "name=value,..." and --fairness-begin as the library's fairness option. */
+function fairnessSettings(kind: FairnessKind | undefined, list: string | undefined, begin: number | undefined): FairnessOptions | undefined {
+  if (!kind) {
+    if (list !== undefined || begin !== undefined) throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${list !== undefined ? '--fairness-options' : '--fairness-begin'} needs --fairness KIND (${FAIRNESS_KINDS.join(', ')})`);
+    return undefined;
+  }
+  const settings: Record<string, unknown> = { kind };
+  for (const entry of (list ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const match = /^([A-Za-z0-9]+)=(.+)$/.exec(entry);
+    const value = match ? Number(match[2]) : NaN;
+    if (!match || !Number.isFinite(value)) throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--fairness-options: "${entry}" is not name=number (e.g. "tau=0.05")`);
+    settings[match[1]] = value;
+  }
+  if (begin !== undefined) settings.begin = begin;
+  return settings as unknown as FairnessOptions;
 }
 
 function describeAugment(augment: { cropPadding: number; horizontalFlip: boolean }): string {

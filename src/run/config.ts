@@ -10,6 +10,7 @@ import { Architecture } from '../model';
 import { NativeAugmentConfig } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { parseSchedule } from '../train/schedule';
+import { FairnessOptions, recordedFairness, SELECT_RULES, SELECT_SPLITS, SelectRule, SelectSplit } from '../train/fairness';
 import { TrainMethod, TrainOptions } from '../train/trainer';
 
 /** Every setting that shapes the result; stored in the checkpoint and compared on resume. */
@@ -55,6 +56,15 @@ export interface RunConfig {
   mitigation?: 'auto';
   /** Size of that held-out split per class (taken out of the training data). */
   mitigationPerClass?: number;
+  /** Robust-fairness method on top of `method` (train/fairness.ts), every option it uses recorded. */
+  fairness?: FairnessOptions;
+  /** Which split chooses best.safetensors, and by which score; absent: 'test' and 'robust' (runs before selection). */
+  selectOn?: SelectSplit;
+  selectRule?: SelectRule;
+  /** Images per class of the validation split carved from the training data (absent: the method's default). */
+  validationPerClass?: number;
+  /** The run's first weights: a run folder (its best checkpoint, else its last) or a .safetensors file. */
+  initFrom?: string;
 }
 
 /** What a user may leave out of a run's settings; `runConfig` fills it from the dataset's recipe. */
@@ -114,6 +124,27 @@ export function runConfig(settings: RunSettings): RunConfig {
     config.mitigation = settings.mitigation;
     config.mitigationPerClass = settings.mitigationPerClass ?? 100;
   }
+  if (settings.fairness) config.fairness = recordedFairness(settings.fairness, method);
+  if (settings.selectOn !== undefined && !(SELECT_SPLITS as readonly string[]).includes(settings.selectOn)) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--select-on is "${settings.selectOn}"; accepted: ${SELECT_SPLITS.join(', ')}`);
+  }
+  if (settings.selectRule !== undefined && !(SELECT_RULES as readonly string[]).includes(settings.selectRule)) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--select-rule is "${settings.selectRule}"; accepted: ${SELECT_RULES.join(', ')}`);
+  }
+  // Fairness runs choose their checkpoint on validation; others keep the test subset unless asked.
+  const selectOn = settings.selectOn ?? (config.fairness ? 'validation' : undefined);
+  if (selectOn) config.selectOn = selectOn;
+  if (settings.selectRule || selectOn) config.selectRule = settings.selectRule ?? 'robust';
+  if (settings.validationPerClass !== undefined) {
+    if (!Number.isInteger(settings.validationPerClass) || settings.validationPerClass < 1) {
+      throw new ClasswiseError('ERR_OUT_OF_RANGE', `--validation-per-class is ${settings.validationPerClass}; expected an integer >= 1`);
+    }
+    if (!config.fairness && selectOn !== 'validation') {
+      throw new ClasswiseError('ERR_INVALID_ARGUMENT', '--validation-per-class sizes the validation split, which only --fairness or --select-on validation uses; add one or leave it out');
+    }
+    config.validationPerClass = settings.validationPerClass;
+  }
+  if (settings.initFrom) config.initFrom = settings.initFrom;
   // A bad schedule is refused before any data is read.
   parseSchedule(config.schedule, config.learningRate, config.epochs);
   return config;

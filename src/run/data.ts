@@ -10,6 +10,7 @@ import { loadIntoNative, NativeImageSet } from '../data/native-dataset';
 import { holdOutPerClass, restrictToClasses, takePerClass } from '../data/subset';
 import { ClasswiseError } from '../errors';
 import { RECIPES } from '../recipes';
+import { validationPerClass } from '../train/fairness';
 import { StreamedTrainData } from '../train/trainer';
 import { RunConfig } from './config';
 
@@ -47,7 +48,12 @@ export function runTestSubset(config: RunConfig, perClass?: number | null): { pe
 }
 
 /** Everything a run trains and evaluates on, each in-memory set handed to the addon once. */
-export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Promise<{ train: RunTrainData; test: NativeImageSet; heldOut?: NativeImageSet }> {
+/** Whether a run carves a validation split out of its training data (fairness methods, selection on validation). */
+export function runUsesValidation(config: RunConfig): boolean {
+  return config.fairness !== undefined || config.selectOn === 'validation';
+}
+
+export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Promise<{ train: RunTrainData; test: NativeImageSet; heldOut?: NativeImageSet; validation?: NativeImageSet }> {
   let train = loadRunSplit(config, 'train', null, config.seed);
   let heldOut: ImageDataset | undefined;
   if (config.mitigation === 'auto') {
@@ -56,12 +62,25 @@ export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Pro
     }
     ({ kept: train, heldOut } = holdOutPerClass(train, config.mitigationPerClass ?? 100, config.seed + 2));
   }
+  let validation: ImageDataset | undefined;
+  if (runUsesValidation(config)) {
+    if ('files' in train) {
+      throw new ClasswiseError('ERR_INVALID_ARGUMENT', `a validation split (--fairness, --select-on validation) needs a dataset held in memory; ${config.dataset} is streamed`);
+    }
+    const counts = new Array<number>(train.classNames.length).fill(0);
+    for (const label of train.labels) counts[label] += 1;
+    const smallest = counts.indexOf(Math.min(...counts));
+    const size = validationPerClass(config.fairness?.kind, config.validationPerClass, counts[smallest], train.classNames[smallest]);
+    // Carved from the training split by seed, before the training subset is drawn: never from the test set.
+    ({ kept: train, heldOut: validation } = holdOutPerClass(train, size, config.seed + 3));
+  }
   if (config.trainPerClass !== null) train = takePerClass(train, config.trainPerClass, config.seed);
   const { perClass, seed } = runTestSubset(config);
   return {
     train: 'files' in train ? train : loadIntoNative(train),
     test: await loadRunTestSet(config, perClass, seed, onSkip),
     heldOut: heldOut && loadIntoNative(heldOut),
+    validation: validation && loadIntoNative(validation),
   };
 }
 

@@ -11,6 +11,8 @@ import { ClasswiseError } from '../errors';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const BEST_CHECKPOINT_FILE = 'best.safetensors';
 export const METRICS_FILE = 'metrics.jsonl';
+/** CFA's FAWA weight average, a checkpoint Model.load opens (written once a model has passed FAWA's gate). */
+export const FAWA_CHECKPOINT_FILE = 'fawa.safetensors';
 
 /** Which checkpoint of a run folder to open. */
 export type CheckpointChoice = 'last' | 'best';
@@ -32,6 +34,10 @@ export interface EpochMetrics {
   /** The epoch with the highest overallRobust so far, this one included, and whether it is this one. */
   bestEpoch?: number;
   isBestEpoch?: boolean;
+  /** The split and rule that chose best.safetensors, and this epoch's score by them (absent: test, robust). */
+  selectOn?: 'validation' | 'test';
+  selectRule?: 'robust' | 'robust+worst';
+  selectScore?: number;
 }
 
 /**

@@ -1,9 +1,9 @@
 /** A run: its settings and defaults, its folder, its data and its training. */
 export { compareConfigs, evalAttack, parseClassList, recipeTrainOptions, runArchitecture, runConfig, trainAttack } from './config';
 export type { RunConfig, RunSettings } from './config';
-export { loadRunData, loadRunSplit, loadRunTestSet, runTestSubset, streamedTrainData } from './data';
+export { loadRunData, loadRunSplit, loadRunTestSet, runTestSubset, runUsesValidation, streamedTrainData } from './data';
 export type { RunDataSettings, RunTrainData } from './data';
-export { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, checkpointPath, prepareRunFolder, readMetrics, trimMetrics, writableFile } from './folder';
+export { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, checkpointPath, prepareRunFolder, readMetrics, trimMetrics, writableFile } from './folder';
 export type { CheckpointChoice, EpochMetrics } from './folder';
 export { classRows, metricsLine, runTraining } from './train';
 export type { RunOptions, RunReporter } from './train';

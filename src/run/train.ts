@@ -7,7 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 
-import { appendLineDurable, loadCheckpoint, removeLeftoverTempFiles } from '../checkpoint';
+import { appendLineDurable, CHECKPOINT_FORMAT, loadCheckpoint, removeLeftoverTempFiles, saveCheckpoint, TensorMap } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
 import { ClasswiseError, invalidArgument } from '../errors';
@@ -19,15 +19,19 @@ import { ClassAccuracyRow, formatClassTable, summarizeClasses } from '../report/
 import { RECIPES } from '../recipes';
 import { parseClassValues } from '../train/mitigation';
 import { describeSchedule, parseSchedule } from '../train/schedule';
+import { FairnessState, selectionScore } from '../train/fairness';
 import { EpochRecord, train } from '../train/trainer';
 import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
 import { loadRunData, RunTrainData, streamedTrainData } from './data';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
+
+/** Checkpoint tensors that carry CFA's FAWA average for resume (model loads ignore them). */
+const FAWA_PREFIX = 'fairness.fawa.';
 
 export interface RunReporter {
   start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
   progress?(epoch: number, progress: NativeProgress): void;
-  /** `best`: the best epoch so far by robust accuracy on the evaluation subset (this one when isBest). */
+  /** `best`: the best epoch so far by the run's selection score (robust accuracy on the evaluation subset unless selectOn says otherwise; this one when isBest). */
   epochEnd?(record: EpochRecord, table: string, best: { epoch: number; robust: number; isBest: boolean }): void;
   message?(text: string): void;
 }
@@ -55,12 +59,23 @@ export function classRows(evaluation: ClassEvaluation): ClassAccuracyRow[] {
 }
 
 /** One metrics.jsonl line: everything per class, so later studies need not re-run the model. */
-export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epoch: number; isBest: boolean }): Record<string, unknown> {
+export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epoch: number; isBest: boolean; score?: number }): Record<string, unknown> {
   const evaluation = record.evaluation!;
   const summary = summarizeClasses(classRows(evaluation));
   return {
     epoch: record.epoch,
     method: config.method,
+    ...(config.fairness ? { fairness: config.fairness, fairnessSettings: record.fairnessSettings, fairnessState: record.fairnessState } : {}),
+    ...(record.fawaUpdated !== undefined ? { fawaUpdated: record.fawaUpdated } : {}),
+    selectOn: config.selectOn ?? 'test',
+    selectRule: config.selectRule ?? 'robust',
+    ...(best?.score !== undefined ? { selectScore: best.score } : {}),
+    ...(record.validation ? {
+      validation: {
+        counts: record.validation.counts, cleanAccuracy: record.validation.cleanAccuracy, robustAccuracy: record.validation.robustAccuracy,
+        overallRobust: record.validation.overall.robust, attack: record.validation.attackLabel,
+      },
+    } : {}),
     classWeights: record.classWeights,
     learningRate: record.learningRate,
     trainLoss: record.trainLoss,
@@ -96,10 +111,48 @@ function bestSoFar(out: string, epochs: number): { epoch: number; robust: number
   if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
   let best: { epoch: number; robust: number } | undefined;
   for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
-    const robust = line.overallRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    const robust = line.selectScore ?? line.overallRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
     if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
   }
   return best;
+}
+
+/** The validation split's PGD steps: the fairness method's (FRL 20, others 10), else the run's evaluation steps. */
+function validationSteps(config: RunConfig): number {
+  return config.fairness?.validationSteps ?? config.evalSteps;
+}
+
+/** A checkpoint as Model.save writes it, from the given tensors (the model's, plus CFA's FAWA average for resume). */
+function saveTensors(file: string, tensors: TensorMap, model: Model, meta: { epoch: number; seed: number; config: Record<string, unknown> }): void {
+  saveCheckpoint(file, { tensors, meta: { format: CHECKPOINT_FORMAT, epoch: meta.epoch, seed: meta.seed, config: { ...meta.config, model: model.config } } });
+}
+
+/**
+ * --init-from: the weights of a run (its best checkpoint, else its last) or a checkpoint file, refused when it was
+ * written for another architecture, input shape or class list. The optimizer starts fresh.
+ */
+async function initializeFrom(model: Model, target: string): Promise<void> {
+  let file = target;
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
+    file = fs.existsSync(path.join(target, BEST_CHECKPOINT_FILE)) ? path.join(target, BEST_CHECKPOINT_FILE) : path.join(target, CHECKPOINT_FILE);
+  }
+  if (!fs.existsSync(file)) throw new ClasswiseError('ERR_CHECKPOINT_MISSING', `--init-from ${target}: ${file} not found; pass a run folder or a .safetensors checkpoint`);
+  const checkpoint = loadCheckpoint(file);
+  const saved = checkpoint.meta.config.model as { architecture?: string; classNames?: string[]; inputShape?: number[] } | undefined;
+  const own = model.config;
+  if (!saved || saved.architecture !== own.architecture || JSON.stringify(saved.inputShape) !== JSON.stringify(own.inputShape)) {
+    throw new ClasswiseError('ERR_RUN_MISMATCH', `--init-from ${file} holds a ${saved?.architecture ?? 'unknown'} model of input ${JSON.stringify(saved?.inputShape)}, ` +
+      `this run trains ${own.architecture} of input ${JSON.stringify(own.inputShape)}; pass a checkpoint of the same --arch and dataset`);
+  }
+  if (JSON.stringify(saved.classNames) !== JSON.stringify(own.classNames)) {
+    throw new ClasswiseError('ERR_RUN_MISMATCH', `--init-from ${file} was trained on ${saved.classNames?.length} classes (${(saved.classNames ?? []).slice(0, 3).join(', ')}, ...), ` +
+      `this run has ${own.classNames.length} (${own.classNames.slice(0, 3).join(', ')}, ...); pass a checkpoint of the same classes`);
+  }
+  const weights: TensorMap = {};
+  for (const [name, tensor] of Object.entries(checkpoint.tensors)) {
+    if (!name.startsWith('optimizer.') && !name.startsWith('fairness.')) weights[name] = tensor;
+  }
+  await model.loadState(weights);
 }
 
 export async function runTraining(config: RunConfig, options: RunOptions): Promise<EpochRecord[]> {
@@ -122,6 +175,8 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
 
   let startEpoch = 0;
   let savedTensors: Awaited<ReturnType<Model['state']>> | undefined;
+  let fairnessState: FairnessState | undefined;
+  let fawa: TensorMap | undefined;
   if (fs.existsSync(checkpointPath)) {
     if (!options.resume) {
       throw new ClasswiseError('ERR_RUN_EXISTS', `${out} already holds a run (${checkpointPath}); pass --resume to continue it or choose another --out`);
@@ -136,14 +191,20 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
         (savedRanks === 1 ? 'resume it as one process (without classwise-at launch, torchrun or srun)' : `resume it with ${savedRanks} ranks, e.g. classwise-at launch --nproc-per-node ${savedRanks} -- train --out ${out} --resume`));
     }
     startEpoch = checkpoint.meta.epoch;
-    savedTensors = checkpoint.tensors;
+    savedTensors = {};
+    fawa = undefined;
+    for (const [name, tensor] of Object.entries(checkpoint.tensors)) {
+      if (name.startsWith(FAWA_PREFIX)) (fawa ??= {})[name.slice(FAWA_PREFIX.length)] = tensor;
+      else savedTensors[name] = tensor;
+    }
+    fairnessState = checkpoint.meta.config.fairnessState as FairnessState | undefined;
     reporter.message?.(`resuming ${out} after epoch ${startEpoch} of ${config.epochs}`);
   } else if (options.resume) {
     reporter.message?.(`--resume: no checkpoint in ${out} yet, starting from epoch 1`);
   }
 
   const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
-  const { train: trainSet, test: testSet, heldOut } = await loadRunData(config, onSkip);
+  const { train: trainSet, test: testSet, heldOut, validation } = await loadRunData(config, onSkip);
   const classWeights = config.classWeights ? parseClassValues(config.classWeights, trainSet.classNames, 1, 'class weights', [0, 1e6]) : undefined;
   const classEps = config.classEps ? parseClassValues(config.classEps, trainSet.classNames, config.eps, 'class eps', [0, 1]) : undefined;
   const recipe = RECIPES[config.dataset];
@@ -157,6 +218,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
     seed: config.seed,
   });
   if (savedTensors) await model.loadState(savedTensors);
+  else if (config.initFrom) await initializeFrom(model, config.initFrom);
   if (writes) trimMetrics(metricsPath, startEpoch);
   reporter.start?.({ config, model: model.info, train: trainSet, test: testSet, startEpoch, out });
   reporter.message?.(`schedule: ${describeSchedule(schedule)}`);
@@ -180,6 +242,10 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       classWeights,
       classEps,
       autoMitigation: heldOut && { data: heldOut, attack: evaluationAttack },
+      fairness: config.fairness,
+      fairnessState,
+      fawa,
+      validation: validation && { data: validation, attack: { ...evaluationAttack, steps: validationSteps(config), stepSize: (2.5 * config.eps) / validationSteps(config) } },
       startEpoch,
       processGroup: group,
       precision: options.precision,
@@ -187,15 +253,23 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
-        const robust = record.evaluation!.overall.robust;
+        // The score that chooses best.safetensors: on the validation split (carved from training data) or the test subset.
+        const chooser = config.selectOn === 'validation' ? record.validation! : record.evaluation!;
+        const robust = selectionScore(config.selectRule ?? 'robust', chooser);
         const isBest = !best || robust > best.robust;
         if (isBest) best = { epoch: record.epoch, robust };
-        const meta = { epoch: record.epoch, seed: config.seed, config: { run: config, ...(group ? { ranks: group.worldSize } : {}) } };
-        // Metrics, best, then last: a kill in between leaves a metrics line that resume trims and redoes.
+        const meta = {
+          epoch: record.epoch, seed: config.seed,
+          config: { run: config, ...(group ? { ranks: group.worldSize } : {}), ...(record.fairnessState ? { fairnessState: record.fairnessState } : {}) },
+        };
+        // Metrics, best, FAWA, then last: a kill in between leaves a metrics line that resume trims and redoes.
         if (writes) {
-          appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest })));
+          appendLineDurable(metricsPath, JSON.stringify(metricsLine(record, config, { epoch: best!.epoch, isBest, score: robust })));
           if (isBest) await model.save(bestPath, meta);
-          await model.save(checkpointPath, meta);
+          if (record.fawa) saveTensors(path.join(out, FAWA_CHECKPOINT_FILE), record.fawa, model, meta);
+          const state = await model.state();
+          if (record.fawa) for (const [name, tensor] of Object.entries(record.fawa)) state[FAWA_PREFIX + name] = tensor;
+          saveTensors(checkpointPath, state, model, meta);
         }
         // No rank starts the next epoch before the checkpoint of this one is complete.
         await group?.barrier(`the checkpoint of epoch ${record.epoch}`);

@@ -14,6 +14,11 @@ import { ClassEvaluation, evaluate } from '../evaluate';
 import { Model } from '../model';
 import { prefetch } from '../data/prefetch';
 import { NativeAugmentConfig, NativeDatasetHandle, NativeProgress } from '../native';
+import { TensorMap } from '../checkpoint/safetensors';
+import {
+  checkFiniteSettings, dafaLambda, fairnessEpochSettings, FairnessOptions, FairnessState, fawaAverage, fawaGate, initialFairnessState,
+  nextFairnessState, resolveFairness, ResolvedFairness, TrainClassStatistics,
+} from './fairness';
 import { learningRatesForEpoch, LrSchedule } from './schedule';
 
 export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs', 'trades', 'mart'] as const;
@@ -41,6 +46,18 @@ export interface TrainOptions extends FastPathOptions {
    * held-out split and classWeights become (1 - robust_k) / mean(1 - robust), lifting the weakest classes.
    */
   autoMitigation?: { data: EvaluationData; attack: AttackOptions };
+  /**
+   * Robust-fairness training (train/fairness.ts): FRL, CFA, WAT, DAFA or FAAL on top of `method`. FRL, CFA and
+   * WAT need `validation`. A resumed run passes the last epoch's `fairnessState` (and CFA's `fawa` average).
+   */
+  fairness?: FairnessOptions;
+  fairnessState?: FairnessState;
+  fawa?: TensorMap;
+  /**
+   * A split held out from the training data (never the test set): evaluated after every epoch into
+   * record.validation, read by the fairness method and by checkpoint selection on validation.
+   */
+  validation?: { data: EvaluationData; attack: AttackOptions };
   batchSize?: number;
   momentum?: number;
   weightDecay?: number;
@@ -82,6 +99,33 @@ export interface EpochRecord extends FastPathUsed {
   evaluation?: ClassEvaluation;
   /** The class weights this epoch trained with (automatic mitigation changes them every epoch). */
   classWeights?: number[];
+  /** On options.validation after this epoch. */
+  validation?: ClassEvaluation;
+  /** The fairness method's state after this epoch (what a resume continues from) and the per-class settings it trained with. */
+  fairnessState?: FairnessState;
+  fairnessSettings?: { classEps?: number[]; naturalWeights?: number[]; robustWeights?: number[]; faalRadius?: number };
+  /** CFA: the FAWA average after this epoch (undefined until a model passed the gate), and whether this epoch joined it. */
+  fawa?: TensorMap;
+  fawaUpdated?: boolean;
+}
+
+/** Fairness kinds that read the validation split. */
+const NEEDS_VALIDATION = ['frl-rw', 'frl-rm', 'frl-rwrm', 'cfa', 'wat'];
+
+/** CFA's FAWA step on every float32 tensor of the model (optimizer state left out; other dtypes taken as they are). */
+function averageWeights(average: TensorMap | undefined, current: TensorMap, alpha: number): TensorMap {
+  const next: TensorMap = {};
+  for (const [name, tensor] of Object.entries(current)) {
+    if (name.startsWith('optimizer.')) continue;
+    if (tensor.dtype !== 'F32') {
+      next[name] = tensor;
+      continue;
+    }
+    const theta = new Float32Array(tensor.data.slice().buffer);
+    const previous = average?.[name] && new Float32Array(average[name].data.slice().buffer);
+    next[name] = { dtype: 'F32', shape: tensor.shape, data: new Uint8Array(fawaAverage(previous, theta, alpha).buffer) };
+  }
+  return next;
 }
 
 /** Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. */
@@ -152,13 +196,44 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
     return Float64Array.from(values);
   };
   let classWeights = perClass('classWeights', options.classWeights);
-  const classEps = perClass('classEps', options.classEps);
+  let classEps = perClass('classEps', options.classEps);
+  let fairness: ResolvedFairness | undefined;
+  let fairnessState: FairnessState | undefined;
+  let fawa = options.fawa;
+  if (options.fairness) {
+    fairness = resolveFairness(options.fairness, options.method);
+    if (options.classWeights || options.classEps || options.autoMitigation) {
+      throw invalidArgument(`fairness ${fairness.kind} sets its own class weights and eps; leave out classWeights, classEps and automatic mitigation`);
+    }
+    if (NEEDS_VALIDATION.includes(fairness.kind) && !options.validation) {
+      throw invalidArgument(`fairness ${fairness.kind} needs options.validation: a split held out from the training data, e.g. holdOutPerClass(train, 100, seed).heldOut`);
+    }
+    if (isStreamed(data)) throw invalidArgument(`fairness ${fairness.kind} needs training data held in memory (its per-class statistics come from one native call per epoch); streamed data is not supported`);
+    fairnessState = options.fairnessState ?? initialFairnessState(fairness.kind, classes);
+    if (fairnessState.kind !== fairness.kind) {
+      throw invalidArgument(`options.fairnessState is of ${fairnessState.kind}, the run trains ${fairness.kind}; pass the state this run saved`);
+    }
+  }
+  const validate = (withModel: Model) => evaluate(withModel, options.validation!.data, { attack: options.validation!.attack, seed: seed + 1, processGroup: group, ...nativeFastPath(options) });
+  const fairnessContext = (epoch: number) => ({ epoch, epochs: options.epochs, classes, dafaLam: dafaLambda(options.fairness!, classes) });
+  // FRL measures the validation split before every epoch: the first measurement precedes any training.
+  if (fairness && fairnessState?.frl && (options.startEpoch ?? 0) === 0) {
+    const measured = await validate(model);
+    fairnessState = nextFairnessState(fairnessState, fairness, fairnessContext(-1), { validation: measured });
+  }
   const records: EpochRecord[] = [];
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
     if (options.autoMitigation && epoch > 0) {
       const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed, processGroup: group, ...nativeFastPath(options) });
       classWeights = Float64Array.from(mitigationWeights(heldOut.robustAccuracy));
+    }
+    let epochFairness: ReturnType<typeof fairnessEpochSettings> | undefined;
+    if (fairness && fairnessState) {
+      epochFairness = fairnessEpochSettings(fairnessState, fairness, { epoch, epochs: options.epochs, eps: options.attack?.eps ?? 0, beta: options.beta ?? 6, method: options.method, classes });
+      checkFiniteSettings(epochFairness, fairness.kind, epoch);
+      classWeights = epochFairness.classWeights && Float64Array.from(epochFairness.classWeights);
+      classEps = epochFairness.classEps && Float64Array.from(epochFairness.classEps);
     }
     const permutation = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
     // Rank r's shard: permutation[r], permutation[r + W], ...; its k-th local batch holds the rows r::W of the
@@ -176,6 +251,10 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       beta: options.beta,
       classWeights,
       classEps,
+      naturalWeights: epochFairness?.naturalWeights && Float64Array.from(epochFairness.naturalWeights),
+      robustWeights: epochFairness?.robustWeights && Float64Array.from(epochFairness.robustWeights),
+      faalRadius: epochFairness?.faalRadius,
+      classStatistics: epochFairness?.classStatistics || undefined,
       epoch: epoch + 1,
       processGroup: group?.native,
       ...nativeFastPath(options),
@@ -206,6 +285,22 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
         seed,
         ...nativeFastPath(options),
       });
+    }
+    if (options.validation) record.validation = await validate(model);
+    if (fairness && fairnessState && epochFairness) {
+      let fawaUpdated = false;
+      if (fairness.kind === 'cfa' && epoch + 1 >= fairness.begin && fawaGate(record.validation!.robustAccuracy, fairness.delta)) {
+        fawa = averageWeights(fawa, await model.state(), fairness.alpha);
+        fawaUpdated = true;
+      }
+      const trainStatistics = (result as { classStatistics?: TrainClassStatistics }).classStatistics;
+      fairnessState = nextFairnessState(fairnessState, fairness, fairnessContext(epoch), { train: trainStatistics, validation: record.validation, fawaUpdated });
+      record.fairnessState = fairnessState;
+      record.fairnessSettings = { classEps: epochFairness.classEps, naturalWeights: epochFairness.naturalWeights, robustWeights: epochFairness.robustWeights, faalRadius: epochFairness.faalRadius };
+      if (fairness.kind === 'cfa') {
+        record.fawa = fawa;
+        record.fawaUpdated = fawaUpdated;
+      }
     }
     records.push(record);
     await options.onEpochEnd?.(record);
