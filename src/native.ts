@@ -221,6 +221,13 @@ export interface NativeAddon {
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
   interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
+  /** Image files to CHW planes of out (image k at k*3*size*size) on native threads; status 1: decode with sharp. */
+  decodeImageBatch(
+    files: string[],
+    out: Uint8Array,
+    options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number },
+  ): Promise<{ status: Int32Array; reasons: string[] }>;
+  jpegDecoderInfo(): { turbojpeg: boolean };
 }
 
 let loaded: NativeAddon | undefined;
