@@ -5,7 +5,7 @@ import sharp from 'sharp';
 
 import { decodeBatch, loadImageFolder } from '../../src/data';
 import type { ImageFolderDataset } from '../../src/data';
-import { nativeJpegDecoding } from '../../src/data/imagenet';
+import { nativeJpegDecoding, setDataThreads } from '../../src/data/imagenet';
 import { makeTempFolder } from './idx-fixtures';
 
 const CLASSES = ['n01440764', 'n01443537'];
@@ -102,6 +102,30 @@ describe('native JPEG decoding (TurboJPEG on native threads)', () => {
     }
   });
 
+  test('batches decoded at the same time share the pool without mixing their images', async () => {
+    const first = [0, 2, 4, 6, 8, 10];
+    const second = [1, 3, 5, 7, 9, 11];
+    const [a, b] = await Promise.all([
+      decodeBatch(train, first, { augment: true, seed: 3, decoder: 'native', threads: 2 }),
+      decodeBatch(train, second, { augment: true, seed: 3, decoder: 'native', threads: 2 }),
+    ]);
+    const alone = await decodeBatch(train, [...first, ...second], { augment: true, seed: 3, decoder: 'native', threads: 1 });
+    expect(Buffer.from(a.images).equals(Buffer.from(alone.images.subarray(0, a.images.length)))).toBe(true);
+    expect(Buffer.from(b.images).equals(Buffer.from(alone.images.subarray(a.images.length)))).toBe(true);
+  });
+
+  test('a missing file is a decode error naming it', async () => {
+    const missing = path.join(temp.folder, 'gone.JPEG');
+    await expect(decodeBatch(datasetOf([missing]), [0], { augment: false, decoder: 'native' })).rejects.toMatchObject({
+      code: 'ERR_DATASET_CORRUPT',
+      message: expect.stringContaining(`${missing} could not be decoded (`),
+    });
+  });
+
+  test('--data-threads outside [1, 256] is refused by name', () => {
+    expect(() => setDataThreads(0)).toThrow(/^--data-threads must be an integer in \[1, 256\], got 0; pass e\.g\. --data-threads \d+$/);
+  });
+
   test('grayscale JPEG decodes natively to equal R, G and B planes; CMYK and a PNG named .JPEG go through sharp', async () => {
     const grey = path.join(temp.folder, 'grey.JPEG');
     const cmyk = path.join(temp.folder, 'cmyk.JPEG');
@@ -110,6 +134,10 @@ describe('native JPEG decoding (TurboJPEG on native threads)', () => {
     await writeJpeg(cmyk, 300, 200, 2, 'cmyk');
     await sharp(scene(300, 200, 3), { raw: { width: 300, height: 200, channels: 3 } }).png().toFile(png);
     const dataset = datasetOf([grey, cmyk, png]);
+    const { nativeAddon } = require('../../src/native') as typeof import('../../src/native');
+    const direct = await nativeAddon().decodeImageBatch([grey, cmyk, png], new Uint8Array(3 * 3 * 64 * 64), { size: 64, augment: false, seed: 0, indices: Int32Array.from([0, 1, 2]), threads: 1 });
+    expect(Array.from(direct.status)).toEqual([0, 1, 1]);
+    expect(direct.reasons.slice(1)).toEqual(['a CMYK JPEG', 'not a JPEG stream']);
     const native = await decodeBatch(dataset, [0, 1, 2], { augment: false, decoder: 'native' });
     const reference = await decodeBatch(dataset, [0, 1, 2], { augment: false, decoder: 'sharp' });
     expect(native.count).toBe(3);
