@@ -115,15 +115,21 @@ void ResampleToPlanar(const uint8_t* rgb, int width, int height, const SourceBox
     firstRow = std::min(firstRow, down.first[y]);
     lastRow = std::max(lastRow, down.first[y] + down.count[y]);
   }
-  // Horizontal pass over only the rows the vertical pass reads.
+  // Horizontal pass over only the rows the vertical pass reads and the columns the taps reach, each row turned to
+  // floats once (not once per tap).
   const int rows = lastRow - firstRow;
+  const int firstColumn = across.first[0];  // taps move right with x
+  int lastColumn = 0;
+  for (int x = 0; x < size; ++x) lastColumn = std::max(lastColumn, across.first[x] + across.count[x]);
   std::vector<float> horizontal(static_cast<size_t>(rows) * size * 3);
+  std::vector<float> rowFloats(static_cast<size_t>(lastColumn - firstColumn) * 3);
   for (int r = 0; r < rows; ++r) {
-    const uint8_t* source = rgb + static_cast<size_t>(firstRow + r) * width * 3;
+    const uint8_t* source = rgb + (static_cast<size_t>(firstRow + r) * width + firstColumn) * 3;
+    for (size_t v = 0; v < rowFloats.size(); ++v) rowFloats[v] = source[v];
     float* target = horizontal.data() + static_cast<size_t>(r) * size * 3;
     for (int x = 0; x < size; ++x) {
       const float* weight = across.weights.data() + static_cast<size_t>(x) * across.stride;
-      const uint8_t* pixel = source + static_cast<size_t>(across.first[x]) * 3;
+      const float* pixel = rowFloats.data() + static_cast<size_t>(across.first[x] - firstColumn) * 3;
       float red = 0, green = 0, blue = 0;
       for (int k = 0; k < across.count[x]; ++k) {
         red += weight[k] * pixel[3 * k];
