@@ -12,6 +12,7 @@
 #include "build_info.h"
 
 #include "augment_binding.h"
+#include "image_pipeline.h"
 #include "cpu_allocator.h"
 #include "dataset_wrap.h"
 #include "distributed_wrap.h"
@@ -133,6 +134,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   exports.Set("faalClassWeights", Napi::Function::New(env, FaalClassWeightsBinding));
+  exports.Set("decodeImageBatch", Napi::Function::New(env, DecodeImageBatch));
+  exports.Set("jpegDecoderInfo", Napi::Function::New(env, JpegDecoderInfo));
   return exports;
 }
 

@@ -39,6 +39,8 @@ reference_packages() {
 build_args=()
 # Both lines compile c10d's ProcessGroupGloo.hpp, which needs Gloo's headers (docs/distributed.md).
 [ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || as_root_install libgloo-dev
+# Both lines build the native JPEG decoder (ImageNet), which links libjpeg-turbo.
+[ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/turbojpeg.h ] || as_root_install libturbojpeg0-dev
 case "$line" in
   debian)
     missing=()

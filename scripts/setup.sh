@@ -28,6 +28,8 @@ fi
 # c10d's ProcessGroupGloo.hpp (data parallelism) includes Gloo's headers, which neither libtorch-dev nor the pip
 # wheels provide (docs/distributed.md); GLOO_INCLUDE_DIR names other ones.
 [ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || packages+=(libgloo-dev)
+# Native JPEG decoding for ImageNet (native/jpeg_decoder.cc); without it the build falls back to sharp.
+[ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/turbojpeg.h ] || packages+=(libturbojpeg0-dev)
 [ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)

@@ -232,6 +232,13 @@ export interface NativeAddon {
   interleavedToPlanar(source: Uint8Array, target: Uint8Array, options: { offset: number; channels: number }): void;
   /** FAAL: class weights K * p, p = argmax over the simplex of sum p_c margins_c with KL(uniform || p) <= radius. */
   faalClassWeights(margins: Float64Array, radius: number): Float64Array;
+  /** Image files to CHW planes of out (image k at k*3*size*size) on native threads; status 1: decode with sharp. */
+  decodeImageBatch(
+    files: string[],
+    out: Uint8Array,
+    options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number },
+  ): Promise<{ status: Int32Array; reasons: string[] }>;
+  jpegDecoderInfo(): { turbojpeg: boolean };
 }
 
 let loaded: NativeAddon | undefined;

@@ -1,83 +1,100 @@
 #!/usr/bin/env node
 /**
- * Input pipeline throughput beside what training consumes, in one run (run `npx tsc -p tsconfig.json` first):
- *  1. a 32x32 in-memory dataset: batch assembly (gather by a shuffled order) + native crop/flip augmentation;
- *  2. a folder of JPEGs (ImageNet-like, 500x375) decoded by sharp to 224x224 with random-resized crop + flip,
- *     through the bounded prefetch queue, and with the evaluation transform (resize + center crop);
- *  3. the training step on the same machine: PreActResNet-18 PGD-10 AT at 32x32, ResNet-50 FGSM-RS at 224x224.
- * Usage: node scripts/bench/data-throughput.js [--threads N] [--jpegs N] [--train-images N]
+ * ImageNet input pipeline throughput, in one run on the same files (run `npx tsc -p tsconfig.json` first): images/s
+ * of 224x224 random-resized-crop + flip uint8 batches (batch 128, two batches prefetched) from
+ *   sharp      the folder through sharp (libvips on libuv's threads)
+ *   native     the folder through the addon's TurboJPEG decoder on --threads native threads
+ *   pack       a packed dataset file (null: not in this build)
+ *   reference  PIL + numpy transforms in a torch.utils.data.DataLoader, one worker per thread, on the torch the
+ *              addon links (null when that Python has no Pillow)
+ *   trainStep  what the training step consumes: ResNet-50 FGSM-RS at 224 (fp32 on the CPU)
+ * Usage: node scripts/bench/data-throughput.js [--data-dir DIR | --synthetic N] [--threads N] [--json FILE]
+ *        [--train-images N (0: skip the training step)]
+ * Without --data-dir it writes N (default 300) ImageNet-like JPEGs (500x375, quality 90) to a temporary folder.
  */
 'use strict';
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { parseArgs } = require('util');
 
 const dist = path.join(__dirname, '..', '..', 'dist');
-const { Model, setThreads } = require(path.join(dist, 'index.js'));
-const { nativeAddon } = require(path.join(dist, 'native.js'));
+const { Model, runtimeInfo, setThreads } = require(path.join(dist, 'index.js'));
 const { decodeBatch, loadImageFolder, prefetch, shuffledIndices } = require(path.join(dist, 'data', 'index.js'));
+const { nativeJpegDecoding } = require(path.join(dist, 'data', 'imagenet.js'));
 const { train } = require(path.join(dist, 'train', 'trainer.js'));
 
-function option(name, fallback) {
-  const at = process.argv.indexOf(name);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-const THREADS = option('--threads', os.cpus().length);
-const JPEGS = option('--jpegs', 96);
-const TRAIN_IMAGES = option('--train-images', 32);
+const { values } = parseArgs({
+  options: {
+    'data-dir': { type: 'string' },
+    synthetic: { type: 'string', default: '300' },
+    threads: { type: 'string', default: String(os.cpus().length) },
+    json: { type: 'string' },
+    'train-images': { type: 'string', default: '16' },
+  },
+});
+const THREADS = Number(values.threads);
+const TRAIN_IMAGES = Number(values['train-images']);
+const SIZE = 224;
 const BATCH = 128;
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9;
 
-async function memory32() {
-  const count = 50000;
-  const bytes = 3 * 32 * 32;
-  const images = new Uint8Array(count * bytes);
-  for (let i = 0; i < images.length; i += 4096) images[i] = i & 255;
-  const order = shuffledIndices(count, 1);
-  const batch = new Uint8Array(BATCH * bytes);
-  const start = process.hrtime.bigint();
-  let done = 0;
-  for (let from = 0; from + BATCH <= count; from += BATCH) {
-    for (let k = 0; k < BATCH; k++) batch.set(images.subarray(order[from + k] * bytes, (order[from + k] + 1) * bytes), k * bytes);
-    nativeAddon().augmentImages({ images: batch, shape: [BATCH, 3, 32, 32] }, { cropPadding: 4, horizontalFlip: true, seed: from });
-    done += BATCH;
-  }
-  return done / seconds(start);
-}
-
-async function jpegFolder(folder) {
+/** ImageNet-like photographs: smooth colour fields with texture, 500x375, quality 90, in two classes. */
+async function writeSyntheticFolder(folder, count) {
   const sharp = require('sharp');
   const wnids = ['n00000001', 'n00000002'];
   for (const wnid of wnids) fs.mkdirSync(path.join(folder, 'train', wnid), { recursive: true });
-  const noise = Buffer.alloc(500 * 375 * 3);
-  for (let i = 0; i < JPEGS; i++) {
-    for (let p = 0; p < noise.length; p++) noise[p] = (p * 7 + i * 13 + ((p * 2654435761) >>> 24)) & 255;
-    const jpeg = await sharp(noise, { raw: { width: 500, height: 375, channels: 3 } }).blur(1.2).jpeg({ quality: 90 }).toBuffer();
-    fs.writeFileSync(path.join(folder, 'train', wnids[i % 2], `img_${i}.JPEG`), jpeg);
+  const [width, height] = [500, 375];
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < count; i++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const at = (y * width + x) * 3;
+        const texture = ((x * 2654435761 + y * 40503 + i * 97) >>> 26) * 3;
+        pixels[at] = (128 + 90 * Math.sin((x + 17 * i) / 37) * Math.cos(y / 29) + texture) & 255;
+        pixels[at + 1] = ((255 * x) / width + texture) & 255;
+        pixels[at + 2] = (128 + 100 * Math.sin((x + y + 11 * i) / 53) + texture) & 255;
+      }
+    }
+    const jpeg = await sharp(pixels, { raw: { width, height, channels: 3 } }).blur(0.8).jpeg({ quality: 90 }).toBuffer();
+    fs.writeFileSync(path.join(folder, 'train', wnids[i % 2], `img_${String(i).padStart(5, '0')}.JPEG`), jpeg);
   }
-  const dataset = loadImageFolder('train', folder, { imageSize: 224 });
-  const meanFileKb = dataset.files.reduce((sum, file) => sum + fs.statSync(file).size, 0) / dataset.count / 1024;
-  const rate = async (augment) => {
-    const chunk = 32;
-    const order = shuffledIndices(dataset.count, 2);
-    const producers = [];
-    for (let from = 0; from < dataset.count; from += chunk) producers.push(() => decodeBatch(dataset, order.subarray(from, from + chunk), { augment, seed: from }));
-    const start = process.hrtime.bigint();
-    let done = 0;
-    for await (const batch of prefetch(producers, 2)) done += batch.count;
-    return done / seconds(start);
-  };
-  return { trainRate: await rate(true), evalRate: await rate(false), meanFileKb };
 }
 
-async function trainingRate(architecture, side, method, steps) {
+/** Images/s of one epoch of random-resized-crop batches through the prefetch queue. */
+async function folderRate(dataset, decoder) {
+  const order = shuffledIndices(dataset.count, 2);
+  const producers = [];
+  for (let from = 0; from < dataset.count; from += BATCH) {
+    producers.push(() => decodeBatch(dataset, order.subarray(from, from + BATCH), { augment: true, seed: from, decoder, threads: THREADS }));
+  }
+  const start = process.hrtime.bigint();
+  let done = 0;
+  for await (const batch of prefetch(producers, 2)) done += batch.count;
+  return done / seconds(start);
+}
+
+function referenceRate(trainFolder) {
+  const python = process.env.CLASSWISE_REFERENCE_PYTHON ?? runtimeInfo().torchPython;
+  if (!python) return { rate: null, why: 'no Python with torch (bash scripts/setup.sh test)' };
+  try {
+    execFileSync(python, ['-c', 'import PIL'], { stdio: 'ignore' });
+  } catch {
+    return { rate: null, why: `${python} has no Pillow (pip install pillow there)` };
+  }
+  const output = execFileSync(python, [path.join(__dirname, 'data-reference.py'), trainFolder, String(THREADS), String(SIZE), '32'], { encoding: 'utf8' });
+  return { rate: JSON.parse(output.trim().split('\n').pop()).imagesPerSecond };
+}
+
+async function trainStepRate() {
   const classNames = Array.from({ length: 10 }, (_, k) => `c${k}`);
-  const model = Model.create({ architecture, inputShape: [3, side, side], classNames, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
-  const images = new Uint8Array(TRAIN_IMAGES * 3 * side * side).map((_, i) => (i * 31) & 255);
+  const model = Model.create({ architecture: 'resnet50', inputShape: [3, SIZE, SIZE], classNames, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+  const images = new Uint8Array(TRAIN_IMAGES * 3 * SIZE * SIZE).map((_, i) => (i * 31) & 255);
   const labels = Int32Array.from({ length: TRAIN_IMAGES }, (_, i) => i % 10);
-  const eps = 8 / 255;
-  const attack = method === 'pgd' ? { kind: 'pgd', eps, steps, stepSize: 2 / 255, randomStart: true } : { kind: 'fgsm', eps, randomStart: true, stepSize: 1.25 * eps };
-  const [record] = await train(model, { images, labels, count: TRAIN_IMAGES }, { method, epochs: 1, schedule: { kind: 'constant', lr: 0.01 }, attack, batchSize: Math.min(32, TRAIN_IMAGES) });
+  const eps = 4 / 255;
+  const attack = { kind: 'fgsm', eps, randomStart: true, stepSize: 1.25 * eps };
+  const [record] = await train(model, { images, labels, count: TRAIN_IMAGES }, { method: 'fgsm-rs', epochs: 1, schedule: { kind: 'constant', lr: 0.01 }, attack, batchSize: Math.min(16, TRAIN_IMAGES) });
   return record.imagesPerSecond;
 }
 
@@ -85,20 +102,29 @@ async function trainingRate(architecture, side, method, steps) {
   setThreads(THREADS);
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'classwise-bench-'));
   try {
-    console.log(`data throughput benchmark: ${THREADS} threads, ${os.cpus().length} cores (${os.cpus()[0].model}), sharp ${require('sharp').versions.sharp}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 4}`);
-    const rate32 = await memory32();
-    const jpeg = await jpegFolder(temp);
-    const train32 = await trainingRate('preact-resnet18', 32, 'pgd', 10);
-    const train224 = await trainingRate('resnet50', 224, 'fgsm-rs', 1);
-    const rows = [
-      ['32x32 in memory: gather + crop(4)/flip, batch 128', rate32, 'PreActResNet-18 PGD-10 AT step', train32],
-      [`JPEG 500x375 (${jpeg.meanFileKb.toFixed(0)} KB) -> 224 random-resized crop + flip`, jpeg.trainRate, 'ResNet-50 FGSM-RS AT step, 224x224', train224],
-      ['JPEG 500x375 -> resize 256 + center crop 224 (evaluation)', jpeg.evalRate, '', NaN],
-    ];
-    console.log('input pipeline                                            images/s | training step consumes           images/s | data / training');
-    for (const [what, rate, step, consume] of rows) {
-      console.log(`${what.padEnd(58)}${rate.toFixed(0).padStart(8)} | ${step.padEnd(34)}${Number.isNaN(consume) ? '        ' : consume.toFixed(1).padStart(8)} | ${Number.isNaN(consume) ? '' : (rate / consume).toFixed(0) + 'x'}`);
-    }
+    const root = values['data-dir'] ?? temp;
+    if (!values['data-dir']) await writeSyntheticFolder(temp, Number(values.synthetic));
+    const dataset = loadImageFolder('train', root, { imageSize: SIZE });
+    const meanFileKb = dataset.files.reduce((sum, file) => sum + fs.statSync(file).size, 0) / dataset.count / 1024;
+    console.log(`data throughput: ${dataset.count} files (${meanFileKb.toFixed(0)} KB on average) under ${root}; ${THREADS} threads, ` +
+      `${os.cpus().length} cores (${os.cpus()[0].model}), sharp ${require('sharp').versions.sharp}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 4}`);
+    // One untimed pass warms the page cache for every path alike.
+    await folderRate(dataset, 'sharp');
+    const result = { threads: THREADS, files: dataset.count, meanFileKb: Number(meanFileKb.toFixed(1)) };
+    result.sharp = await folderRate(dataset, 'sharp');
+    result.native = nativeJpegDecoding() ? await folderRate(dataset, 'native') : null;
+    result.pack = null;
+    const reference = referenceRate(path.join(root, 'train'));
+    result.reference = reference.rate;
+    result.trainStep = TRAIN_IMAGES > 0 ? await trainStepRate() : null;
+    const show = (value) => (value === null ? 'n/a' : value.toFixed(0));
+    console.log(`224x224 random-resized crop + flip, batch ${BATCH}, images/s`);
+    console.log(`  folder, sharp                 ${show(result.sharp)}`);
+    console.log(`  folder, native (TurboJPEG)    ${show(result.native)}${result.native ? `  (${(result.native / result.sharp).toFixed(2)}x sharp)` : ''}`);
+    console.log(`  pack                          n/a (not in this build)`);
+    console.log(`  PyTorch DataLoader reference  ${show(result.reference)}${reference.why ? ` (${reference.why})` : ''}${result.reference && result.native ? `  (native ${(result.native / result.reference).toFixed(2)}x)` : ''}`);
+    console.log(`  ResNet-50 FGSM-RS step        ${result.trainStep === null ? 'skipped' : result.trainStep.toFixed(1)}`);
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }

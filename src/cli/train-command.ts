@@ -4,6 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { DATASET_NAMES, DatasetName } from '../data/index';
+import { setDataThreads } from '../data/imagenet';
 import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
@@ -29,6 +30,7 @@ export function trainCommand(): Command {
     .option('--no-augment', "no training augmentation (default: the recipe's crop/flip)")
     .addOption(new Option('--image-size <n>', 'imagenet: side of the decoded images (default: 224)').argParser(parseInteger(16, 1024)))
     .addOption(new Option('--on-decode-error <policy>', 'imagenet: a file that fails to decode is fatal, or skipped with a warning').default('fail').argParser(parseChoice(['fail', 'skip'] as const)))
+    .addOption(new Option('--data-threads <n>', 'imagenet: native JPEG decoding threads (default: every core)').argParser(parseInteger(1, 256)))
     .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched)').default(8).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--beta <b>', 'trades / mart: weight of the KL term (default 6)').argParser(parseNumberIn(0, 1e6)))
     .option('--class-weight <list>', 'mitigation: loss weight per class, "name=w,index=w" (others 1), e.g. "shirt=2,pullover=1.5"')
@@ -65,6 +67,7 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .action(async (options) => {
+      if (options.dataThreads !== undefined) setDataThreads(options.dataThreads);
       const dataset = options.dataset as DatasetName;
       const recipe = RECIPES[dataset];
       const mnistFamily = dataset === 'mnist' || dataset === 'fashion-mnist';

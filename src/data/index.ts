@@ -18,7 +18,7 @@ export { restrictToClasses, selectExamples, takeFirst, takePerClass } from './su
 export { loadCifar10, loadCifar100, type Cifar100Labels } from './cifar';
 export { loadSvhn, SVHN_CLASSES, type SvhnSplit } from './svhn';
 export { loadStl10, loadStl10Unlabeled } from './stl10';
-export { decodeBatch, decodeToMemory, loadImageFolder, selectFiles, type DecodedBatch, type DecodeErrorPolicy, type DecodeOptions, type ImageFolderDataset } from './imagenet';
+export { decodeBatch, decodeToMemory, loadImageFolder, nativeJpegDecoding, selectFiles, setDataThreads, type DecodedBatch, type DecodeErrorPolicy, type DecodeOptions, type ImageDecoder, type ImageFolderDataset } from './imagenet';
 export { readMatArrays, type MatArray } from './mat';
 export { readTarEntries } from './tar';
 export { prefetch } from './prefetch';

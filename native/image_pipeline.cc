@@ -1,0 +1,241 @@
+#include "image_pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "errors.h"
+#include "jpeg_decoder.h"
+#include "tensor_bridge.h"
+
+namespace classwise {
+
+namespace {
+
+// Most decoding threads one call may ask for.
+constexpr int64_t kMaxDecodeThreads = 256;
+// Per-example seed as src/data/imagenet.ts: (seed * 1000003 + index) mod 2^52, in doubles as JavaScript computes it.
+constexpr double kExampleSeedMultiplier = 1000003.0;
+constexpr double kExampleSeedModulus = 4503599627370496.0;  // 2^52
+
+// A job: `count` items run by whichever pool threads take them; the caller waits for all of them.
+struct DecodeJob {
+  int64_t count = 0;
+  int maxWorkers = 1;
+  std::function<void(int64_t)> task;
+  std::atomic<int64_t> next{0};
+  std::atomic<int> workers{0};
+  int64_t finished = 0;  // under the pool's mutex
+  std::condition_variable done;
+};
+
+// Grows to the largest thread count asked for; a job uses at most its own count. Never destroyed (threads may be
+// mid-job at exit).
+class DecodePool {
+ public:
+  static DecodePool& Instance() {
+    static DecodePool* pool = new DecodePool();
+    return *pool;
+  }
+
+  void Run(int threads, int64_t count, std::function<void(int64_t)> task) {
+    if (count == 0) return;
+    auto job = std::make_shared<DecodeJob>();
+    job->count = count;
+    job->maxWorkers = threads;
+    job->task = std::move(task);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (static_cast<int>(threads_.size()) < threads) threads_.emplace_back([this] { Loop(); });
+    jobs_.push_back(job);
+    ready_.notify_all();
+    job->done.wait(lock, [&] { return job->finished == job->count; });
+  }
+
+ private:
+  // A queued job with work left and room for another thread; under the mutex.
+  std::shared_ptr<DecodeJob> TakeableJob() {
+    for (auto& candidate : jobs_) {
+      if (candidate->workers < candidate->maxWorkers && candidate->next < candidate->count) return candidate;
+    }
+    return nullptr;
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      std::shared_ptr<DecodeJob> job;
+      ready_.wait(lock, [&] { return (job = TakeableJob()) != nullptr; });
+      ++job->workers;
+      lock.unlock();
+      int64_t ran = 0;
+      for (int64_t item; (item = job->next.fetch_add(1)) < job->count; ++ran) job->task(item);
+      lock.lock();
+      --job->workers;
+      job->finished += ran;
+      if (job->finished == job->count) {
+        jobs_.erase(std::find(jobs_.begin(), jobs_.end(), job));
+        job->done.notify_all();
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::shared_ptr<DecodeJob>> jobs_;
+  std::vector<std::thread> threads_;
+};
+
+bool ReadWholeFile(const std::string& file, std::vector<uint8_t>* bytes, std::string* reason) {
+  std::unique_ptr<FILE, int (*)(FILE*)> handle(std::fopen(file.c_str(), "rb"), std::fclose);
+  if (!handle) {
+    *reason = "cannot be opened";
+    return false;
+  }
+  bytes->clear();
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, handle.get())) > 0) bytes->insert(bytes->end(), chunk, chunk + got);
+  if (std::ferror(handle.get())) {
+    *reason = "cannot be read";
+    return false;
+  }
+  return true;
+}
+
+class DecodeBatchWorker : public Napi::AsyncWorker {
+ public:
+  DecodeBatchWorker(Napi::Env env, std::vector<std::string> files, std::vector<double> indices, Napi::Uint8Array out,
+                    int size, bool augment, double seed, int threads)
+      : Napi::AsyncWorker(env, "classwise-at:decode"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        files_(std::move(files)),
+        indices_(std::move(indices)),
+        out_(out.Data()),
+        size_(size),
+        augment_(augment),
+        seed_(seed),
+        threads_(threads),
+        status_(files_.size(), static_cast<int32_t>(DecodeStatus::kNeedsFallback)),
+        reasons_(files_.size()) {
+    // The caller's batch buffer stays alive while the pool writes into it.
+    outRef_ = Napi::Persistent(out.As<Napi::Object>());
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const size_t plane = static_cast<size_t>(size_) * size_ * 3;
+    DecodePool::Instance().Run(threads_, static_cast<int64_t>(files_.size()), [this, plane](int64_t k) {
+      std::vector<uint8_t> bytes;
+      std::string reason;
+      try {
+        if (!ReadWholeFile(files_[k], &bytes, &reason)) {
+          reasons_[k] = reason;
+          return;
+        }
+        ImageTransform transform;
+        transform.outputSize = size_;
+        transform.augment = augment_;
+        const double exampleSeed = std::fmod(seed_ * kExampleSeedMultiplier + indices_[k], kExampleSeedModulus);
+        transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
+        status_[k] = static_cast<int32_t>(DecodeJpegCrop(bytes.data(), bytes.size(), transform, out_ + k * plane, &reason));
+        reasons_[k] = reason;
+      } catch (const std::exception& e) {
+        // Out of memory on a huge image, say: the fallback decoder gets its turn and names the file if it fails.
+        status_[k] = static_cast<int32_t>(DecodeStatus::kNeedsFallback);
+        reasons_[k] = e.what();
+      }
+    });
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Int32Array status = Napi::Int32Array::New(env, status_.size());
+    std::copy(status_.begin(), status_.end(), status.Data());
+    Napi::Array reasons = Napi::Array::New(env, reasons_.size());
+    for (size_t k = 0; k < reasons_.size(); ++k) reasons.Set(static_cast<uint32_t>(k), reasons_[k]);
+    result.Set("status", status);
+    result.Set("reasons", reasons);
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference outRef_;
+  std::vector<std::string> files_;
+  std::vector<double> indices_;
+  uint8_t* out_;
+  int size_;
+  bool augment_;
+  double seed_;
+  int threads_;
+  std::vector<int32_t> status_;
+  std::vector<std::string> reasons_;
+};
+
+}  // namespace
+
+// decodeImageBatch(files: string[], out: Uint8Array, { size, augment, seed, indices: Int32Array, threads })
+//   -> Promise<{ status: Int32Array (0 decoded, 1 needs the fallback decoder), reasons: string[] }>
+// Image k lands at out[k * 3 * size * size ...] as CHW planes; indices[k] is its example index (its crop's seed).
+Napi::Value DecodeImageBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const std::string where = "decodeImageBatch";
+    if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw ClasswiseError(kInvalidArgument, where + " takes (files: string[], out: Uint8Array, { size, augment, seed, indices, threads })");
+    }
+    Napi::Array fileArray = info[0].As<Napi::Array>();
+    Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+    Napi::Object options = ObjectArgument(info, 2, where + " options");
+    const int size = static_cast<int>(IntegerOption(options, "size", 224, 1, 4096, where + " options"));
+    const bool augment = BoolOption(options, "augment", false, where + " options");
+    const double seed = static_cast<double>(IntegerOption(options, "seed", 0, 0, (int64_t(1) << 53) - 1, where + " options"));
+    const int threads = static_cast<int>(IntegerOption(options, "threads", 1, 1, kMaxDecodeThreads, where + " options"));
+    std::vector<std::string> files(fileArray.Length());
+    for (uint32_t k = 0; k < fileArray.Length(); ++k) {
+      if (!fileArray.Get(k).IsString()) throw ClasswiseError(kInvalidArgument, where + ": files[" + std::to_string(k) + "] must be a string");
+      files[k] = fileArray.Get(k).As<Napi::String>().Utf8Value();
+    }
+    std::vector<double> indices(files.size());
+    Napi::Value indexValue = options.Get("indices");
+    if (!indexValue.IsTypedArray() || indexValue.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        indexValue.As<Napi::Int32Array>().ElementLength() != files.size()) {
+      throw ClasswiseError(kInvalidArgument, where + " options.indices must be an Int32Array of files.length (" + std::to_string(files.size()) + ")");
+    }
+    Napi::Int32Array indexArray = indexValue.As<Napi::Int32Array>();
+    for (size_t k = 0; k < files.size(); ++k) indices[k] = indexArray[k];
+    const size_t needed = files.size() * static_cast<size_t>(size) * size * 3;
+    if (out.ElementLength() < needed) {
+      throw ClasswiseError(kShapeMismatch, where + ": out has " + std::to_string(out.ElementLength()) + " bytes, " +
+                                               std::to_string(files.size()) + " images of 3x" + std::to_string(size) + "x" +
+                                               std::to_string(size) + " need " + std::to_string(needed));
+    }
+    auto* worker = new DecodeBatchWorker(env, std::move(files), std::move(indices), out, size, augment, seed, threads);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+Napi::Value JpegDecoderInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("turbojpeg", JpegDecoderAvailable());
+  return result;
+}
+
+}  // namespace classwise

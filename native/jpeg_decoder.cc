@@ -1,0 +1,366 @@
+#include "jpeg_decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#ifdef CLASSWISE_WITH_TURBOJPEG
+#include <turbojpeg.h>
+#endif
+
+namespace classwise {
+
+namespace {
+
+// Evaluation resizes the shorter side to size / 0.875 (256 for 224), then crops the center (as src/data/imagenet.ts).
+constexpr double kCenterCropFraction = 0.875;
+// Random-resized crop as torchvision: area in [0.08, 1] of the image, aspect ratio in [3/4, 4/3], 10 attempts.
+constexpr double kCropScaleMin = 0.08;
+constexpr double kCropScaleMax = 1.0;
+constexpr double kCropRatioMin = 3.0 / 4.0;
+constexpr double kCropRatioMax = 4.0 / 3.0;
+constexpr int kCropAttempts = 10;
+// Lanczos-3, sharp's default resize kernel: three lobes each side, widened by the reduction factor (antialiasing).
+constexpr double kKernelRadius = 3.0;
+// The reduction left after DCT-domain scaling is at least this factor (libvips' "gap").
+constexpr double kShrinkGap = 2.0;
+constexpr double kPi = 3.14159265358979323846;
+
+// Mulberry32, bit for bit as seededRandom in src/data/random.ts.
+class Mulberry32 {
+ public:
+  explicit Mulberry32(uint32_t seed) : state_(seed) {}
+  double Next() {
+    state_ += 0x6d2b79f5u;
+    uint32_t mixed = (state_ ^ (state_ >> 15)) * (1u | state_);
+    mixed = (mixed + (mixed ^ (mixed >> 7)) * (61u | mixed)) ^ mixed;
+    return static_cast<double>(mixed ^ (mixed >> 14)) / 4294967296.0;
+  }
+
+ private:
+  uint32_t state_;
+};
+
+// Math.round for the non-negative values used here.
+double RoundHalfUp(double value) { return std::floor(value + 0.5); }
+
+double Lanczos3(double x) {
+  x = std::fabs(x);
+  if (x < 1e-8) return 1.0;
+  if (x >= kKernelRadius) return 0.0;
+  const double px = kPi * x;
+  return kKernelRadius * std::sin(px) * std::sin(px / kKernelRadius) / (px * px);
+}
+
+// Taps of a 1-D resample: output i reads source[first[i] .. first[i] + count[i]) with weights[i * stride ...].
+struct ResampleTaps {
+  std::vector<int> first;
+  std::vector<int> count;
+  std::vector<float> weights;
+  int stride = 0;
+};
+
+// Output pixel i (of `outputs`) is centred at start + (i + 0.5) * span / outputs in source coordinates; taps stay
+// inside [lowest, highest) (the crop for training, which sharp extracts before resizing; the image for evaluation).
+ResampleTaps MakeTaps(double start, double span, int outputs, int lowest, int highest) {
+  ResampleTaps taps;
+  const double scale = span / outputs;
+  const double widen = std::max(1.0, scale);
+  const double support = kKernelRadius * widen;
+  taps.stride = static_cast<int>(std::ceil(support)) * 2 + 2;
+  taps.first.resize(outputs);
+  taps.count.resize(outputs);
+  taps.weights.assign(static_cast<size_t>(outputs) * taps.stride, 0.0f);
+  std::vector<double> raw(taps.stride);
+  for (int i = 0; i < outputs; ++i) {
+    const double centre = start + (i + 0.5) * scale;
+    int from = std::max(lowest, static_cast<int>(std::floor(centre - support)));
+    int to = std::min(highest, static_cast<int>(std::ceil(centre + support)) + 1);
+    if (to - from > taps.stride) to = from + taps.stride;
+    if (to <= from) {
+      from = std::min(std::max(lowest, static_cast<int>(centre)), highest - 1);
+      to = from + 1;
+    }
+    double total = 0;
+    for (int j = from; j < to; ++j) {
+      raw[j - from] = Lanczos3((j + 0.5 - centre) / widen);
+      total += raw[j - from];
+    }
+    if (std::fabs(total) < 1e-12) {
+      raw[0] = 1.0;
+      total = 1.0;
+      to = from + 1;
+    }
+    taps.first[i] = from;
+    taps.count[i] = to - from;
+    for (int j = 0; j < to - from; ++j) taps.weights[static_cast<size_t>(i) * taps.stride + j] = static_cast<float>(raw[j] / total);
+  }
+  return taps;
+}
+
+uint8_t ClampToByte(float value) {
+  const float rounded = std::nearbyint(value);
+  return static_cast<uint8_t>(rounded < 0 ? 0 : (rounded > 255 ? 255 : rounded));
+}
+
+// Resamples the box of an interleaved RGB image into out[3][size][size], mirrored when `flip`.
+void ResampleToPlanar(const uint8_t* rgb, int width, int height, const SourceBox& box, int lowX, int highX, int lowY,
+                      int highY, int size, bool flip, uint8_t* out) {
+  const ResampleTaps across = MakeTaps(box.left, box.width, size, lowX, highX);
+  const ResampleTaps down = MakeTaps(box.top, box.height, size, lowY, highY);
+  int firstRow = height, lastRow = 0;
+  for (int y = 0; y < size; ++y) {
+    firstRow = std::min(firstRow, down.first[y]);
+    lastRow = std::max(lastRow, down.first[y] + down.count[y]);
+  }
+  // Horizontal pass over only the rows the vertical pass reads and the columns the taps reach, each row turned to
+  // floats once (not once per tap).
+  const int rows = lastRow - firstRow;
+  const int firstColumn = across.first[0];  // taps move right with x
+  int lastColumn = 0;
+  for (int x = 0; x < size; ++x) lastColumn = std::max(lastColumn, across.first[x] + across.count[x]);
+  std::vector<float> horizontal(static_cast<size_t>(rows) * size * 3);
+  std::vector<float> rowFloats(static_cast<size_t>(lastColumn - firstColumn) * 3);
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* source = rgb + (static_cast<size_t>(firstRow + r) * width + firstColumn) * 3;
+    for (size_t v = 0; v < rowFloats.size(); ++v) rowFloats[v] = source[v];
+    float* target = horizontal.data() + static_cast<size_t>(r) * size * 3;
+    for (int x = 0; x < size; ++x) {
+      const float* weight = across.weights.data() + static_cast<size_t>(x) * across.stride;
+      const float* pixel = rowFloats.data() + static_cast<size_t>(across.first[x] - firstColumn) * 3;
+      float red = 0, green = 0, blue = 0;
+      for (int k = 0; k < across.count[x]; ++k) {
+        red += weight[k] * pixel[3 * k];
+        green += weight[k] * pixel[3 * k + 1];
+        blue += weight[k] * pixel[3 * k + 2];
+      }
+      target[3 * x] = red;
+      target[3 * x + 1] = green;
+      target[3 * x + 2] = blue;
+    }
+  }
+  const size_t plane = static_cast<size_t>(size) * size;
+  std::vector<float> line(static_cast<size_t>(size) * 3);
+  for (int y = 0; y < size; ++y) {
+    std::fill(line.begin(), line.end(), 0.0f);
+    const float* weight = down.weights.data() + static_cast<size_t>(y) * down.stride;
+    for (int k = 0; k < down.count[y]; ++k) {
+      const float* row = horizontal.data() + static_cast<size_t>(down.first[y] + k - firstRow) * size * 3;
+      const float w = weight[k];
+      for (int v = 0; v < size * 3; ++v) line[v] += w * row[v];
+    }
+    for (int x = 0; x < size; ++x) {
+      const int column = flip ? size - 1 - x : x;
+      for (int c = 0; c < 3; ++c) out[c * plane + static_cast<size_t>(y) * size + column] = ClampToByte(line[3 * x + c]);
+    }
+  }
+}
+
+// Block averages of `factorX` x `factorY` pixels from the top-left corner (libvips' shrink, which sharp's resize runs
+// before its Lanczos reduction when the reduction exceeds twice the gap); partial edge blocks average what they hold.
+std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int height, int factorX, int factorY,
+                               int* shrunkWidth, int* shrunkHeight) {
+  *shrunkWidth = (width + factorX - 1) / factorX;
+  *shrunkHeight = (height + factorY - 1) / factorY;
+  std::vector<uint8_t> shrunk(static_cast<size_t>(*shrunkWidth) * *shrunkHeight * 3);
+  std::vector<uint32_t> sums(static_cast<size_t>(*shrunkWidth) * 3);
+  for (int by = 0; by < *shrunkHeight; ++by) {
+    std::fill(sums.begin(), sums.end(), 0u);
+    const int rowFrom = by * factorY, rowTo = std::min(height, rowFrom + factorY);
+    for (int y = rowFrom; y < rowTo; ++y) {
+      const uint8_t* row = rgb.data() + static_cast<size_t>(y) * width * 3;
+      for (int x = 0; x < width; ++x) {
+        uint32_t* sum = sums.data() + static_cast<size_t>(x / factorX) * 3;
+        sum[0] += row[3 * x];
+        sum[1] += row[3 * x + 1];
+        sum[2] += row[3 * x + 2];
+      }
+    }
+    uint8_t* target = shrunk.data() + static_cast<size_t>(by) * *shrunkWidth * 3;
+    for (int bx = 0; bx < *shrunkWidth; ++bx) {
+      const uint32_t cells = static_cast<uint32_t>((std::min(width, (bx + 1) * factorX) - bx * factorX) * (rowTo - rowFrom));
+      for (int c = 0; c < 3; ++c) target[3 * bx + c] = static_cast<uint8_t>((sums[3 * bx + c] + cells / 2) / cells);
+    }
+  }
+  return shrunk;
+}
+
+// What makes sharp's output differ from a plain sRGB decode: an EXIF orientation other than 1 (sharp rotates) or an
+// embedded ICC profile (sharp converts through it). Scans the markers before the first scan.
+const char* NeedsColourOrRotation(const uint8_t* data, size_t length) {
+  size_t at = 2;
+  while (at + 4 <= length && data[at] == 0xFF) {
+    const uint8_t marker = data[at + 1];
+    if (marker == 0xDA || marker == 0xD9) break;
+    const size_t segment = (static_cast<size_t>(data[at + 2]) << 8) | data[at + 3];
+    if (segment < 2 || at + 2 + segment > length) break;
+    const uint8_t* body = data + at + 4;
+    const size_t bodyLength = segment - 2;
+    if (marker == 0xE2 && bodyLength >= 12 && std::memcmp(body, "ICC_PROFILE", 11) == 0) return "an embedded ICC profile";
+    if (marker == 0xE1 && bodyLength >= 14 && std::memcmp(body, "Exif\0\0", 6) == 0) {
+      const uint8_t* tiff = body + 6;
+      const size_t tiffLength = bodyLength - 6;
+      const bool little = tiff[0] == 'I';
+      auto read16 = [&](size_t offset) -> uint32_t {
+        if (offset + 2 > tiffLength) return 0;
+        return little ? (tiff[offset] | (tiff[offset + 1] << 8)) : ((tiff[offset] << 8) | tiff[offset + 1]);
+      };
+      auto read32 = [&](size_t offset) -> uint32_t {
+        if (offset + 4 > tiffLength) return 0;
+        return little ? (read16(offset) | (read16(offset + 2) << 16)) : ((read16(offset) << 16) | read16(offset + 2));
+      };
+      const uint32_t directory = read32(4);
+      const uint32_t entries = read16(directory);
+      for (uint32_t e = 0; e < entries && e < 512; ++e) {
+        const size_t entry = directory + 2 + static_cast<size_t>(e) * 12;
+        if (entry + 12 > tiffLength) break;
+        if (read16(entry) == 0x0112 && read16(entry + 8) > 1) return "an EXIF orientation to apply";
+      }
+    }
+    at += 2 + segment;
+  }
+  return nullptr;
+}
+
+#ifdef CLASSWISE_WITH_TURBOJPEG
+// One TurboJPEG handle per decoding thread, freed when the thread ends.
+struct HandleOwner {
+  tjhandle handle = tjInitDecompress();
+  ~HandleOwner() {
+    if (handle) tjDestroy(handle);
+  }
+};
+tjhandle ThreadHandle() {
+  thread_local HandleOwner owner;
+  return owner.handle;
+}
+#endif
+
+}  // namespace
+
+bool JpegDecoderAvailable() {
+#ifdef CLASSWISE_WITH_TURBOJPEG
+  return true;
+#else
+  return false;
+#endif
+}
+
+SourceBox TransformBox(int width, int height, const ImageTransform& transform, bool* flip) {
+  *flip = false;
+  const int size = transform.outputSize;
+  if (!transform.augment) {
+    const double shorter = RoundHalfUp(size / kCenterCropFraction);
+    const double scale = shorter / std::min(width, height);
+    const double scaledWidth = std::max<double>(size, RoundHalfUp(width * scale));
+    const double scaledHeight = std::max<double>(size, RoundHalfUp(height * scale));
+    const double left = std::floor((scaledWidth - size) / 2);
+    const double top = std::floor((scaledHeight - size) / 2);
+    // The center crop of the image resized to scaledWidth x scaledHeight, in source pixels.
+    const double perX = width / scaledWidth, perY = height / scaledHeight;
+    return {left * perX, top * perY, size * perX, size * perY};
+  }
+  Mulberry32 random(transform.randomSeed);
+  const double area = static_cast<double>(width) * height;
+  SourceBox box;
+  bool found = false;
+  for (int attempt = 0; attempt < kCropAttempts && !found; ++attempt) {
+    const double targetArea = area * (kCropScaleMin + random.Next() * (kCropScaleMax - kCropScaleMin));
+    const double logRatio = std::log(kCropRatioMin) + random.Next() * (std::log(kCropRatioMax) - std::log(kCropRatioMin));
+    const double ratio = std::exp(logRatio);
+    const double w = RoundHalfUp(std::sqrt(targetArea * ratio));
+    const double h = RoundHalfUp(std::sqrt(targetArea / ratio));
+    if (w > 0 && h > 0 && w <= width && h <= height) {
+      const double left = std::floor(random.Next() * (width - w + 1));
+      const double top = std::floor(random.Next() * (height - h + 1));
+      box = {left, top, w, h};
+      found = true;
+    }
+  }
+  if (!found) {
+    const int side = std::min(width, height);
+    box = {std::floor((width - side) / 2.0), std::floor((height - side) / 2.0), static_cast<double>(side), static_cast<double>(side)};
+  }
+  *flip = random.Next() < 0.5;
+  // sharp mirrors the image before it extracts the crop: the crop lies at the mirrored place.
+  if (*flip) box.left = width - box.left - box.width;
+  return box;
+}
+
+DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTransform& transform, uint8_t* out,
+                            std::string* reason) {
+#ifndef CLASSWISE_WITH_TURBOJPEG
+  (void)data, (void)length, (void)transform, (void)out;
+  *reason = "this build has no libjpeg-turbo";
+  return DecodeStatus::kNeedsFallback;
+#else
+  if (length < 4 || data[0] != 0xFF || data[1] != 0xD8) {
+    *reason = "not a JPEG stream";
+    return DecodeStatus::kNeedsFallback;
+  }
+  if (const char* why = NeedsColourOrRotation(data, length)) {
+    *reason = why;
+    return DecodeStatus::kNeedsFallback;
+  }
+  tjhandle handle = ThreadHandle();
+  if (!handle) {
+    *reason = "TurboJPEG could not start";
+    return DecodeStatus::kNeedsFallback;
+  }
+  int width = 0, height = 0, subsampling = 0, colourspace = 0;
+  if (tjDecompressHeader3(handle, data, static_cast<unsigned long>(length), &width, &height, &subsampling, &colourspace) != 0 ||
+      width <= 0 || height <= 0) {
+    *reason = std::string("TurboJPEG: ") + tjGetErrorStr2(handle);
+    return DecodeStatus::kNeedsFallback;
+  }
+  if (colourspace == TJCS_CMYK || colourspace == TJCS_YCCK) {
+    *reason = "a CMYK JPEG";
+    return DecodeStatus::kNeedsFallback;
+  }
+  bool flip = false;
+  const SourceBox box = TransformBox(width, height, transform, &flip);
+  // DCT-domain scaling, as libvips' shrink-on-load in sharp: the smallest of 1/8, 1/4, 1/2 that leaves the crop at
+  // least twice the output, so that the Lanczos reduction still does the last factor of 2 or more.
+  int denominator = 1;
+  for (int candidate : {8, 4, 2}) {
+    if (transform.dctScaling && box.width / candidate >= kShrinkGap * transform.outputSize &&
+        box.height / candidate >= kShrinkGap * transform.outputSize) {
+      denominator = candidate;
+      break;
+    }
+  }
+  const int scaledWidth = (width + denominator - 1) / denominator;
+  const int scaledHeight = (height + denominator - 1) / denominator;
+  std::vector<uint8_t> rgb(static_cast<size_t>(scaledWidth) * scaledHeight * 3);
+  if (tjDecompress2(handle, data, static_cast<unsigned long>(length), rgb.data(), scaledWidth, 0, scaledHeight, TJPF_RGB, 0) != 0) {
+    // Warnings too (a truncated stream): sharp decides, under failOn 'error', what a damaged file is.
+    *reason = std::string("TurboJPEG: ") + tjGetErrorStr2(handle);
+    return DecodeStatus::kNeedsFallback;
+  }
+  // libjpeg scales by exactly 1/denominator; a last partial row or column is the edge's padding.
+  double perX = 1.0 / denominator, perY = 1.0 / denominator;
+  int sampledWidth = scaledWidth, sampledHeight = scaledHeight;
+  const int shrinkX = std::max(1, static_cast<int>(std::floor(box.width * perX / transform.outputSize / kShrinkGap)));
+  const int shrinkY = std::max(1, static_cast<int>(std::floor(box.height * perY / transform.outputSize / kShrinkGap)));
+  if (shrinkX > 1 || shrinkY > 1) {
+    rgb = BoxShrink(rgb, scaledWidth, scaledHeight, shrinkX, shrinkY, &sampledWidth, &sampledHeight);
+    perX /= shrinkX;
+    perY /= shrinkY;
+  }
+  const SourceBox scaled{box.left * perX, box.top * perY, box.width * perX, box.height * perY};
+  int lowX = 0, highX = sampledWidth, lowY = 0, highY = sampledHeight;
+  if (transform.augment) {
+    // sharp extracts the crop before resizing: the kernel never reads outside it.
+    lowX = std::max(0, static_cast<int>(std::floor(scaled.left + 1e-6)));
+    highX = std::min(sampledWidth, std::max(lowX + 1, static_cast<int>(std::ceil(scaled.left + scaled.width - 1e-6))));
+    lowY = std::max(0, static_cast<int>(std::floor(scaled.top + 1e-6)));
+    highY = std::min(sampledHeight, std::max(lowY + 1, static_cast<int>(std::ceil(scaled.top + scaled.height - 1e-6))));
+  }
+  ResampleToPlanar(rgb.data(), sampledWidth, sampledHeight, scaled, lowX, highX, lowY, highY, transform.outputSize, flip, out);
+  return DecodeStatus::kDecoded;
+#endif
+}
+
+}  // namespace classwise
