@@ -7,6 +7,7 @@ import path from 'path';
 
 import { writeFileAtomic } from '../checkpoint';
 import { ClasswiseError } from '../errors';
+import { LOCK_FILE } from './lock';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const BEST_CHECKPOINT_FILE = 'best.safetensors';
@@ -104,5 +105,56 @@ export function writableFile(file: string, option: string): void {
   const folder = path.dirname(path.resolve(file));
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
     throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file}: ${path.dirname(file)} is not a folder; create it or choose another path`);
+  }
+}
+
+/** Real path of a file, or of its folder when the file does not exist yet, so links and ../ compare equal. */
+function canonical(file: string): string {
+  const resolved = path.resolve(file);
+  try {
+    return fs.realpathSync(resolved);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(resolved)), path.basename(resolved));
+    } catch {
+      return resolved;
+    }
+  }
+}
+
+export interface OutputFileCheck {
+  /** Files the command reads (its checkpoint, its model): never its output. */
+  inputs: readonly string[];
+  /** Whether an existing file already holds this command's kind of output (then replacing it is expected). */
+  isOwnKind: (bytes: Buffer) => boolean;
+  /** Replace an existing file of another kind. */
+  force?: boolean;
+}
+
+/**
+ * A file an option will write, checked before the work: not one of the command's inputs, not a file of a run
+ * folder (a checkpoint, metrics.jsonl, its lock), and not an existing file of another kind unless forced.
+ */
+export function checkOutputFile(file: string, option: string, check: OutputFileCheck): void {
+  writableFile(file, option);
+  const target = canonical(file);
+  if (check.inputs.some((input) => canonical(input) === target)) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} is a file this command reads; choose another output file`);
+  }
+  const name = path.basename(target);
+  const inRunFolder = [CHECKPOINT_FILE, BEST_CHECKPOINT_FILE, METRICS_FILE].some((runFile) => fs.existsSync(path.join(path.dirname(target), runFile)));
+  if (name.endsWith('.safetensors') || name === METRICS_FILE || name === LOCK_FILE || (inRunFolder && [CHECKPOINT_FILE, BEST_CHECKPOINT_FILE, METRICS_FILE].includes(name))) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} would replace a checkpoint or run-folder file; choose another output file, e.g. result.json`);
+  }
+  if (!check.force && fs.existsSync(target)) {
+    let own = false;
+    try {
+      own = check.isOwnKind(fs.readFileSync(target));
+    } catch {
+      own = false;
+    }
+    if (!own) {
+      throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} exists and is not a result this command wrote; choose another file or pass --force to replace it`);
+    }
   }
 }
