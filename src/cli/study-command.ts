@@ -44,6 +44,7 @@ interface StudyCliOptions {
   removalAttacks?: string;
   retrainPerClass?: number | 'all';
   retrainEpochs?: number;
+  fresh?: boolean;
   compare?: string;
   temperatures: string;
   after?: string;
@@ -139,6 +140,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
         testPerClass: perClassValue(options.perClass),
         retrainPerClass: perClassValue(options.retrainPerClass),
         retrainEpochs: options.retrainEpochs,
+        fresh: options.fresh,
         confusion: context.confusion,
         device: options.device,
         batchSize: options.batchSize,
@@ -196,7 +198,8 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
   const out = options.out ?? defaultStudyOut(options.run, name);
   // Rank 0 writes the report folder; one study at a time.
   let lock: FolderLock | undefined;
-  if (ranks.leads) {
+  // A missing run is reported by the experiment that reads it, before anything is written.
+  if (ranks.leads && fs.existsSync(options.run)) {
     prepareReportFolder(out, options.run);
     lock = lockFolder(out, 'report folder', log);
   }
@@ -280,6 +283,7 @@ function studyOptions(command: Command): Command {
     .option('--removal-attacks <list>', 'removal: attacks after retraining (default: main attack, then 5x its steps with 5 restarts)')
     .addOption(new Option('--retrain-per-class <n|all>', 'removal: training examples per class of the retraining (default: the run\'s)').argParser(parsePerClass))
     .addOption(new Option('--retrain-epochs <n>', 'removal: epochs of the retraining (default: the run\'s)').argParser(parseInteger(1, 100000)))
+    .option('--fresh', 'removal: recompute the saved stages made with other settings (default: refuse them)', false)
     .option('--compare <list>', 'attacks: other run folders or checkpoints (defenses) to rank against')
     .option('--temperatures <list>', 'temperature: values of T', '0.5,2,5,10')
     .option('--after <dir>', 'mitigation: run folder or checkpoint of the mitigated model')

@@ -49,20 +49,44 @@ export function prepareRunFolder(out: string, option = '--out'): void {
   }
 }
 
-/** Every epoch of a run, in order; a torn last line (killed run) is skipped. */
+/**
+ * Every epoch of a run, in order. Only the last line may be torn (a killed append; resume rewrites it) and is
+ * skipped; any other line that is not an epoch's record, or repeats an epoch, is refused with its line number.
+ */
 export function readMetrics(runDir: string): EpochMetrics[] {
   const file = path.join(runDir, METRICS_FILE);
   if (!fs.existsSync(file)) {
     throw new ClasswiseError('ERR_RUN_MISSING', `${file} not found: pass --run with a run folder written by \`classwise-at train --out DIR\``);
   }
+  const refuse = (why: string) => new ClasswiseError('ERR_RUN_CORRUPT', `${file}: ${why}; the file was edited or two runs wrote it: restore it, or train again into a new --out`);
+  const text = fs.readFileSync(file, 'utf8');
+  const rows = text.split('\n');
+  // The index of the last non-empty line: the only one a killed append can leave torn.
+  let lastLine = rows.length - 1;
+  while (lastLine >= 0 && rows[lastLine].trim() === '') lastLine--;
   const lines: EpochMetrics[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  const lineOfEpoch = new Map<number, number>();
+  for (let index = 0; index <= lastLine; index++) {
+    const row = rows[index];
+    if (row.trim() === '') continue;
+    let parsed: unknown;
     try {
-      lines.push(JSON.parse(line) as EpochMetrics);
+      parsed = JSON.parse(row);
     } catch {
-      // An interrupted append leaves at most one partial line; resume rewrites it.
+      if (index === lastLine && !text.endsWith('\n')) continue;
+      throw refuse(`line ${index + 1} is not JSON`);
     }
+    const metrics = parsed as EpochMetrics | null;
+    if (!metrics || typeof metrics !== 'object' || !Number.isInteger(metrics.epoch) || metrics.epoch < 1) {
+      throw refuse(`line ${index + 1} is ${row.length > 60 ? row.slice(0, 60) + '...' : row}, expected an object with an integer epoch`);
+    }
+    if (!['classNames', 'counts', 'cleanAccuracy', 'robustAccuracy'].every((field) => Array.isArray((metrics as unknown as Record<string, unknown>)[field]))) {
+      throw refuse(`line ${index + 1} (epoch ${metrics.epoch}) has no classNames, counts, cleanAccuracy or robustAccuracy arrays`);
+    }
+    const earlier = lineOfEpoch.get(metrics.epoch);
+    if (earlier !== undefined) throw refuse(`line ${index + 1} repeats epoch ${metrics.epoch} (line ${earlier})`);
+    lineOfEpoch.set(metrics.epoch, index + 1);
+    lines.push(metrics);
   }
   if (lines.length === 0) throw new ClasswiseError('ERR_RUN_MISSING', `${file} holds no finished epoch yet`);
   return lines.sort((a, b) => a.epoch - b.epoch);
