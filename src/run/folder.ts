@@ -106,7 +106,10 @@ export function trimMetrics(metricsPath: string, keepEpochs: number): void {
         return false;
       }
     });
-  writeFileAtomic(metricsPath, kept.map((line) => line + '\n').join(''));
+  const text = kept.map((line) => line + '\n').join('');
+  // Nothing to drop: no write (a finished run resumed on a read-only folder writes nothing).
+  if (text === fs.readFileSync(metricsPath, 'utf8')) return;
+  writeFileAtomic(metricsPath, text);
 }
 
 /**

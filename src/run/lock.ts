@@ -87,6 +87,8 @@ export function lockFolder(folder: string, what: string, note?: (text: string) =
     }
   } catch (error) {
     if (error instanceof ClasswiseError) throw error;
+    // Nobody can write a read-only folder: there is nothing to lock (a finished run may still be resumed there).
+    if ((error as NodeJS.ErrnoException).code === 'EROFS') return { file, release: () => undefined };
     throw new ClasswiseError('ERR_IO', `${what} ${folder}: cannot create its lock file ${file} (${(error as Error).message}); check that the folder is writable`);
   } finally {
     fs.rmSync(staging, { force: true });
