@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { ClasswiseError, ioError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { launchCommand } from './launch-command';
+import { stopAllProgress } from './progress';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
@@ -32,6 +33,9 @@ export async function main(argv: string[]): Promise<void> {
       console.error((error as Error)?.stack ?? String(error));
     }
     process.exitCode = 1;
+  } finally {
+    // A bar short of its total (skipped files, an error mid-epoch) would otherwise redraw forever.
+    stopAllProgress();
   }
 }
 
