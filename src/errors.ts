@@ -57,3 +57,23 @@ export function invalidArgument(message: string): ClasswiseError {
 export function outOfRange(message: string): ClasswiseError {
   return new ClasswiseError('ERR_OUT_OF_RANGE', message);
 }
+
+/** What each file-system failure means for the user, and the fix. */
+const IO_FIXES: Record<string, string> = {
+  ENOSPC: 'no space left on the device; free space or choose a folder on another disk',
+  EDQUOT: 'the disk quota is exhausted; free space or choose a folder on another disk',
+  EROFS: 'the file system is read-only; choose a writable folder',
+  EACCES: 'permission denied; choose a folder you can write, or change its permissions',
+  EPERM: 'operation not permitted; choose a folder you can write, or change its permissions',
+  ENOTDIR: 'a part of the path is a file, not a folder; choose another path',
+  EISDIR: 'it is a folder; name a file',
+  ENOENT: 'its folder does not exist; create it first or choose another path',
+  EMFILE: 'too many open files; raise the limit (ulimit -n) or close other programs',
+};
+
+/** A Node file-system error as ERR_IO naming the path, what failed and the fix; anything else unchanged. */
+export function ioError(error: unknown, action: string, file: string): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (error instanceof ClasswiseError || !code || !(code in IO_FIXES)) return error;
+  return new ClasswiseError('ERR_IO', `cannot ${action} ${file}: ${IO_FIXES[code]} (${code})`, { cause: error });
+}

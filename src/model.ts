@@ -118,6 +118,7 @@ export class Model {
     if (!config || !Array.isArray(config.inputShape) || !Array.isArray(config.classNames)) {
       throw new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${filePath}: metadata config.model is missing, expected the model configuration written by classwise-at`, filePath);
     }
+    checkRecordedModel(filePath, config, checkpoint.tensors);
     const model = Model.create({ ...config, architecture: config.architecture as Architecture, device: options.device });
     try {
       await model.native.setState(checkpoint.tensors as Record<string, NativeTensor>);
@@ -165,4 +166,74 @@ function pick(tensors: TensorMap, names: string[]): TensorMap {
   const picked: TensorMap = {};
   for (const name of names) if (name in tensors) picked[name] = tensors[name];
   return picked;
+}
+
+/** Per architecture: the first convolution (its input channels) and the last linear layer (its classes). */
+const LAYER_NAMES: Record<string, { firstConv: string; lastLinear: string }> = {
+  smallcnn: { firstConv: 'feature_extractor.conv1.weight', lastLinear: 'classifier.fc3.weight' },
+  'preact-resnet18': { firstConv: 'conv1.weight', lastLinear: 'linear.weight' },
+  'wide-resnet34-10': { firstConv: 'conv1.weight', lastLinear: 'fc.weight' },
+  resnet50: { firstConv: 'conv1.weight', lastLinear: 'fc.weight' },
+};
+
+function float32Values(tensor: TensorMap[string]): Float32Array | undefined {
+  if (tensor.dtype !== 'F32') return undefined;
+  const copy = new Uint8Array(tensor.data);
+  return new Float32Array(copy.buffer, 0, copy.length / 4);
+}
+
+/**
+ * A checkpoint's recorded model checked against its own tensors before anything is built: the layer sizes the
+ * recorded inputShape and classes imply (a 2.5 MB file once asked for a 1.75 GB layer), and the normalisation.
+ */
+function checkRecordedModel(filePath: string, config: ModelConfig, tensors: TensorMap): void {
+  const edited = 'the file is damaged or was edited';
+  const corrupt = (detail: string) => new CheckpointError('ERR_CHECKPOINT_CORRUPT', `${filePath}: ${detail}; ${edited}`, filePath);
+  const nonFinite = (detail: string) => new ClasswiseError('ERR_NON_FINITE', `${filePath}: ${detail}`);
+  config.std.forEach((value, channel) => {
+    if (!(Number.isFinite(value) && value > 0)) throw nonFinite(`config.model.std[${channel}] is ${value}; every std must be a finite number above 0 (images are divided by it)`);
+  });
+  config.mean.forEach((value, channel) => {
+    if (!Number.isFinite(value)) throw nonFinite(`config.model.mean[${channel}] is ${value}; every mean must be a finite number`);
+  });
+  const storedStd = tensors['normalize.std'] && float32Values(tensors['normalize.std']);
+  if (storedStd) {
+    storedStd.forEach((value, channel) => {
+      if (!(Number.isFinite(value) && value > 0)) throw nonFinite(`tensor normalize.std[${channel}] is ${value}; every std must be a finite number above 0`);
+      if (Math.abs(value - config.std[channel]) > 1e-6 * Math.abs(config.std[channel])) {
+        throw nonFinite(`tensor normalize.std[${channel}] is ${value} but config.model.std[${channel}] is ${config.std[channel]}; ${edited}`);
+      }
+    });
+  }
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (!name.endsWith('running_var')) continue;
+    const values = float32Values(tensor);
+    const bad = values?.findIndex((value) => !(value >= 0 && Number.isFinite(value))) ?? -1;
+    if (bad >= 0) throw nonFinite(`tensor ${name}[${bad}] is ${values![bad]}; a BatchNorm variance must be a finite number >= 0`);
+  }
+  const layers = LAYER_NAMES[config.architecture];
+  if (!layers) return;
+  const shape = (name: string) => {
+    const tensor = tensors[name];
+    if (!tensor) throw corrupt(`config.model.architecture is ${config.architecture} but the file has no tensor ${name}`);
+    return tensor.shape;
+  };
+  const show = (dims: number[]) => `[${dims.join(',')}]`;
+  const [channels, height, width] = config.inputShape;
+  const inputShape = `config.model.inputShape ${show(config.inputShape)}`;
+  const firstConv = shape(layers.firstConv);
+  if (firstConv[1] !== channels) {
+    throw corrupt(`${inputShape} does not match tensor ${layers.firstConv} ${show(firstConv)} (${config.architecture} expects ${show([firstConv[0], channels, ...firstConv.slice(2)])} for that input)`);
+  }
+  const lastLinear = shape(layers.lastLinear);
+  if (lastLinear[0] !== config.classNames.length) {
+    throw corrupt(`config.model.classNames has ${config.classNames.length} classes but tensor ${layers.lastLinear} is ${show(lastLinear)} (${config.architecture} expects ${show([config.classNames.length, ...lastLinear.slice(1)])})`);
+  }
+  if (config.architecture === 'smallcnn') {
+    // Two (conv3x3, conv3x3, pool2) stages, as native/models.cc builds it.
+    const side = (size: number) => Math.floor((Math.floor((size - 4) / 2) - 4) / 2);
+    const features = 64 * side(height) * side(width);
+    const fc1 = shape('classifier.fc1.weight');
+    if (fc1[1] !== features) throw corrupt(`${inputShape} does not match tensor classifier.fc1.weight ${show(fc1)} (smallcnn expects ${show([fc1[0], features])} for that input)`);
+  }
 }

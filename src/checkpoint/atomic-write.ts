@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { outOfRange } from '../errors';
+import { ioError, outOfRange } from '../errors';
 
 /**
  * Replaces `filePath` with `data` so that a reader (or a crash) sees either the old file or the whole new one,
@@ -22,7 +22,7 @@ export function writeFileAtomic(filePath: string, data: Buffer | string): void {
   } catch (error) {
     if (fd !== undefined) closeQuietly(fd);
     removeQuietly(tempPath);
-    throw error;
+    throw ioError(error, 'write', filePath);
   }
   syncDirectoryBestEffort(path.dirname(filePath));
 }
@@ -35,12 +35,15 @@ export function appendLineDurable(filePath: string, line: string): void {
   if (/[\r\n]/.test(line)) {
     throw outOfRange(`line to append to ${filePath} contains a line break, expected a single line: ${JSON.stringify(line.slice(0, 80))}`);
   }
-  const fd = fs.openSync(filePath, 'a');
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(filePath, 'a');
     fs.writeFileSync(fd, `${line}\n`);
     fs.fsyncSync(fd);
+  } catch (error) {
+    throw ioError(error, 'append to', filePath);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) closeQuietly(fd);
   }
 }
 

@@ -12,7 +12,7 @@ import { DeviceName, Model } from '../model';
 import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
-import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
+import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { fastPathHeader } from './fast-path-header';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
@@ -47,6 +47,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
     .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
+    .option('--force', '--json may replace an existing file that is not an evaluation result', false)
     .action(async (options) => {
       if (!options.checkpoint === !options.model) {
         throw invalidArgument('give exactly one of --checkpoint (a classwise-at checkpoint) or --model (a TorchScript file)');
@@ -55,8 +56,10 @@ export function evaluateCommand(): Command {
         throw invalidArgument('--model needs --dataset (the test images and class names to use), e.g. --dataset fashion-mnist');
       }
       // Refused before any work, not after the evaluation ran.
-      if (options.json) writableFile(options.json, '--json');
       const checkpoint = options.checkpoint ? checkpointPath(options.checkpoint, options.best ? 'best' : 'last') : undefined;
+      if (options.json) {
+        checkOutputFile(options.json, '--json', { inputs: [checkpoint ?? options.model], isOwnKind: isEvaluationJson, force: options.force });
+      }
       // Under a launcher each rank attacks its share of the batches; rank 0 prints and writes the summed result.
       const ranks = await joinRanks(options);
       const log = ranks.leads ? (line: string) => console.log(line) : () => undefined;
@@ -109,6 +112,12 @@ export function evaluateCommand(): Command {
         console.log(`wrote ${options.json}`);
       }
     });
+}
+
+/** What evaluate --json writes: an object with the class names and the attack label. */
+function isEvaluationJson(bytes: Buffer): boolean {
+  const parsed = JSON.parse(bytes.toString('utf8')) as { classNames?: unknown; attackLabel?: unknown };
+  return Array.isArray(parsed?.classNames) && typeof parsed.attackLabel === 'string';
 }
 
 /**

@@ -5,9 +5,10 @@
  */
 import { Command } from 'commander';
 
-import { ClasswiseError } from '../errors';
+import { ClasswiseError, ioError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { launchCommand } from './launch-command';
+import { stopAllProgress } from './progress';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
@@ -21,7 +22,10 @@ export async function main(argv: string[]): Promise<void> {
     .addCommand(launchCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
-  } catch (error) {
+  } catch (caught) {
+    // A file-system failure that no layer named (a read, a folder) is still the user's to fix: one line.
+    const path = (caught as NodeJS.ErrnoException)?.path;
+    const error = path ? ioError(caught, 'use', path) : caught;
     if (error instanceof ClasswiseError) {
       // Under a launcher every rank may fail: say which one speaks.
       console.error(process.env.RANK !== undefined ? `error (rank ${process.env.RANK}): ${error.message}` : `error: ${error.message}`);
@@ -29,6 +33,9 @@ export async function main(argv: string[]): Promise<void> {
       console.error((error as Error)?.stack ?? String(error));
     }
     process.exitCode = 1;
+  } finally {
+    // A bar short of its total (skipped files, an error mid-epoch) would otherwise redraw forever.
+    stopAllProgress();
   }
 }
 

@@ -3,6 +3,14 @@ import cliProgress from 'cli-progress';
 
 import { NativeProgress } from '../native';
 
+/** Bars still drawing: their redraw timer keeps Node alive, so the command stops them all when it ends. */
+const liveBars = new Set<ProgressLine>();
+
+/** Stops every bar (main calls this when a command ends, however it ends). */
+export function stopAllProgress(): void {
+  for (const bar of [...liveBars]) bar.stop();
+}
+
 export class ProgressLine {
   private bar?: cliProgress.SingleBar;
   private started = 0;
@@ -24,6 +32,7 @@ export class ProgressLine {
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(progress.total, 0, { speed: '-', loss: '-', accuracy: '-' });
+      liveBars.add(this);
     }
     const seconds = (Date.now() - this.started) / 1000;
     this.bar.update(progress.done, {
@@ -35,6 +44,7 @@ export class ProgressLine {
   }
 
   stop(): void {
+    liveBars.delete(this);
     this.bar?.stop();
     this.bar = undefined;
   }

@@ -3,13 +3,16 @@
  * folder (or checkpoint); writes report.html, report.json and csv/ into --out and prints the findings.
  */
 import { Command, Option } from 'commander';
+import fs from 'fs';
 import path from 'path';
 
 import { AttackOptions } from '../attack';
 import { DeviceName } from '../model';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
-import { ATTACK_SPEC_HELP, evalAttack, loadRunTestSet, parseAttackList, RunConfig, runTestSubset } from '../run';
+import { ClasswiseError } from '../errors';
+import { ATTACK_SPEC_HELP, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, evalAttack, loadRunTestSet, METRICS_FILE, parseAttackList, RunConfig, runTestSubset } from '../run';
+import { FolderLock, lockFolder } from '../run/lock';
 import { attackStrength, attackStrengthSection } from '../study/attack-strength';
 import { classRemoval, classRemovalSection } from '../study/class-removal';
 import { adversarialConfusion, ConfusionStudy, confusionSection } from '../study/confusion';
@@ -42,6 +45,7 @@ interface StudyCliOptions {
   removalAttacks?: string;
   retrainPerClass?: number | 'all';
   retrainEpochs?: number;
+  fresh?: boolean;
   compare?: string;
   temperatures: string;
   after?: string;
@@ -137,6 +141,7 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
         testPerClass: perClassValue(options.perClass),
         retrainPerClass: perClassValue(options.retrainPerClass),
         retrainEpochs: options.retrainEpochs,
+        fresh: options.fresh,
         confusion: context.confusion,
         device: options.device,
         batchSize: options.batchSize,
@@ -191,7 +196,46 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
     log(ranks.describe()!);
   }
   const name = experiments.length === 1 ? experiments[0] : 'all';
-  const out = options.out ?? path.join(options.run, `study-${name}`);
+  const out = options.out ?? defaultStudyOut(options.run, name);
+  // Rank 0 writes the report folder; one study at a time.
+  let lock: FolderLock | undefined;
+  // A missing run is reported by the experiment that reads it, before anything is written.
+  if (ranks.leads && fs.existsSync(options.run)) {
+    prepareReportFolder(out, options.run);
+    lock = lockFolder(out, 'report folder', log);
+  }
+  try {
+    await studyInto(experiments, options, ranks, out);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** <run>/study-NAME for a run folder; beside a checkpoint file, <file without .safetensors>-study-NAME. */
+function defaultStudyOut(run: string, name: string): string {
+  if (fs.existsSync(run) && !fs.statSync(run).isDirectory()) {
+    return path.join(path.dirname(run), `${path.basename(run).replace(/\.safetensors$/, '')}-study-${name}`);
+  }
+  return path.join(run, `study-${name}`);
+}
+
+/** A report folder is created when missing; a file, or a run folder (the run's own files), is refused. */
+function prepareReportFolder(out: string, run: string): void {
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--out ${out} is a file; expected a report folder (created when missing)`);
+  }
+  const runFile = [CHECKPOINT_FILE, BEST_CHECKPOINT_FILE, METRICS_FILE].find((file) => fs.existsSync(path.join(out, file)));
+  if (runFile) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `--out ${out} is a run folder (it holds ${runFile}); choose a report folder of its own, e.g. ${path.join(run, 'study')}`);
+  }
+  try {
+    fs.mkdirSync(out, { recursive: true });
+  } catch (error) {
+    throw new ClasswiseError('ERR_IO', `--out ${out} cannot be created (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose a writable folder`);
+  }
+}
+
+async function studyInto(experiments: Experiment[], options: StudyCliOptions, ranks: Awaited<ReturnType<typeof joinRanks>>, out: string): Promise<void> {
   const context = new StudyContext(options);
   const sections: ReportSection[] = [];
   for (const experiment of experiments) {
@@ -240,6 +284,7 @@ function studyOptions(command: Command): Command {
     .option('--removal-attacks <list>', 'removal: attacks after retraining (default: main attack, then 5x its steps with 5 restarts)')
     .addOption(new Option('--retrain-per-class <n|all>', 'removal: training examples per class of the retraining (default: the run\'s)').argParser(parsePerClass))
     .addOption(new Option('--retrain-epochs <n>', 'removal: epochs of the retraining (default: the run\'s)').argParser(parseInteger(1, 100000)))
+    .option('--fresh', 'removal: recompute the saved stages made with other settings (default: refuse them)', false)
     .option('--compare <list>', 'attacks: other run folders or checkpoints (defenses) to rank against')
     .option('--temperatures <list>', 'temperature: values of T', '0.5,2,5,10')
     .option('--after <dir>', 'mitigation: run folder or checkpoint of the mitigated model')

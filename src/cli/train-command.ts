@@ -168,6 +168,9 @@ export function trainCommand(): Command {
             if (progress.done >= progress.total) bar = undefined;
           },
           epochEnd: (record, table, best) => {
+            // A bar short of its total (skipped files) ends with its epoch.
+            bar?.stop();
+            bar = undefined;
             const evaluation = record.evaluation!;
             const elapsed = (Date.now() - started) / 1000;
             const perEpoch = elapsed / (record.epoch - firstEpoch);

@@ -17,6 +17,12 @@ export interface IdxArray {
 const UNSIGNED_BYTE_TYPE = 0x08;
 const BYTES_PER_DIMENSION_SIZE = 4;
 const MAGIC_BYTES = 4;
+/** The reader's ceiling: data bytes one IDX file may declare (MNIST's largest file holds 47 MB). */
+export const IDX_MAX_DATA_BYTES = 2 ** 31;
+/** The longest IDX header: the magic number and 255 dimension sizes. */
+const MAX_HEADER_BYTES = MAGIC_BYTES + 255 * BYTES_PER_DIMENSION_SIZE;
+/** Compressed bytes inflated to find the header (a deflate block's own header is at most a few hundred bytes). */
+const HEADER_PROBE_BYTES = 4096;
 
 /** Names of the IDX element types, to say what a file holds when it is not unsigned bytes. */
 const IDX_TYPE_NAMES: Record<number, string> = {
@@ -48,6 +54,34 @@ function describeExpectedMagic(expectedDimensionCount: number | undefined): stri
  * The returned data is a view into `bytes`, not a copy.
  */
 export function parseIdx(bytes: Uint8Array, nameForErrors: string, expectedDimensionCount?: number): IdxArray {
+  const reread = '(re-download or re-extract it)';
+  const { dims, headerBytes, dataBytes: expectedDataBytes } = idxHeader(bytes, nameForErrors, expectedDimensionCount);
+  const actualDataBytes = bytes.length - headerBytes;
+  if (actualDataBytes < expectedDataBytes) {
+    throw new DatasetError(
+      'ERR_DATASET_CORRUPT',
+      `${nameForErrors} is truncated: header says ${dims.join('x')} = ${expectedDataBytes} bytes of data, ` +
+        `file has ${actualDataBytes} ${reread}`,
+    );
+  }
+  // Trailing bytes mean the header and the data disagree, e.g. two files concatenated: trust neither.
+  if (actualDataBytes > expectedDataBytes) {
+    throw new DatasetError(
+      'ERR_DATASET_CORRUPT',
+      `${nameForErrors} is too long: header says ${dims.join('x')} = ${expectedDataBytes} bytes of data, ` +
+        `file has ${actualDataBytes} ${reread}`,
+    );
+  }
+
+  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expectedDataBytes);
+  return { dims, data };
+}
+
+/**
+ * The header at the start of `bytes` (which may hold only the header): its sizes, its length and the data bytes
+ * it declares, refused above IDX_MAX_DATA_BYTES.
+ */
+function idxHeader(bytes: Uint8Array, nameForErrors: string, expectedDimensionCount?: number): { dims: number[]; headerBytes: number; dataBytes: number } {
   const reread = '(re-download or re-extract it)';
   if (bytes.length < MAGIC_BYTES) {
     throw new DatasetError(
@@ -97,26 +131,15 @@ export function parseIdx(bytes: Uint8Array, nameForErrors: string, expectedDimen
     dims.push(view.getUint32(MAGIC_BYTES + axis * BYTES_PER_DIMENSION_SIZE, false));
   }
 
-  const expectedDataBytes = dims.reduce((product, size) => product * size, 1);
-  const actualDataBytes = bytes.length - headerBytes;
-  if (actualDataBytes < expectedDataBytes) {
+  const dataBytes = dims.reduce((product, size) => product * size, 1);
+  if (dataBytes > IDX_MAX_DATA_BYTES) {
     throw new DatasetError(
       'ERR_DATASET_CORRUPT',
-      `${nameForErrors} is truncated: header says ${dims.join('x')} = ${expectedDataBytes} bytes of data, ` +
-        `file has ${actualDataBytes} ${reread}`,
+      `${nameForErrors}: its header says ${dims.join('x')} = ${dataBytes} bytes of data, above the reader's ceiling of ` +
+        `${IDX_MAX_DATA_BYTES} bytes; is it an IDX file of this dataset?`,
     );
   }
-  // Trailing bytes mean the header and the data disagree, e.g. two files concatenated: trust neither.
-  if (actualDataBytes > expectedDataBytes) {
-    throw new DatasetError(
-      'ERR_DATASET_CORRUPT',
-      `${nameForErrors} is too long: header says ${dims.join('x')} = ${expectedDataBytes} bytes of data, ` +
-        `file has ${actualDataBytes} ${reread}`,
-    );
-  }
-
-  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expectedDataBytes);
-  return { dims, data };
+  return { dims, headerBytes, dataBytes };
 }
 
 /** True when the bytes start with the gzip magic number 0x1f 0x8b. */
@@ -124,10 +147,24 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Reads an IDX file, gunzipping it first when it is gzip-compressed (whatever its name). */
+/**
+ * Reads an IDX file, gunzipping it first when it is gzip-compressed (whatever its name). The header is read
+ * first: nothing is allocated beyond the bytes it declares (at most IDX_MAX_DATA_BYTES), so a gzip bomb stops
+ * after inflating that much.
+ */
 export function readIdxFile(path: string, expectedDimensionCount?: number): IdxArray {
   let fileBytes: Buffer;
   try {
+    const size = fs.statSync(path).size;
+    const start = readStart(path, Math.min(size, Math.max(MAX_HEADER_BYTES, HEADER_PROBE_BYTES)));
+    if (!isGzip(start)) {
+      // A plain file: its header bounds what is read.
+      const { dims, headerBytes, dataBytes } = idxHeader(start, path, expectedDimensionCount);
+      if (size > headerBytes + dataBytes) {
+        throw new DatasetError('ERR_DATASET_CORRUPT', `${path} is too long: header says ${dims.join('x')} = ${dataBytes} bytes of data, ` +
+          `file has ${size - headerBytes} (re-download or re-extract it)`);
+      }
+    }
     fileBytes = fs.readFileSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -135,18 +172,43 @@ export function readIdxFile(path: string, expectedDimensionCount?: number): IdxA
     }
     throw error;
   }
+  if (!isGzip(fileBytes)) return parseIdx(fileBytes, path, expectedDimensionCount);
 
-  let idxBytes: Uint8Array = fileBytes;
-  if (isGzip(fileBytes)) {
-    try {
-      idxBytes = zlib.gunzipSync(fileBytes);
-    } catch (error) {
+  const corrupt = (error: unknown) => new DatasetError(
+    'ERR_DATASET_CORRUPT',
+    `${path} is a corrupt or truncated gzip stream (zlib: ${(error as Error).message}); re-download it`,
+    { cause: error },
+  );
+  let probe: Buffer;
+  try {
+    probe = zlib.gunzipSync(fileBytes.subarray(0, HEADER_PROBE_BYTES), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  } catch (error) {
+    throw corrupt(error);
+  }
+  const { dims, headerBytes, dataBytes } = idxHeader(probe, path, expectedDimensionCount);
+  let idxBytes: Buffer;
+  try {
+    idxBytes = zlib.gunzipSync(fileBytes, { maxOutputLength: headerBytes + dataBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new DatasetError(
         'ERR_DATASET_CORRUPT',
-        `${path} is a corrupt or truncated gzip stream (zlib: ${(error as Error).message}); re-download it`,
-        { cause: error },
+        `${path} inflates to more than the ${headerBytes + dataBytes} bytes its header implies (${dims.join('x')} ` +
+          `${expectedDimensionCount === 1 ? 'labels' : 'images'} after a ${headerBytes}-byte header); re-download or re-extract it`,
       );
     }
+    throw corrupt(error);
   }
   return parseIdx(idxBytes, path, expectedDimensionCount);
+}
+
+/** The first `count` bytes of a file (fewer when it is shorter). */
+function readStart(path: string, count: number): Buffer {
+  const buffer = Buffer.alloc(count);
+  const fd = fs.openSync(path, 'r');
+  try {
+    return buffer.subarray(0, fs.readSync(fd, buffer, 0, count, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -100,10 +100,25 @@ function missing(message: string): DatasetError {
   return new DatasetError('ERR_DATASET_MISSING', `${message} (expected under --data-dir: ${LAYOUT})`);
 }
 
+/** An entry's kind, following a symbolic link (a link loop is named; a dangling link counts as nothing). */
+function entryKind(folder: string, entry: fs.Dirent): 'file' | 'folder' | undefined {
+  if (!entry.isSymbolicLink()) return entry.isFile() ? 'file' : entry.isDirectory() ? 'folder' : undefined;
+  const link = path.join(folder, entry.name);
+  try {
+    const stats = fs.statSync(link);
+    return stats.isFile() ? 'file' : stats.isDirectory() ? 'folder' : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new DatasetError('ERR_DATASET_CORRUPT', `${link} is a symbolic link that loops (ELOOP); remove it or point it at an image`);
+    }
+    return undefined;
+  }
+}
+
 function listImages(folder: string): string[] {
   return fs
     .readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+    .filter((entry) => IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()) && entryKind(folder, entry) === 'file')
     .map((entry) => entry.name)
     .sort();
 }
@@ -111,7 +126,7 @@ function listImages(folder: string): string[] {
 function classFolders(folder: string): string[] {
   return fs
     .readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
+    .filter((entry) => entryKind(folder, entry) === 'folder')
     .map((entry) => entry.name)
     .sort();
 }

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import { invalidArgument, outOfRange } from '../errors';
+import { terminalText } from './escape';
 
 export interface ClassAccuracyRow {
   name: string;
@@ -66,7 +67,7 @@ export function formatClassTable(rows: readonly ClassAccuracyRow[], options: Cla
     style: { head: [], border: [], compact: true },
   });
   for (const row of rows) {
-    table.push([row.name, row.count, formatPercent(row.clean), formatPercent(row.robust), robustBar(row.robust)]);
+    table.push([terminalText(row.name), row.count, formatPercent(row.clean), formatPercent(row.robust), robustBar(row.robust)]);
   }
 
   const title = `${options.title ?? 'Per-class accuracy'} (robust under ${options.attackLabel})`;
@@ -76,8 +77,8 @@ export function formatClassTable(rows: readonly ClassAccuracyRow[], options: Cla
     title,
     table.toString(),
     `mean: clean ${formatPercent(summary.meanClean)}%  robust ${formatPercent(summary.meanRobust)}%`,
-    `best: ${summary.best.name} ${formatPercent(summary.best.robust)}%  ` +
-      `worst: ${summary.worst.name} ${formatPercent(summary.worst.robust)}%  gap: ${gapPoints} points`,
+    `best: ${terminalText(summary.best.name)} ${formatPercent(summary.best.robust)}%  ` +
+      `worst: ${terminalText(summary.worst.name)} ${formatPercent(summary.worst.robust)}%  gap: ${gapPoints} points`,
     `robust = share of all test examples of the class still classified correctly under attack (${options.attackLabel})`,
   ].join('\n');
 }

@@ -7,7 +7,7 @@ import path from 'path';
 
 import { writeFileAtomic } from '../checkpoint';
 import { ChartSpec, renderSvg } from './charts';
-import { escapeHtml, slug, toCsv } from './escape';
+import { escapeHtml, slug, terminalText, toCsv } from './escape';
 import { invalidArgument } from '../errors';
 
 export interface ReportTable {
@@ -108,10 +108,11 @@ ${sections.join('\n')}
 
 /** The terminal summary: the settings, then each section's findings. */
 export function formatFindings(report: StudyReport): string {
-  const lines = [report.title];
+  // Findings quote class names and paths from files: escaped for the terminal.
+  const lines = [terminalText(report.title)];
   for (const section of report.sections) {
-    lines.push('', `${section.title}:`);
-    for (const finding of section.findings) lines.push(`  - ${finding}`);
+    lines.push('', `${terminalText(section.title)}:`);
+    for (const finding of section.findings) lines.push(`  - ${terminalText(finding)}`);
   }
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import path from 'path';
 
 import { writeFileAtomic } from '../checkpoint';
 import { ClasswiseError } from '../errors';
+import { LOCK_FILE } from './lock';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const BEST_CHECKPOINT_FILE = 'best.safetensors';
@@ -54,20 +55,44 @@ export function prepareRunFolder(out: string, option = '--out'): void {
   }
 }
 
-/** Every epoch of a run, in order; a torn last line (killed run) is skipped. */
+/**
+ * Every epoch of a run, in order. Only the last line may be torn (a killed append; resume rewrites it) and is
+ * skipped; any other line that is not an epoch's record, or repeats an epoch, is refused with its line number.
+ */
 export function readMetrics(runDir: string): EpochMetrics[] {
   const file = path.join(runDir, METRICS_FILE);
   if (!fs.existsSync(file)) {
     throw new ClasswiseError('ERR_RUN_MISSING', `${file} not found: pass --run with a run folder written by \`classwise-at train --out DIR\``);
   }
+  const refuse = (why: string) => new ClasswiseError('ERR_RUN_CORRUPT', `${file}: ${why}; the file was edited or two runs wrote it: restore it, or train again into a new --out`);
+  const text = fs.readFileSync(file, 'utf8');
+  const rows = text.split('\n');
+  // The index of the last non-empty line: the only one a killed append can leave torn.
+  let lastLine = rows.length - 1;
+  while (lastLine >= 0 && rows[lastLine].trim() === '') lastLine--;
   const lines: EpochMetrics[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  const lineOfEpoch = new Map<number, number>();
+  for (let index = 0; index <= lastLine; index++) {
+    const row = rows[index];
+    if (row.trim() === '') continue;
+    let parsed: unknown;
     try {
-      lines.push(JSON.parse(line) as EpochMetrics);
+      parsed = JSON.parse(row);
     } catch {
-      // An interrupted append leaves at most one partial line; resume rewrites it.
+      if (index === lastLine && !text.endsWith('\n')) continue;
+      throw refuse(`line ${index + 1} is not JSON`);
     }
+    const metrics = parsed as EpochMetrics | null;
+    if (!metrics || typeof metrics !== 'object' || !Number.isInteger(metrics.epoch) || metrics.epoch < 1) {
+      throw refuse(`line ${index + 1} is ${row.length > 60 ? row.slice(0, 60) + '...' : row}, expected an object with an integer epoch`);
+    }
+    if (!['classNames', 'counts', 'cleanAccuracy', 'robustAccuracy'].every((field) => Array.isArray((metrics as unknown as Record<string, unknown>)[field]))) {
+      throw refuse(`line ${index + 1} (epoch ${metrics.epoch}) has no classNames, counts, cleanAccuracy or robustAccuracy arrays`);
+    }
+    const earlier = lineOfEpoch.get(metrics.epoch);
+    if (earlier !== undefined) throw refuse(`line ${index + 1} repeats epoch ${metrics.epoch} (line ${earlier})`);
+    lineOfEpoch.set(metrics.epoch, index + 1);
+    lines.push(metrics);
   }
   if (lines.length === 0) throw new ClasswiseError('ERR_RUN_MISSING', `${file} holds no finished epoch yet`);
   return lines.sort((a, b) => a.epoch - b.epoch);
@@ -87,7 +112,10 @@ export function trimMetrics(metricsPath: string, keepEpochs: number): void {
         return false;
       }
     });
-  writeFileAtomic(metricsPath, kept.map((line) => line + '\n').join(''));
+  const text = kept.map((line) => line + '\n').join('');
+  // Nothing to drop: no write (a finished run resumed on a read-only folder writes nothing).
+  if (text === fs.readFileSync(metricsPath, 'utf8')) return;
+  writeFileAtomic(metricsPath, text);
 }
 
 /**
@@ -110,5 +138,56 @@ export function writableFile(file: string, option: string): void {
   const folder = path.dirname(path.resolve(file));
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
     throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file}: ${path.dirname(file)} is not a folder; create it or choose another path`);
+  }
+}
+
+/** Real path of a file, or of its folder when the file does not exist yet, so links and ../ compare equal. */
+function canonical(file: string): string {
+  const resolved = path.resolve(file);
+  try {
+    return fs.realpathSync(resolved);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(resolved)), path.basename(resolved));
+    } catch {
+      return resolved;
+    }
+  }
+}
+
+export interface OutputFileCheck {
+  /** Files the command reads (its checkpoint, its model): never its output. */
+  inputs: readonly string[];
+  /** Whether an existing file already holds this command's kind of output (then replacing it is expected). */
+  isOwnKind: (bytes: Buffer) => boolean;
+  /** Replace an existing file of another kind. */
+  force?: boolean;
+}
+
+/**
+ * A file an option will write, checked before the work: not one of the command's inputs, not a file of a run
+ * folder (a checkpoint, metrics.jsonl, its lock), and not an existing file of another kind unless forced.
+ */
+export function checkOutputFile(file: string, option: string, check: OutputFileCheck): void {
+  writableFile(file, option);
+  const target = canonical(file);
+  if (check.inputs.some((input) => canonical(input) === target)) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} is a file this command reads; choose another output file`);
+  }
+  const name = path.basename(target);
+  const inRunFolder = [CHECKPOINT_FILE, BEST_CHECKPOINT_FILE, METRICS_FILE].some((runFile) => fs.existsSync(path.join(path.dirname(target), runFile)));
+  if (name.endsWith('.safetensors') || name === METRICS_FILE || name === LOCK_FILE || (inRunFolder && [CHECKPOINT_FILE, BEST_CHECKPOINT_FILE, METRICS_FILE].includes(name))) {
+    throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} would replace a checkpoint or run-folder file; choose another output file, e.g. result.json`);
+  }
+  if (!check.force && fs.existsSync(target)) {
+    let own = false;
+    try {
+      own = check.isOwnKind(fs.readFileSync(target));
+    } catch {
+      own = false;
+    }
+    if (!own) {
+      throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${option} ${file} exists and is not a result this command wrote; choose another file or pass --force to replace it`);
+    }
   }
 }

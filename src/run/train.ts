@@ -24,6 +24,7 @@ import { EpochRecord, train } from '../train/trainer';
 import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
 import { loadRunData, RunTrainData, streamedTrainData } from './data';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
+import { FolderLock, lockFolder } from './lock';
 
 /** Checkpoint tensors that carry CFA's FAWA average for resume (model loads ignore them). */
 const FAWA_PREFIX = 'fairness.fawa.';
@@ -160,14 +161,31 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
   if (!options || typeof options.out !== 'string') throw invalidArgument('runTraining options.out must name the run folder');
   const reporter = options.reporter ?? {};
   const out = options.out;
-  const checkpointPath = path.join(out, CHECKPOINT_FILE);
-  const bestPath = path.join(out, BEST_CHECKPOINT_FILE);
-  const metricsPath = path.join(out, METRICS_FILE);
   const schedule = parseSchedule(config.schedule, config.learningRate, config.epochs);
   const group = options.processGroup;
   const writes = !group || group.rank === 0;
+  let lock: FolderLock | undefined;
   if (writes) {
     prepareRunFolder(out);
+    lock = lockFolder(out, 'run folder', reporter.message);
+  }
+  try {
+    return await trainLockedFolder(config, options, schedule);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** runTraining once rank 0 holds the run folder's lock. */
+async function trainLockedFolder(config: RunConfig, options: RunOptions, schedule: ReturnType<typeof parseSchedule>): Promise<EpochRecord[]> {
+  const reporter = options.reporter ?? {};
+  const out = options.out;
+  const checkpointPath = path.join(out, CHECKPOINT_FILE);
+  const bestPath = path.join(out, BEST_CHECKPOINT_FILE);
+  const metricsPath = path.join(out, METRICS_FILE);
+  const group = options.processGroup;
+  const writes = !group || group.rank === 0;
+  if (writes) {
     for (const file of removeLeftoverTempFiles(out)) reporter.message?.(`removed ${file}, left by a write that was killed`);
   }
   // The others read the folder only once rank 0 has cleaned it.

@@ -54,6 +54,8 @@ export interface ClassRemovalOptions {
   confusion?: ConfusionStudy;
   device?: DeviceName;
   batchSize?: number;
+  /** Recompute the stages whose recorded settings differ from these (default: refuse, as train --resume does). */
+  fresh?: boolean;
   log?: (text: string) => void;
 }
 
@@ -68,6 +70,8 @@ export interface Selection {
   classExamples: number;
   selectionAttacks: string[];
   seeds: number;
+  /** What the selection was made from and with; a rerun with other settings refuses or (fresh) recomputes. */
+  settings?: Record<string, unknown>;
 }
 
 export interface RemovalAttackRow {
@@ -78,7 +82,7 @@ export interface RemovalAttackRow {
 
 export interface ClassRemovalResult {
   selection: Selection;
-  retrain: { config: RunConfig; architecture: string; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string };
+  retrain: { config: RunConfig; architecture: string; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string; settings?: Record<string, unknown> };
   attacks: RemovalAttackRow[];
 }
 
@@ -92,6 +96,32 @@ function resolveClass(names: string[], wanted: number | string): number {
 
 function readJson<T>(file: string): T | undefined {
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+/** The first setting whose value differs between a saved stage and this study, or undefined when all agree. */
+function firstDifference(saved: Record<string, unknown>, wanted: Record<string, unknown>): string | undefined {
+  for (const key of Object.keys(wanted)) {
+    const before = JSON.stringify(saved[key] ?? null);
+    const now = JSON.stringify(wanted[key] ?? null);
+    if (before !== now) return `${key} (saved ${before}, now ${now})`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a saved stage was made with the settings wanted. A difference throws ERR_STUDY_CHANGED naming it,
+ * or with `fresh` removes the files of this stage and the later ones (`remove`) and says so.
+ */
+export function stageIsCurrent(check: { stage: number; file: string; saved: Record<string, unknown> | undefined; wanted: Record<string, unknown>; fresh?: boolean; log: (text: string) => void; remove: string[] }): boolean {
+  const difference = check.saved ? firstDifference(check.saved, check.wanted) : undefined;
+  if (check.saved && !difference) return true;
+  const made = difference ? `was made with other ${difference}` : 'was made before stages recorded their settings';
+  if (!check.fresh) {
+    throw studyError(`${check.file} ${made}; pass --fresh to recompute this stage and the later ones, or choose another --out`, 'ERR_STUDY_CHANGED');
+  }
+  check.log(`stage ${check.stage}/3: ${check.file} ${made}; recomputing (--fresh)`);
+  for (const file of check.remove) fs.rmSync(file, { recursive: true, force: true });
+  return false;
 }
 
 /** Source and target set: given, or the largest group of examples that only ever go to one class. */
@@ -143,9 +173,28 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   const run = full.run;
   const names = full.model.config.classNames;
 
-  // Stage 1: selection.
   const selectionFile = path.join(options.out, 'selection.json');
+  const retrainDir = path.join(options.out, 'retrain');
+  const retrainFile = path.join(retrainDir, 'result.json');
+  const attacksFile = path.join(options.out, 'attacks.json');
+  // A stage made with other settings: refused, or with `fresh` removed with every later stage and recomputed.
+  const stageFiles = [selectionFile, retrainFile, attacksFile];
+  const checkStage = (stage: number, file: string, saved: Record<string, unknown> | undefined, wanted: Record<string, unknown>): boolean =>
+    stageIsCurrent({ stage, file, saved, wanted, fresh: options.fresh, log, remove: writes ? [...stageFiles.slice(stage - 1), ...(stage <= 2 ? [retrainDir] : [])] : [] });
+
+  // Stage 1: selection.
+  const selectionSettings = {
+    checkpoint: path.resolve(full.checkpointPath),
+    epoch: full.meta.epoch,
+    run,
+    source: options.source ?? null,
+    targets: options.targets ?? null,
+    selectionAttacks: options.selectionAttacks.map(attackLabel),
+    seeds: options.seeds ?? null,
+    testPerClass: options.testPerClass ?? null,
+  };
   let selection = await readStage<Selection>(selectionFile);
+  if (selection && !checkStage(1, selectionFile, selection.settings, selectionSettings)) selection = undefined;
   const subset = runTestSubset(run, selection ? selection.testPerClass : options.testPerClass);
   const testPerClass = subset.perClass;
   const test = await loadRunTestSet(run, subset.perClass, subset.seed);
@@ -156,7 +205,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     const study = options.confusion ?? (await adversarialConfusion(full.model, test, { attacks: options.selectionAttacks, seeds: options.seeds, batchSize: options.batchSize, onStage: (text) => log(`  ${text}`) }));
     const { source, targets } = chooseSelection(study, options.source, options.targets);
     const picked = selectExamplesForRemoval(study, source, targets);
-    selection = { classNames: names, source, targets, testPerClass, ...picked, selectionAttacks: study.attacks, seeds: study.seeds };
+    selection = { classNames: names, source, targets, testPerClass, ...picked, selectionAttacks: study.attacks, seeds: study.seeds, settings: selectionSettings };
     save(selectionFile, selection);
     log(`  ${names[source]} -> {${targets.map((t) => names[t]).join(', ')}}: ${picked.selected.length} of ${picked.classExamples} ${names[source]} examples only go there; control ${picked.control.length}`);
   }
@@ -177,9 +226,10 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     config.epochs = options.retrainEpochs;
     overrides.push(`epochs ${options.retrainEpochs} (run: ${run.epochs})`);
   }
-  const retrainDir = path.join(options.out, 'retrain');
-  const retrainFile = path.join(retrainDir, 'result.json');
+  // The retrained model depends on the selection's targets and on the retraining recipe.
+  const retrainSettings = { selection: selectionSettings, config, evalAttack: attackLabel(options.removalAttacks[0]) };
   let retrain = await readStage<ClassRemovalResult['retrain']>(retrainFile);
+  if (retrain && !checkStage(2, retrainFile, retrain.settings, retrainSettings)) retrain = undefined;
   const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
   const keptTest = loadIntoNative(restrictToClasses(test, kept));
   if (retrain) {
@@ -216,13 +266,20 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       robust: evaluation.overall.robust,
       robustOfSource: evaluation.robustAccuracy[sourceNew],
       evalAttack: attackLabel(evalAttack),
+      settings: retrainSettings,
     };
     save(retrainFile, retrain);
   }
 
   // Stage 3: the same examples, same and stronger attacks.
-  const attacksFile = path.join(options.out, 'attacks.json');
-  let rows = (await readStage<RemovalAttackRow[]>(attacksFile)) ?? [];
+  // attacks.json rows belong to the retrained model they were made on: settings beside the rows.
+  const attacksSettings = retrainSettings;
+  const savedAttacks = await readStage<{ settings: Record<string, unknown>; rows: RemovalAttackRow[] } | RemovalAttackRow[]>(attacksFile);
+  let rows: RemovalAttackRow[] = [];
+  if (savedAttacks) {
+    const saved = Array.isArray(savedAttacks) ? { settings: undefined, rows: savedAttacks } : savedAttacks;
+    if (checkStage(3, attacksFile, saved.settings, attacksSettings)) rows = saved.rows;
+  }
   const { model: retrained } = await Model.load(retrainedCheckpoint, { device: options.device });
   const sourceNew = kept.indexOf(selection.source);
   // The studied examples, labelled with the source class's label in the retrained model, handed over once.
@@ -253,7 +310,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       control: { count: selection.control.length, stillCorrect: correct(onControl), share: selection.control.length ? correct(onControl) / selection.control.length : NaN },
     };
     rows = [...rows, row];
-    save(attacksFile, rows);
+    save(attacksFile, { settings: attacksSettings, rows });
     log(`  still correct: selected ${percent(row.selected.share)} (${row.selected.stillCorrect}/${row.selected.count}), control ${percent(row.control.share)} (${row.control.stillCorrect}/${row.control.count})`);
   }
   const order = options.removalAttacks.map(attackLabel);

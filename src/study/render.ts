@@ -4,6 +4,7 @@
  */
 import fs from 'fs';
 
+import { ClasswiseError } from '../errors';
 import { ReportSection, StudyReport } from '../report/study-report';
 import { attackStrengthSection } from './attack-strength';
 import { classRemovalSection } from './class-removal';
@@ -39,12 +40,25 @@ export function reportFromJson(files: string[]): StudyReport {
   let first: SavedReport | undefined;
   for (const file of files) {
     if (!fs.existsSync(file)) throw studyError(`${file} not found: pass the report.json written by a study command`, 'ERR_STUDY');
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedReport;
+    const notReport = (why: string) => studyError(`${file} is not a report.json written by a study command (${why}); pass the report.json of a study folder`, 'ERR_STUDY');
+    if (fs.statSync(file).isDirectory()) throw notReport('it is a folder');
+    let saved: SavedReport;
+    try {
+      saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedReport;
+    } catch {
+      throw notReport('it is not JSON');
+    }
+    if (!saved || typeof saved !== 'object' || typeof saved.title !== 'string' || !Array.isArray(saved.sections)) throw notReport('it has no title and sections');
     first ??= saved;
     for (const section of saved.sections) {
-      const build = BUILDERS[section.id];
-      if (!build) throw studyError(`${file}: unknown section "${section.id}"`, 'ERR_STUDY');
-      bySection.set(section.id, build(section.data as never));
+      const build = section && typeof section === 'object' ? BUILDERS[section.id] : undefined;
+      if (!build) throw studyError(`${file}: unknown section ${JSON.stringify(section?.id)}`, 'ERR_STUDY');
+      try {
+        bySection.set(section.id, build(section.data as never));
+      } catch (error) {
+        if (error instanceof ClasswiseError) throw error;
+        throw notReport(`its section "${section.id}" lacks the numbers it is drawn from`);
+      }
     }
   }
   const order = Object.keys(BUILDERS);

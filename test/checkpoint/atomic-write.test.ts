@@ -51,7 +51,7 @@ describe('writeFileAtomic', () => {
       throw Object.assign(new Error('ENOSPC: no space left on device, fsync'), { code: 'ENOSPC' });
     });
 
-    expect(() => writeFileAtomic(target, 'new checkpoint')).toThrow('ENOSPC: no space left on device, fsync');
+    expect(() => writeFileAtomic(target, 'new checkpoint')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: `cannot write ${target}: no space left on the device; free space or choose a folder on another disk (ENOSPC)` }));
     expect(fs.readFileSync(target, 'utf8')).toBe('previous checkpoint');
     expect(fs.readdirSync(folder)).toEqual(['checkpoint.safetensors']);
   });
@@ -59,7 +59,7 @@ describe('writeFileAtomic', () => {
   test('fails with ENOENT, creating nothing, when the folder does not exist', () => {
     const target = path.join(folder, 'missing-run', 'checkpoint.safetensors');
 
-    expect(() => writeFileAtomic(target, 'x')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => writeFileAtomic(target, 'x')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/its folder does not exist; create it first or choose another path \(ENOENT\)$/) }));
     expect(fs.readdirSync(folder)).toEqual([]);
   });
 });

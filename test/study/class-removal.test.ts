@@ -4,7 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { learnedMnistRun } from '../helpers/mnist-model';
-import { chooseSelection, classRemoval, selectExamplesForRemoval } from '../../src/study/class-removal';
+import { chooseSelection, classRemoval, selectExamplesForRemoval, stageIsCurrent } from '../../src/study/class-removal';
 import { ConfusionStudy, targetStatistics } from '../../src/study/confusion';
 
 function study(): ConfusionStudy {
@@ -67,4 +67,32 @@ test('on an MNIST model that learned, the three stages run, their numbers agree,
   expect(log[0]).toMatch(/^stage 1\/3 select: reusing /);
   expect(log[1]).toMatch(/^stage 2\/3 retrain: reusing /);
   expect(log.slice(2)).toEqual(['stage 3/3 attack: PGD-3 Linf eps=0.1 step=0.08333 already done', 'stage 3/3 attack: PGD-6 Linf eps=0.1 step=0.04167 x2 restarts already done']);
+
+  // Saved stages made with other settings are refused, naming the setting, before any work.
+  const selectionFile = path.join(options.out, 'selection.json');
+  const retrainFile = path.join(options.out, 'retrain', 'result.json');
+  await expect(classRemoval({ ...options, seeds: 2 })).rejects.toThrow(
+    `${selectionFile} was made with other seeds (saved 1, now 2); pass --fresh to recompute this stage and the later ones, or choose another --out`);
+  await expect(classRemoval({ ...options, targets: [9], source: 0 })).rejects.toThrow(`${selectionFile} was made with other source (saved null, now 0)`);
+  await expect(classRemoval({ ...options, retrainEpochs: 1 })).rejects.toMatchObject({
+    code: 'ERR_STUDY_CHANGED',
+    message: expect.stringMatching(new RegExp(`^${retrainFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was made with other config \\(saved .*"epochs":2.*, now .*"epochs":1.*\\)`)),
+  });
+  await expect(classRemoval({ ...options, removalAttacks: [{ kind: 'pgd' as const, eps: 0.2, steps: 3 }] })).rejects.toThrow(/result\.json was made with other evalAttack \(saved "PGD-3 Linf eps=0.1 step=0.08333", now "PGD-3 Linf eps=0.2 step=0.1667"\)/);
+});
+
+test('a stage made with other settings is refused naming the setting, or with fresh removed with the later stages', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'removal-stage-'));
+  const later = [path.join(dir, 'result.json'), path.join(dir, 'attacks.json')];
+  for (const file of later) fs.writeFileSync(file, '{}');
+  const check = { stage: 2, file: later[0], saved: { config: { epochs: 2 }, evalAttack: 'PGD-3' }, wanted: { config: { epochs: 2 }, evalAttack: 'PGD-3' }, log: () => undefined, remove: later };
+  expect(stageIsCurrent(check)).toBe(true);
+  expect(() => stageIsCurrent({ ...check, wanted: { config: { epochs: 1 }, evalAttack: 'PGD-3' } })).toThrow(
+    `${later[0]} was made with other config (saved {"epochs":2}, now {"epochs":1}); pass --fresh to recompute this stage and the later ones, or choose another --out`);
+  expect(() => stageIsCurrent({ ...check, saved: undefined })).toThrow(`${later[0]} was made before stages recorded their settings`);
+  expect(later.every((file) => fs.existsSync(file))).toBe(true);
+  const log: string[] = [];
+  expect(stageIsCurrent({ ...check, wanted: { config: { epochs: 1 }, evalAttack: 'PGD-3' }, fresh: true, log: (line) => log.push(line) })).toBe(false);
+  expect(log).toEqual([`stage 2/3: ${later[0]} was made with other config (saved {"epochs":2}, now {"epochs":1}); recomputing (--fresh)`]);
+  expect(later.some((file) => fs.existsSync(file))).toBe(false);
 });
