@@ -10,7 +10,11 @@ import { QUICK_DEFAULTS, RECIPES } from '../recipes';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { TRAIN_METHODS } from '../train/trainer';
+import { collapsedClassWarnings } from '../collapsed-classes';
+import { cpuLoadNote } from './cpu-load';
 import { fastPathHeader } from './fast-path-header';
+import { closingLines } from './first-run';
+import { describeQuickPreset, studyCommand } from './study-command';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
 import { addRankOptions, joinRanks } from './ranks';
@@ -55,6 +59,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
+    .addOption(new Option('--study <preset>', `after training, study the run: "quick" is \`study all --quick\` (${describeQuickPreset()}), then the report's reading and the next commands (npm start)`).argParser(parseChoice(['quick'] as const)))
     .action(async (options) => {
       const dataset = options.dataset as DatasetName;
       const recipe = RECIPES[dataset];
@@ -136,6 +141,8 @@ export function trainCommand(): Command {
             }
             const parallel = ranks.describe();
             if (parallel) console.log(`${parallel}; global batch ${config.batchSize}, ${config.batchSize / ranks.group!.worldSize} per rank`);
+            const busy = cpuLoadNote(runtime.threads);
+            if (busy && model.device === 'cpu') console.log(busy);
             console.log(`run folder: ${out}${startEpoch > 0 ? ` (resuming after epoch ${startEpoch})` : ''}`);
           },
           progress: (epoch, progress) => {
@@ -154,6 +161,7 @@ export function trainCommand(): Command {
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
+            for (const warning of collapsedClassWarnings(evaluation.classNames, evaluation.cleanConfusion)) console.log(`warning: ${warning}`);
             console.log(best.isBest
               ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
               : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
@@ -162,6 +170,12 @@ export function trainCommand(): Command {
         }),
       });
       if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
+      if (options.study === 'quick' && ranks.leads && !ranks.group) {
+        const args = ['all', '--quick', '--run', out, '--device', String(options.device), ...(options.threads ? ['--threads', String(options.threads)] : [])];
+        console.log(`\nstudy: node dist/cli/main.js study ${args.join(' ')}`);
+        await studyCommand().parseAsync(args, { from: 'user' });
+        for (const line of closingLines(out)) console.log(line);
+      }
     });
 }
 
