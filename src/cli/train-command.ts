@@ -38,7 +38,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--mitigate <mode>', 'mitigation: "auto" re-weights classes every epoch by their robust error on a held-out training split').argParser(parseChoice(['auto'] as const)))
     .addOption(new Option('--mitigation-per-class <n>', 'size of that held-out split per class (taken out of the training data)').default(100).argParser(parseInteger(1, 1000000)))
     .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
-    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
+    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1])')))
     .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
     .addOption(new Option('--train-step-size <s>', 'training attack step (default: 2.5*eps/steps for pgd, 1.25*eps for fgsm-rs)').argParser(parseNumberIn(0, 1)))
     .addOption(new Option('--eval-steps <n>', 'PGD steps of the evaluation attack (default: 20 fashion-mnist and 32x32/96x96 datasets, 40 mnist, 10 imagenet)').argParser(parseInteger(1, 10000)))
