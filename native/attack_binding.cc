@@ -76,9 +76,14 @@ Napi::Value ModelWrap::Attack(const Napi::CallbackInfo& info) {
     Napi::Object data = ObjectArgument(info, 0, "data");
     Napi::Object options = ObjectArgument(info, 1, "options");
     const ModelSpec& spec = state_->spec;
-    torch::Tensor images = AsImageBatch(CopyFloat32Array(data.Get("images"), "images"), spec, "images");
+    // 8-bit images (a dataset's own arrays) are scaled to [0,1] here, once, instead of in JavaScript.
+    const bool eightBit = data.Get("images").IsTypedArray() &&
+                          data.Get("images").As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+    torch::Tensor images = eightBit
+        ? AsImageBatch(CopyUint8Array(data.Get("images"), "images").to(torch::kFloat32).div_(255.0f), spec, "images")
+        : AsImageBatch(CopyFloat32Array(data.Get("images"), "images"), spec, "images");
     // A NaN or a pixel outside [0,1] would silently break the epsilon-ball guarantees.
-    {
+    if (!eightBit) {
       const float* pixels = images.data_ptr<float>();
       for (int64_t i = 0; i < images.numel(); ++i) {
         if (!(pixels[i] >= 0.0f && pixels[i] <= 1.0f)) {

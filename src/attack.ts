@@ -2,6 +2,7 @@
  * The attack API: batched, native, gradients with respect to the input only. Every adversarial image is in
  * [0,1] and within eps of its original (up to float rounding, 1e-6).
  */
+import { checkDatasetMatch, DataDescription } from './dataset-match';
 import { invalidArgument } from './errors';
 import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
@@ -82,6 +83,8 @@ export interface AttackCallOptions extends AttackOptions, FastPathOptions {
   logitBias?: number[];
   seed?: number;
   onProgress?: ProgressCallback;
+  /** Attack data of another dataset, class names or input shape than the model was trained on (refused by default). */
+  allowDatasetMismatch?: boolean;
 }
 
 /** `precision` and `memoryFormat` say what the attack ran with ('auto' resolved). */
@@ -94,6 +97,12 @@ export interface AttackResult extends FastPathUsed {
   successRate: number;
   /** 'autoattack' only: what ran and how each example fell. */
   ensemble?: EnsembleReport;
+}
+
+/** A dataset as attack takes it: 8-bit images (e.g. an ImageDataset) or floats in [0,1], NCHW, with labels. */
+export interface AttackData extends DataDescription {
+  images: Uint8Array | Float32Array;
+  labels: Int32Array;
 }
 
 export interface EnsembleReport {
@@ -149,7 +158,7 @@ export function stageNames(brokenBy: Int32Array, attacksRun: readonly EnsembleSt
 }
 
 /** Keys of a call's options that are not attack options (they steer the call). */
-const CALL_ONLY_KEYS = new Set(['targets', 'batchSize', 'logitBias', 'seed', 'onProgress', 'precision', 'memoryFormat']);
+const CALL_ONLY_KEYS = new Set(['targets', 'batchSize', 'logitBias', 'seed', 'onProgress', 'precision', 'memoryFormat', 'allowDatasetMismatch']);
 
 /**
  * Converts public options into the addon's attack description. Every key is passed on (unknown ones too), so
@@ -211,14 +220,26 @@ function round(value: number): number {
   return Number(value.toPrecision(4));
 }
 
+/**
+ * Attacks a batch of images: a dataset (its uint8 images are scaled to [0,1] natively), or float images in [0,1]
+ * with their labels.
+ */
+export async function attack(model: Model, data: AttackData, options: AttackCallOptions): Promise<AttackResult>;
+export async function attack(model: Model, images: Float32Array | Uint8Array, labels: Int32Array, options: AttackCallOptions): Promise<AttackResult>;
 export async function attack(
   model: Model,
-  images: Float32Array,
-  labels: Int32Array,
-  options: AttackCallOptions,
+  first: AttackData | Float32Array | Uint8Array,
+  second: Int32Array | AttackCallOptions,
+  third?: AttackCallOptions,
 ): Promise<AttackResult> {
   if (!(model instanceof Model)) throw invalidArgument('attack needs a Model as its first argument (Model.create or Model.load)');
+  // A dataset object, or the arrays themselves (checked natively, by name).
+  const fromDataset = first !== null && typeof first === 'object' && !ArrayBuffer.isView(first) && !Array.isArray(first) && 'images' in first;
+  const data: AttackData = fromDataset ? (first as AttackData) : { images: first as Float32Array, labels: second as Int32Array };
+  const options = (fromDataset ? second : third) as AttackCallOptions;
   if (!options || typeof options !== 'object') throw invalidArgument('attack options must be an object such as { kind: "pgd", eps: 0.1 }');
+  checkDatasetMatch(model, data, options.allowDatasetMismatch);
+  const { images, labels } = data;
   const targeted = options.targets !== undefined;
   const result = await model.native.attack(
     { images, labels, targets: options.targets },

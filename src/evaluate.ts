@@ -6,6 +6,7 @@ import { AttackOptions, describeAttack, EnsembleReport, ensembleStages, stageNam
 import { ImageDataset } from './data/dataset';
 import { nativeData } from './data/native-dataset';
 import { defaultProcessGroup, ProcessGroup } from './distributed/group';
+import { checkDatasetMatch } from './dataset-match';
 import { invalidArgument } from './errors';
 import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
@@ -25,6 +26,8 @@ export interface EvaluateOptions extends FastPathOptions {
    * set by setDefaultProcessGroup, if any.
    */
   processGroup?: ProcessGroup;
+  /** Evaluate data of another dataset, class names or input shape than the model was trained on (refused by default). */
+  allowDatasetMismatch?: boolean;
 }
 
 /** `precision` and `memoryFormat` say what the evaluation ran with ('auto' resolved). */
@@ -62,12 +65,13 @@ function square(flat: Int32Array, classes: number): number[][] {
 
 export async function evaluate(
   model: Model,
-  data: Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle },
+  data: Pick<ImageDataset, 'images' | 'labels'> & Partial<Pick<ImageDataset, 'name' | 'classNames' | 'shape'>> & { native?: NativeDatasetHandle },
   options: EvaluateOptions = {},
 ): Promise<ClassEvaluation> {
   if (!(model instanceof Model)) throw invalidArgument('evaluate needs a Model as its first argument (Model.create or Model.load)');
   if (!data || typeof data !== 'object') throw invalidArgument('evaluate data must be a dataset { images: Uint8Array, labels: Int32Array } (e.g. loadDataset(...))');
   if (options === null || typeof options !== 'object') throw invalidArgument('evaluate options must be an object such as { attack: { kind: "pgd", eps: 0.1 } }');
+  checkDatasetMatch(model, data, options.allowDatasetMismatch);
   const classes = model.numClasses;
   const raw = await model.native.evaluate(
     nativeData(data),

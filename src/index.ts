@@ -1,7 +1,11 @@
 /** classwise-at: the public library API. */
 export { attack, attackDefaults, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
-export type { AttackCallOptions, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
+export type { AttackCallOptions, AttackData, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
 export { evaluate } from './evaluate';
+export { checkDatasetMatch } from './dataset-match';
+export { collapsedClasses, collapsedClassWarnings } from './collapsed-classes';
+export type { CollapsedClass } from './collapsed-classes';
+export type { DataDescription } from './dataset-match';
 export { autoFastPath, describeFastPath, MEMORY_FORMATS, PRECISIONS } from './fast-path';
 export type { FastPathOptions, FastPathUsed, MemoryFormat, Precision } from './fast-path';
 export { orderingWarnings, randomnessWarning } from './attack-checks';

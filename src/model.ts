@@ -31,6 +31,12 @@ export interface CreateModelOptions extends ModelConfig {
 }
 
 export class Model {
+  /**
+   * The dataset the model was trained on, from a checkpoint's run settings (Model.load); evaluate and attack
+   * refuse data of another dataset unless told allowDatasetMismatch.
+   */
+  dataset?: string;
+
   private constructor(
     readonly config: ModelConfig,
     /** @internal The addon's handle; not part of the public API. */
@@ -127,6 +133,8 @@ export class Model {
       if (error instanceof ClasswiseError && error.code === 'ERR_NON_FINITE') throw new ClasswiseError(error.code, `${filePath}: ${error.message}`);
       throw error;
     }
+    const run = checkpoint.meta.config.run as { dataset?: unknown } | undefined;
+    if (typeof run?.dataset === 'string') model.dataset = run.dataset;
     return { model, meta: checkpoint.meta };
   }
 

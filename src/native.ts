@@ -177,7 +177,7 @@ export interface NativeModel {
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
   attack(
-    data: { images: Float32Array; labels: Int32Array; targets?: Int32Array },
+    data: { images: Float32Array | Uint8Array; labels: Int32Array; targets?: Int32Array },
     options: FastPathOptions & { attack: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array },
     onProgress?: ProgressCallback,
   ): Promise<FastPathUsed & { adversarial: Float32Array; predictions: Int32Array; brokenBy?: Int32Array }>;

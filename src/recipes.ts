@@ -1,5 +1,5 @@
 /**
- * Per-dataset defaults. The community recipe (../shared/CONTEXT.md "Usual settings") is recorded beside
+ * Per-dataset defaults. The community recipe (docs/study.md; the usual settings of the literature) is recorded beside
  * the quick settings the CLI uses by default so that a first run ends in minutes on 2 cores; every value is
  * a CLI option, and the run prints which ones are ours.
  */

@@ -23,7 +23,7 @@ const labels = (n: number) => new Int32Array(n);
 describe('attack() arguments', () => {
   test.each([
     ['an Array instead of a Float32Array', () => attack(model, [0.5] as unknown as Float32Array, labels(1), { kind: 'pgd', eps: 0.1 }), 'ERR_INVALID_ARGUMENT', 'images must be a Float32Array, got an Array'],
-    ['a Uint8Array of images', () => attack(model, new Uint8Array(PIXELS) as unknown as Float32Array, labels(1), { kind: 'pgd', eps: 0.1 }), 'ERR_INVALID_ARGUMENT', 'images must be a Float32Array, got a typed array of another element type'],
+    ['a Float64Array of images', () => attack(model, new Float64Array(PIXELS) as unknown as Float32Array, labels(1), { kind: 'pgd', eps: 0.1 }), 'ERR_INVALID_ARGUMENT', 'images must be a Float32Array, got a typed array of another element type'],
     ['a length that is not whole images', () => attack(model, new Float32Array(PIXELS + 3), labels(1), { kind: 'pgd', eps: 0.1 }), 'ERR_SHAPE_MISMATCH', 'images has 787 values, not a multiple of channels*height*width = 1*28*28 = 784'],
     ['fewer labels than images', () => attack(model, images(2), labels(1), { kind: 'pgd', eps: 0.1 }), 'ERR_SHAPE_MISMATCH', 'labels has 1 entries but there are 2 images'],
     ['a label outside the classes', () => attack(model, images(1), Int32Array.of(10), { kind: 'pgd', eps: 0.1 }), 'ERR_OUT_OF_RANGE', 'labels[0] is 10, outside [0, 10) (the model has 10 classes)'],

@@ -14,6 +14,9 @@ import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
+import { collapsedClassWarnings } from '../collapsed-classes';
+import { checkDatasetMatch } from '../dataset-match';
+import { cpuLoadNote } from './cpu-load';
 import { fastPathHeader } from './fast-path-header';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
@@ -46,6 +49,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
     .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
     .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
+    .option('--allow-dataset-mismatch', 'evaluate on another dataset (class names, input shape) than the checkpoint was trained on, deliberately', false)
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .option('--force', '--json may replace an existing file that is not an evaluation result', false)
     .action(async (options) => {
@@ -78,24 +82,28 @@ export function evaluateCommand(): Command {
         model = Model.loadTorchScript(options.model, { inputShape: test.shape, classNames: test.classNames, device });
         log(`TorchScript model ${options.model}: ${model.numClasses} classes, input ${test.shape.join('x')}, device ${model.info.device}`);
       }
+      checkDatasetMatch(model, test, options.allowDatasetMismatch, '--allow-dataset-mismatch');
       const eps: number = options.eps ?? run.eps ?? RECIPES[dataset as 'mnist']?.eps ?? 0.1;
       if (options.norm === 'linf' && eps > 1) {
-        throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (for 8/255 pass 0.0314)`);
+        throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (e.g. --eps 8/255)`);
       }
       const attack = attackFromOptions(options, eps);
       log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, options.precision, options.memoryFormat));
+      const busy = model.info.device === 'cpu' ? cpuLoadNote(nativeAddon().runtimeInfo().threads) : undefined;
+      if (busy) log(busy);
       const bar = ranks.leads ? new ProgressLine('evaluate') : undefined;
       const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
       if (logitBias) log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
       const parallel = ranks.describe();
       if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
       const result = await evaluate(model, test, {
-        attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision: options.precision, memoryFormat: options.memoryFormat,
+        allowDatasetMismatch: options.allowDatasetMismatch, attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision: options.precision, memoryFormat: options.memoryFormat,
         processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)),
       });
       bar?.stop();
       if (!ranks.leads) return;
       console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s, ${result.precision}, ${result.memoryFormat})`, attackLabel: result.attackLabel }));
+      for (const warning of collapsedClassWarnings(result.classNames, result.cleanConfusion)) console.log(`warning: ${warning}`);
       if (result.ensemble) {
         const { attacksRun, attacksMissing, nonStandard, standard, brokenPerClass } = result.ensemble;
         const why = [...(attacksMissing.length ? [`missing: ${attacksMissing.join(', ')}`] : []), ...nonStandard];

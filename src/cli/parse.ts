@@ -1,11 +1,14 @@
 /** Option parsers: each rejects a bad value with one line naming the value and what is accepted. */
 import { InvalidArgumentError } from 'commander';
 
+import { parseFraction } from '../train/mitigation';
+
+/** A number in [min, max]; a fraction such as 8/255 is accepted wherever a number is. */
 export function parseNumberIn(min: number, max: number, hint = '') {
   return (text: string): number => {
-    const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`expected a number in [${min}, ${max}]${hint}`);
+    const value = parseFraction(text);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected a number in [${min}, ${max}] or a fraction such as 8/255${hint}`);
     }
     return value;
   };

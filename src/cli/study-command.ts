@@ -51,6 +51,7 @@ interface StudyCliOptions {
   after?: string;
   logitBias?: string;
   skip?: string;
+  quick?: boolean;
   batchSize: number;
   seed: number;
   device: DeviceName;
@@ -295,6 +296,38 @@ function studyOptions(command: Command): Command {
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)));
 }
 
+/** `study all --quick`: fewer test images, seeds, attacks and temperatures, and a one-epoch retraining for the removal. */
+export const QUICK_STUDY = {
+  perClass: 50,
+  seeds: 1,
+  attacks: 'fgsm,pgd@10',
+  temperatures: '2,10',
+  retrainPerClass: 100,
+  retrainEpochs: 1,
+} as const;
+
+const QUICK_FLAGS: Record<keyof typeof QUICK_STUDY, string> = {
+  perClass: '--per-class', seeds: '--seeds', attacks: '--attacks', temperatures: '--temperatures', retrainPerClass: '--retrain-per-class', retrainEpochs: '--retrain-epochs',
+};
+
+export function describeQuickPreset(): string {
+  return (Object.keys(QUICK_STUDY) as (keyof typeof QUICK_STUDY)[]).map((key) => `${QUICK_FLAGS[key]} ${QUICK_STUDY[key]}`).join(' ');
+}
+
+/** Fills every preset setting the command line did not give, and prints the preset. */
+function applyQuickPreset(options: StudyCliOptions, command: Command): void {
+  const given: string[] = [];
+  for (const key of Object.keys(QUICK_STUDY) as (keyof typeof QUICK_STUDY)[]) {
+    const source = command.getOptionValueSource(key);
+    if (source === 'cli' || source === 'env') {
+      given.push(QUICK_FLAGS[key]);
+      continue;
+    }
+    (options as unknown as Record<string, unknown>)[key] = QUICK_STUDY[key];
+  }
+  log(`quick preset: ${describeQuickPreset()}${given.length ? ` (given instead: ${given.join(', ')})` : ''}`);
+}
+
 const DESCRIPTIONS: Record<Experiment, string> = {
   epochs: '1. per-class robust and clean accuracy at every epoch, best-to-worst band, interval histogram',
   confusion: '2. adversarial confusion, top targets per class, per-example target sets over attacks and seeds',
@@ -312,13 +345,17 @@ export function studyCommand(): Command {
   }
   command.addCommand(
     studyOptions(new Command('all').description('every experiment into one report (mitigation when --after or --logit-bias is given)'))
-      .action((options: StudyCliOptions) => {
-        const skip = new Set(list(options.skip));
-        const chosen = EXPERIMENTS.filter((e) => !skip.has(e))
+      .action((options: StudyCliOptions, all: Command) => {
+        const skip = list(options.skip);
+        const unknown = skip.filter((name) => !(EXPERIMENTS as readonly string[]).includes(name));
+        if (unknown.length > 0) throw studyError(`--skip: unknown experiment ${unknown.map((name) => `"${name}"`).join(', ')}; accepted: ${EXPERIMENTS.join(', ')}`, 'ERR_INVALID_ARGUMENT');
+        if (options.quick) applyQuickPreset(options, all);
+        const chosen = EXPERIMENTS.filter((e) => !skip.includes(e))
           .filter((e) => e !== 'mitigation' || options.after || options.logitBias);
         return runStudy(chosen, options);
       })
-      .option('--skip <list>', `experiments to leave out: ${EXPERIMENTS.join(', ')}`),
+      .option('--skip <list>', `experiments to leave out: ${EXPERIMENTS.join(', ')}`)
+      .option('--quick', `a preset of small settings (about a minute on 2 cores for the default run): ${describeQuickPreset()}; options given beside it win`, false),
   );
   command.addCommand(fairnessCommand());
   command.addCommand(

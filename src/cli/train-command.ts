@@ -13,7 +13,11 @@ import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS, selectionScore } from '../train/fairness';
 import { TRAIN_METHODS } from '../train/trainer';
 import { ClasswiseError } from '../errors';
+import { collapsedClassWarnings } from '../collapsed-classes';
+import { cpuLoadNote } from './cpu-load';
 import { fastPathHeader } from './fast-path-header';
+import { closingLines } from './first-run';
+import { describeQuickPreset, studyCommand } from './study-command';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
 import { addRankOptions, joinRanks } from './ranks';
@@ -45,7 +49,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--select-rule <rule>', 'score that chooses it: robust (overall robust accuracy) or robust+worst (plus the worst class\'s, as CFA)').argParser(parseChoice(SELECT_RULES)))
     .option('--init-from <run-or-checkpoint>', 'start from these weights: a run folder (its best checkpoint, else its last) or a .safetensors file (FRL and FAAL fine-tune a robust model)')
     .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
-    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1]; 8/255 = 0.0314)')))
+    .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1])')))
     .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
     .addOption(new Option('--train-step-size <s>', 'training attack step (default: 2.5*eps/steps for pgd, 1.25*eps for fgsm-rs)').argParser(parseNumberIn(0, 1)))
     .addOption(new Option('--eval-steps <n>', 'PGD steps of the evaluation attack (default: 20 fashion-mnist and 32x32/96x96 datasets, 40 mnist, 10 imagenet)').argParser(parseInteger(1, 10000)))
@@ -66,6 +70,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
+    .addOption(new Option('--study <preset>', `after training, study the run: "quick" is \`study all --quick\` (${describeQuickPreset()}), then the report's reading and the next commands (npm start)`).argParser(parseChoice(['quick'] as const)))
     .action(async (options) => {
       if (options.dataThreads !== undefined) setDataThreads(options.dataThreads);
       const dataset = options.dataset as DatasetName;
@@ -160,6 +165,8 @@ export function trainCommand(): Command {
             }
             const parallel = ranks.describe();
             if (parallel) console.log(`${parallel}; global batch ${config.batchSize}, ${config.batchSize / ranks.group!.worldSize} per rank`);
+            const busy = cpuLoadNote(runtime.threads);
+            if (busy && model.device === 'cpu') console.log(busy);
             console.log(`run folder: ${out}${startEpoch > 0 ? ` (resuming after epoch ${startEpoch})` : ''}`);
           },
           progress: (epoch, progress) => {
@@ -181,6 +188,7 @@ export function trainCommand(): Command {
               `${perEpoch.toFixed(1)} s per epoch, expected finish ${finish.toISOString().replace('T', ' ').slice(0, 19)} UTC (${config.epochs - record.epoch === 1 ? "1 epoch" : `${config.epochs - record.epoch} epochs`} left)`);
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
+            for (const warning of collapsedClassWarnings(evaluation.classNames, evaluation.cleanConfusion)) console.log(`warning: ${warning}`);
             if (config.selectOn) {
               // The score that chose best.safetensors, on the split that chose it.
               const score = selectionScore(config.selectRule ?? 'robust', config.selectOn === 'validation' ? record.validation! : evaluation);
@@ -199,6 +207,12 @@ export function trainCommand(): Command {
       });
       const chosenBy = config.selectOn ? `best ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split' : 'test subset'}` : 'best robust accuracy';
       if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (${chosenBy})`);
+      if (options.study === 'quick' && ranks.leads && !ranks.group) {
+        const args = ['all', '--quick', '--run', out, '--device', String(options.device), ...(options.threads ? ['--threads', String(options.threads)] : [])];
+        console.log(`\nstudy: node dist/cli/main.js study ${args.join(' ')}`);
+        await studyCommand().parseAsync(args, { from: 'user' });
+        for (const line of closingLines(out)) console.log(line);
+      }
     });
 }
 

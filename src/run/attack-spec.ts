@@ -11,11 +11,23 @@ const SPEC = /^([a-z][a-z0-9-]*)(?:@(\d+))?(?:x(\d+))?$/;
 export const ATTACK_SPEC_HELP = 'KIND[@STEPS][xRESTARTS], e.g. fgsm, pgd@20, pgd@100x5';
 
 /**
+ * The spellings people write for "pgd@20" (the tables' "PGD-20", "pgd-20", "pgd20", "pgd_20") in the one form:
+ * lower case, and a trailing step count after a kind joined by "@". Kinds whose name ends in digits do not exist,
+ * so "apgd-ce-100" is "apgd-ce@100" and "apgd-ce" stays as it is.
+ */
+export function normalizeAttackSpec(text: string): string {
+  const lower = String(text).trim().toLowerCase();
+  if (SPEC.exec(lower) && !/\d$/.test(lower.split(/[@x]/)[0])) return lower;
+  const joined = /^([a-z][a-z-]*?[a-z])[-_ ]?(\d+)((?:x\d+)?)$/.exec(lower);
+  return joined ? `${joined[1]}@${joined[2]}${joined[3]}` : lower;
+}
+
+/**
  * Parses one attack; `fields` (eps and any other option) complete it. `option` names where the text came from
  * (e.g. "--attack") in errors.
  */
 export function parseAttackSpec(text: string, fields: Omit<AttackOptions, 'kind'>, option = 'attack'): AttackOptions {
-  const match = SPEC.exec(String(text).trim());
+  const match = SPEC.exec(normalizeAttackSpec(text));
   if (!match) throw invalidArgument(`${option} "${text}" is not ${ATTACK_SPEC_HELP}`);
   const [, kind, steps, restarts] = match;
   if (!(ATTACK_KINDS as readonly string[]).includes(kind)) {

@@ -62,7 +62,7 @@ export function prepareRunFolder(out: string, option = '--out'): void {
 export function readMetrics(runDir: string): EpochMetrics[] {
   const file = path.join(runDir, METRICS_FILE);
   if (!fs.existsSync(file)) {
-    throw new ClasswiseError('ERR_RUN_MISSING', `${file} not found: pass --run with a run folder written by \`classwise-at train --out DIR\``);
+    throw new ClasswiseError('ERR_RUN_MISSING', `${file} not found: pass --run with a run folder written by \`classwise-at train --out DIR\`; ${runsHint(runDir)}`);
   }
   const refuse = (why: string) => new ClasswiseError('ERR_RUN_CORRUPT', `${file}: ${why}; the file was edited or two runs wrote it: restore it, or train again into a new --out`);
   const text = fs.readFileSync(file, 'utf8');
@@ -122,12 +122,31 @@ export function trimMetrics(metricsPath: string, keepEpochs: number): void {
  * The checkpoint file a target names: a .safetensors file as given, or a run folder's last or best checkpoint.
  */
 export function checkpointPath(target: string, choice: CheckpointChoice = 'last'): string {
-  if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) return target;
+  if (!fs.existsSync(target)) throw new ClasswiseError('ERR_CHECKPOINT_MISSING', `${target} does not exist; ${runsHint(target)}`);
+  if (!fs.statSync(target).isDirectory()) return target;
   const file = path.join(target, choice === 'best' ? BEST_CHECKPOINT_FILE : CHECKPOINT_FILE);
   if (choice === 'best' && !fs.existsSync(file)) {
     throw new ClasswiseError('ERR_CHECKPOINT_MISSING', `${file} not found: the run has no best checkpoint (runs written before best.safetensors existed, or with no finished epoch); use the last one`);
   }
   return file;
+}
+
+/** Run folders (holding a checkpoint) in `folder`, sorted, as paths. */
+export function runFolders(folder: string): string[] {
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) return [];
+  return fs.readdirSync(folder)
+    .map((name) => path.join(folder, name))
+    .filter((candidate) => fs.existsSync(path.join(candidate, CHECKPOINT_FILE)))
+    .sort();
+}
+
+/** The runs that do exist beside a path that does not (and in runs/), for the message that refuses it. */
+export function runsHint(target: string): string {
+  const places = [...new Set([path.dirname(target), 'runs'])];
+  const found = [...new Set(places.flatMap(runFolders))];
+  if (found.length === 0) return `no run folders in ${places.join(' or ')}; train one with \`npm start\` or \`classwise-at train --out DIR\``;
+  const shown = found.slice(0, 8);
+  return `runs that exist: ${shown.join(', ')}${found.length > shown.length ? `, ... (${found.length} in all)` : ''}`;
 }
 
 /** A file an option will write: refused up front when it names a folder or its folder is missing or a file. */

@@ -3,6 +3,7 @@
  * "After" is any model: another run trained with a mitigation setting, or this model with a per-class
  * logit bias at inference (the addon adds it to the logits of any architecture, so the attack sees it too).
  */
+import { classIndexByName } from '../train/mitigation';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
@@ -40,7 +41,7 @@ export function parseLogitBias(text: string, classNames: string[]): number[] {
     const at = part.lastIndexOf('=');
     const name = part.slice(0, at).trim();
     const value = Number(part.slice(at + 1));
-    const k = /^\d+$/.test(name) ? Number(name) : classNames.indexOf(name);
+    const k = /^\d+$/.test(name) ? Number(name) : classIndexByName(classNames, name);
     if (at < 0 || !Number.isFinite(value) || k < 0 || k >= classNames.length) {
       throw studyError(`--logit-bias "${part}" is not CLASS=VALUE with a class of this model (${classNames.join(', ')})`, 'ERR_INVALID_ARGUMENT');
     }

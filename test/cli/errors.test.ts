@@ -4,7 +4,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { loadCheckpoint, Model, saveCheckpoint } from '../../src';
+import { FASHION_MNIST_CLASSES, loadCheckpoint, Model, saveCheckpoint } from '../../src';
 
 const root = path.resolve(__dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-errors-'));
@@ -19,7 +19,8 @@ function cli(args: string[]) {
 }
 
 beforeAll(async () => {
-  const model = Model.create({ architecture: 'smallcnn', inputShape: [1, 28, 28], classNames: Array.from({ length: 10 }, (_, k) => String(k)), mean: [0.3], std: [0.35], device: 'cpu' });
+  // Fashion-MNIST's classes: a bare checkpoint is evaluated on Fashion-MNIST, and other class names are refused.
+  const model = Model.create({ architecture: 'smallcnn', inputShape: [1, 28, 28], classNames: [...FASHION_MNIST_CLASSES], mean: [0.3], std: [0.35], device: 'cpu' });
   await model.save(checkpoint);
   const saved = loadCheckpoint(checkpoint);
   const weight = saved.tensors['classifier.fc3.weight'];
