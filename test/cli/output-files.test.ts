@@ -4,7 +4,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { Model } from '../../src';
+import { FASHION_MNIST_CLASSES, Model } from '../../src';
 
 const root = path.resolve(__dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'output-files-'));
@@ -20,7 +20,7 @@ function cli(args: string[]) {
 
 beforeAll(async () => {
   fs.mkdirSync(run);
-  const model = Model.create({ architecture: 'smallcnn', inputShape: [1, 28, 28], classNames: Array.from({ length: 10 }, (_, k) => String(k)), mean: [0.3], std: [0.35], device: 'cpu' });
+  const model = Model.create({ architecture: 'smallcnn', inputShape: [1, 28, 28], classNames: [...FASHION_MNIST_CLASSES], mean: [0.3], std: [0.35], device: 'cpu' });
   await model.save(checkpoint);
   fs.writeFileSync(metrics, '{"epoch":1}\n');
 });
