@@ -13,7 +13,7 @@ import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, writableFile } from '../run';
-import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
+import { AUTOATTACK_FP32_NOTE, autoAttackPrecision, MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { fastPathHeader } from './fast-path-header';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
@@ -44,8 +44,8 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of the attack noise and subset').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
-    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
-    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('auto').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('auto').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .action(async (options) => {
       if (!options.checkpoint === !options.model) {
@@ -80,14 +80,16 @@ export function evaluateCommand(): Command {
         throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (for 8/255 pass 0.0314)`);
       }
       const attack = attackFromOptions(options, eps);
-      log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, options.precision, options.memoryFormat));
+      const precision = attack?.kind === 'autoattack' ? autoAttackPrecision(options.precision) : options.precision;
+      log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, precision, options.memoryFormat));
+      if (precision !== options.precision) log(`note: ${AUTOATTACK_FP32_NOTE}`);
       const bar = ranks.leads ? new ProgressLine('evaluate') : undefined;
       const logitBias = options.logitBias ? parseClassValues(options.logitBias, model.config.classNames, 0, '--logit-bias', [-1e6, 1e6]) : undefined;
       if (logitBias) log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
       const parallel = ranks.describe();
       if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
       const result = await evaluate(model, test, {
-        attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision: options.precision, memoryFormat: options.memoryFormat,
+        attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision, memoryFormat: options.memoryFormat,
         processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)),
       });
       bar?.stop();

@@ -7,7 +7,8 @@ import { DATASET_NAMES, DatasetName } from '../data/index';
 import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, classRows, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
+import { formatPercent, summarizeClasses } from '../report/class-table';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { TRAIN_METHODS } from '../train/trainer';
 import { fastPathHeader } from './fast-path-header';
@@ -51,8 +52,8 @@ export function trainCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of initialisation, shuffling and attacks').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
-    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
-    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('auto').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('auto').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .action(async (options) => {
@@ -155,8 +156,8 @@ export function trainCommand(): Command {
             if (record.classWeights) console.log(`class weights this epoch: ${record.classWeights.map((w) => w.toFixed(2)).join(' ')}`);
             console.log(table);
             console.log(best.isBest
-              ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
-              : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+              ? `best epoch so far: ${best.epoch} (mean robust ${formatPercent(best.robust)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+              : `best epoch so far: ${best.epoch} (mean robust ${formatPercent(best.robust)}%); this epoch: ${formatPercent(summarizeClasses(classRows(evaluation)).meanRobust)}%`);
           },
           message: (text) => console.log(text),
         }),

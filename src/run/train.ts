@@ -27,7 +27,7 @@ import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, 
 export interface RunReporter {
   start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
   progress?(epoch: number, progress: NativeProgress): void;
-  /** `best`: the best epoch so far by robust accuracy on the evaluation subset (this one when isBest). */
+  /** `best`: the best epoch so far by mean robust accuracy over classes on the evaluation subset (this one when isBest). */
   epochEnd?(record: EpochRecord, table: string, best: { epoch: number; robust: number; isBest: boolean }): void;
   message?(text: string): void;
 }
@@ -91,12 +91,15 @@ export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epo
   };
 }
 
-/** The best epoch among the finished ones in metrics.jsonl (resume continues the comparison). */
+/**
+ * The best epoch among the finished ones in metrics.jsonl (resume continues the comparison), by the mean robust
+ * accuracy over classes: the same mean, rounded the same way, as the per-class table's "mean" line.
+ */
 function bestSoFar(out: string, epochs: number): { epoch: number; robust: number } | undefined {
   if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
   let best: { epoch: number; robust: number } | undefined;
   for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
-    const robust = line.overallRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    const robust = line.meanRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
     if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
   }
   return best;
@@ -187,7 +190,7 @@ export async function runTraining(config: RunConfig, options: RunOptions): Promi
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
-        const robust = record.evaluation!.overall.robust;
+        const robust = summarizeClasses(classRows(record.evaluation!)).meanRobust;
         const isBest = !best || robust > best.robust;
         if (isBest) best = { epoch: record.epoch, robust };
         const meta = { epoch: record.epoch, seed: config.seed, config: { run: config, ...(group ? { ranks: group.worldSize } : {}) } };
