@@ -84,7 +84,11 @@ test('a tiny MNIST run prints per-class tables, writes metrics and a checkpoint,
   // The run folder itself, with --best, evaluates best.safetensors: the epoch metrics.jsonl marks as best.
   const best = metrics[1].bestEpoch;
   expect(metrics.map((m) => m.isBestEpoch)).toEqual([true, best === 2]);
-  expect(trained.stdout).toContain(`best epoch so far: ${best} (robust `);
+  expect(trained.stdout).toContain(`best epoch so far: ${best} (mean robust `);
+  // One rounding of the mean: the best-epoch line repeats the table's "mean: ... robust" figure of that epoch.
+  const tableMeans = [...trained.stdout.matchAll(/^mean: clean [\d.]+%  robust ([\d.]+)%$/gm)].map((m) => m[1]);
+  const bestMean = /best epoch so far: \d+ \(mean robust ([\d.]+)%\)/.exec(trained.stdout)![1];
+  expect(tableMeans).toContain(bestMean);
   const fromBest = run(['dist/cli/main.js', 'evaluate', '--checkpoint', out, '--best', '--attack', 'fgsm', '--per-class', '10']);
   expect(fromBest.status).toBe(0);
   expect(fromBest.stdout).toContain(`checkpoint ${path.join(out, 'best.safetensors')}: smallcnn, epoch ${best}`);

@@ -233,7 +233,7 @@ async function runStudy(experiments: Experiment[], options: StudyCliOptions): Pr
 function studyOptions(command: Command): Command {
   return addRankOptions(command)
     .requiredOption('--run <dir>', 'run folder written by train (metrics.jsonl, checkpoint.safetensors), or a checkpoint file')
-    .option('--best', 'with a run folder: study its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
+    .option('--best', 'with a run folder: study its best.safetensors (highest mean robust accuracy) instead of the last checkpoint', false)
     .option('--out <dir>', 'report folder (default: <run>/study-<experiment>)')
     .addOption(new Option('--per-class <n|all>', 'test examples per class (default: the run\'s evaluation subset)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the run\'s eps)').argParser(parseNumberIn(0, 1e6)))

@@ -162,7 +162,7 @@ export function trainCommand(): Command {
           message: (text) => console.log(text),
         }),
       });
-      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best robust accuracy)`);
+      if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (best mean robust accuracy)`);
     });
 }
 

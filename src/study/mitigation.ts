@@ -94,13 +94,14 @@ export function mitigationSection(study: MitigationStudy): ReportSection {
   const worstAfter = after.worst.classIndex;
   const deltas = names.map((name, k) => ({ name, k, robust: after.robust[k] - before.robust[k], clean: after.clean[k] - before.clean[k] }));
   const byDelta = [...deltas].sort((a, b) => a.robust - b.robust);
+  const listed = (entries: typeof deltas) => (entries.length ? entries.map((d) => `${d.name} ${signed(d.robust)}`).join(', ') : 'none');
   const moved = worstAfter === worstBefore
     ? `${names[worstBefore]} stays the worst class: ${percent(before.worst.robust)} -> ${percent(after.robust[worstBefore])} (${signed(after.robust[worstBefore] - before.worst.robust)})`
     : `the worst class moved from ${names[worstBefore]} (${percent(before.worst.robust)} -> ${percent(after.robust[worstBefore])}, ${signed(after.robust[worstBefore] - before.robust[worstBefore])}) ` +
       `to ${names[worstAfter]} (${percent(before.robust[worstAfter])} -> ${percent(after.worst.robust)}, ${signed(after.worst.robust - before.robust[worstAfter])})`;
   const findings = [
     `${moved}; worst-class robust accuracy ${percent(before.worst.robust)} -> ${percent(after.worst.robust)} (${signed(after.worst.robust - before.worst.robust)}).`,
-    `per-class robust change: largest gains ${byDelta.slice(-3).reverse().map((d) => `${d.name} ${signed(d.robust)}`).join(', ')}; largest losses ${byDelta.slice(0, 3).map((d) => `${d.name} ${signed(d.robust)}`).join(', ')}.`,
+    `per-class robust change: largest gains ${listed(byDelta.filter((d) => d.robust > 0).slice(-3).reverse())}; largest losses ${listed(byDelta.filter((d) => d.robust < 0).slice(0, 3))}.`,
     `mean robust ${percent(before.meanRobust)} -> ${percent(after.meanRobust)}; mean clean ${percent(before.meanClean)} -> ${percent(after.meanClean)}.`,
   ];
   const share = (value: number, k: number) => (counts ? percentWithInterval(value, counts[k]) : { value: percentValue(value) });
