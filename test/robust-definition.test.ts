@@ -7,8 +7,8 @@ import { attack, AttackOptions, evaluate, loadMnistSample, Model, takeFirst, tak
 import { asFloatImages, mnistModel } from './helpers/mnist-model';
 
 let model: Model;
-const test = takeFirst(loadMnistSample('test'), 300);
-const images = asFloatImages(test);
+const digits = takeFirst(loadMnistSample('test'), 300);
+const images = asFloatImages(digits);
 
 // A large ball and barely any steps: the result is close to the random start, which lands anywhere.
 const EPS = 0.3;
@@ -33,23 +33,23 @@ beforeAll(async () => {
 
 describe('robust accuracy counts only examples correct both clean and under attack', () => {
   it('the model is one where random starts land correctly: PGD turns some clean mistakes right', async () => {
-    const clean = await evaluate(model, test);
-    const attacked = await attack(model, images, test.labels, { ...ATTACKS.pgd, seed: 1 });
+    const clean = await evaluate(model, digits);
+    const attacked = await attack(model, images, digits.labels, { ...ATTACKS.pgd, seed: 1 });
     let madeRight = 0;
-    for (let i = 0; i < test.count; i++) if (clean.cleanPredictions[i] !== test.labels[i] && attacked.predictions[i] === test.labels[i]) madeRight++;
+    for (let i = 0; i < digits.count; i++) if (clean.cleanPredictions[i] !== digits.labels[i] && attacked.predictions[i] === digits.labels[i]) madeRight++;
     expect(madeRight).toBeGreaterThan(0);
   });
 
   test.each(Object.keys(ATTACKS))('%s: per class robust <= clean; a clean mistake stays a mistake', async (kind) => {
-    const result = await evaluate(model, test, { attack: ATTACKS[kind], seed: 1 });
+    const result = await evaluate(model, digits, { attack: ATTACKS[kind], seed: 1 });
     result.classNames.forEach((_, k) => expect(result.robustAccuracy[k]).toBeLessThanOrEqual(result.cleanAccuracy[k]));
-    for (let i = 0; i < test.count; i++) {
-      if (result.cleanPredictions[i] !== test.labels[i]) expect(result.adversarialPredictions[i]).toBe(result.cleanPredictions[i]);
+    for (let i = 0; i < digits.count; i++) {
+      if (result.cleanPredictions[i] !== digits.labels[i]) expect(result.adversarialPredictions[i]).toBe(result.cleanPredictions[i]);
     }
     // The confusion matrices agree with the per-example predictions.
     const diagonal = result.adversarialConfusion.reduce((sum, row, k) => sum + row[k], 0);
     let robust = 0;
-    for (let i = 0; i < test.count; i++) robust += result.adversarialPredictions[i] === test.labels[i] ? 1 : 0;
+    for (let i = 0; i < digits.count; i++) robust += result.adversarialPredictions[i] === digits.labels[i] ? 1 : 0;
     expect(diagonal).toBe(robust);
   });
 });
