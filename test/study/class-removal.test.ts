@@ -43,7 +43,7 @@ test('warns when a set is under 20 examples and when the retrained model is more
   const section = classRemovalSection(removalResult());
   expect(section.findings.filter((f) => f.startsWith('warning:'))).toHaveLength(4);
   expect(section.findings).toContain(
-    'after retraining without {Pullover}, under PGD-10: 58.8% [36.0, 78.4] of the selected examples (10/17) have no adversarial example any more, vs 40.0% [11.8, 76.9] of the control (2/5); difference +18.8 [-24.6, 53.2], Fisher\'s exact test p = 0.62.',
+    'after retraining without {Pullover}, under PGD-10: 58.8% [36.0, 78.4] of the selected examples (10/17) have no adversarial example any more, vs 40.0% [11.8, 76.9] of the control (2/5); difference +18.8 [-24.6, +53.2], Fisher\'s exact test p = 0.62.',
   );
   expect(section.description).toContain("the study's test subset (200 test examples per class)");
   expect(section.tables[0].columns).toContain('Fisher p');
@@ -103,4 +103,4 @@ test('on an MNIST model that learned, the three stages run, their numbers agree,
   expect(log[0]).toMatch(/^stage 1\/3 select: reusing /);
   expect(log[1]).toMatch(/^stage 2\/3 retrain: reusing /);
   expect(log.slice(2)).toEqual(['stage 3/3 attack: PGD-3 Linf eps=0.1 step=0.08333 already done', 'stage 3/3 attack: PGD-6 Linf eps=0.1 step=0.04167 x2 restarts already done']);
-});
+}, 900_000);
