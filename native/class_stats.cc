@@ -91,10 +91,14 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
     AttackResult attacked = RunAttack(net, images, labels, targets, config.attack, generator);
 
     torch::NoGradGuard noGrad;
+    // Robust means correct both clean and under attack (RobustBench's and AutoAttack's definition): the clean
+    // point is in the ball, so a clean mistake stays one even where a random start lands in the right class.
+    const torch::Tensor adversarialPredictions =
+        torch::where(cleanPredictions.ne(labels), cleanPredictions, attacked.predictions);
     AccumulateConfusion(stats.cleanConfusion, labels, cleanPredictions);
-    AccumulateConfusion(stats.adversarialConfusion, labels, attacked.predictions);
+    AccumulateConfusion(stats.adversarialConfusion, labels, adversarialPredictions);
     stats.cleanPredictions.slice(0, start, end).copy_(cleanPredictions);
-    stats.adversarialPredictions.slice(0, start, end).copy_(attacked.predictions);
+    stats.adversarialPredictions.slice(0, start, end).copy_(adversarialPredictions);
     if (attacked.brokenBy.defined()) {
       if (!stats.brokenBy.defined()) stats.brokenBy = torch::full({total}, kStageRobust, onDevice(torch::kInt64));
       stats.brokenBy.slice(0, start, end).copy_(attacked.brokenBy);

@@ -248,7 +248,7 @@ export async function attack(
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
-      ...nativeFastPath(options),
+      ...nativeFastPath(options, options.kind),
     },
     options.onProgress,
   );

@@ -37,7 +37,7 @@ export interface ClassEvaluation extends FastPathUsed {
   /** Test examples per class. */
   counts: number[];
   cleanAccuracy: number[];
-  /** Share of ALL examples of the class still classified correctly under attack (not only clean-correct ones). */
+  /** Share of ALL examples of the class classified correctly both clean and under attack, so never above clean. */
   robustAccuracy: number[];
   /** [true][predicted] counts. */
   cleanConfusion: number[][];
@@ -81,7 +81,7 @@ export async function evaluate(
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
       processGroup: (options.processGroup ?? defaultProcessGroup())?.native,
-      ...nativeFastPath(options),
+      ...nativeFastPath(options, options.attack?.kind),
     },
     options.onProgress,
   );

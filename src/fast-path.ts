@@ -16,9 +16,12 @@ export const MEMORY_FORMATS = ['contiguous', 'channels_last', 'auto'] as const;
 export type MemoryFormat = (typeof MEMORY_FORMATS)[number];
 
 export interface FastPathOptions {
-  /** Default 'fp32'. */
+  /**
+   * Default 'auto' (bf16 where the device has fast bf16, else fp32); 'fp32' with memoryFormat 'contiguous' is the
+   * exact reference. AutoAttack runs fp32 under 'auto' (see autoAttackPrecision).
+   */
   precision?: Precision;
-  /** Default 'contiguous'. */
+  /** Default 'auto'. */
   memoryFormat?: MemoryFormat;
 }
 
@@ -28,12 +31,27 @@ export interface FastPathUsed {
   memoryFormat: Exclude<MemoryFormat, 'auto'>;
 }
 
-/** The options as the addon takes them; undefined keys are left out so the addon's defaults apply. */
-export function nativeFastPath(options: FastPathOptions | undefined): FastPathOptions {
-  const out: FastPathOptions = {};
-  if (options?.precision !== undefined) out.precision = options.precision;
-  if (options?.memoryFormat !== undefined) out.memoryFormat = options.memoryFormat;
-  return out;
+/** What the library runs when a call names no precision or memory format: the fast path the device has. */
+export const DEFAULT_FAST_PATH: Required<FastPathOptions> = { precision: 'auto', memoryFormat: 'auto' };
+
+/**
+ * AutoAttack's final numbers are the ones compared across papers, and bf16 gradients change an attack's strength:
+ * under 'auto' (or no precision) an AutoAttack runs fp32; an explicit 'bf16' is honoured.
+ */
+export function autoAttackPrecision(precision: Precision | undefined): Precision {
+  return precision === undefined || precision === 'auto' ? 'fp32' : precision;
+}
+
+/** Why a call runs fp32 although it asked for 'auto' (undefined when it does not), for run headers. */
+export const AUTOATTACK_FP32_NOTE = "AutoAttack runs fp32 under 'auto' so its final numbers are the reference ones (--precision bf16 to override)";
+
+/** The options as the addon takes them, the defaults ('auto') filled in; AutoAttack keeps fp32 under 'auto'. */
+export function nativeFastPath(options: FastPathOptions | undefined, attackKind?: string): Required<FastPathOptions> {
+  const precision = options?.precision ?? DEFAULT_FAST_PATH.precision;
+  return {
+    precision: attackKind === 'autoattack' ? autoAttackPrecision(precision) : precision,
+    memoryFormat: options?.memoryFormat ?? DEFAULT_FAST_PATH.memoryFormat,
+  };
 }
 
 /** "bf16, channels_last", for run headers and tables. */

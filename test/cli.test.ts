@@ -53,7 +53,7 @@ test('--help documents every option with its default', () => {
   }
   expect(help).toContain('dataset: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet (default: "fashion-mnist")');
   expect(help).toContain('--epochs <n> epochs (default: 3)');
-  expect(help).toContain('--precision <p> fp32 | bf16 | auto (bf16 where the device has fast bf16: AMX or AVX512-BF16 CPUs, CUDA compute capability 8.0+) (default: "fp32")');
+  expect(help).toContain('--precision <p> fp32 | bf16 | auto (bf16 where the device has fast bf16: AMX or AVX512-BF16 CPUs, CUDA compute capability 8.0+) (default: "auto")');
   expect(help).toContain('training method: standard, pgd, fgsm-rs, trades, mart (default: pgd; fgsm-rs for imagenet)');
   expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)');
 });
@@ -83,7 +83,11 @@ test('a tiny MNIST run prints per-class tables, writes metrics and a checkpoint,
   // The run folder itself, with --best, evaluates best.safetensors: the epoch metrics.jsonl marks as best.
   const best = metrics[1].bestEpoch;
   expect(metrics.map((m) => m.isBestEpoch)).toEqual([true, best === 2]);
-  expect(trained.stdout).toContain(`best epoch so far: ${best} (robust `);
+  expect(trained.stdout).toContain(`best epoch so far: ${best} (mean robust `);
+  // One rounding of the mean: the best-epoch line repeats the table's "mean: ... robust" figure of that epoch.
+  const tableMeans = (trained.stdout.match(/^mean: clean [\d.]+%  robust [\d.]+%$/gm) ?? []).map((line) => /robust ([\d.]+)%$/.exec(line)![1]);
+  const bestMean = /best epoch so far: \d+ \(mean robust ([\d.]+)%\)/.exec(trained.stdout)![1];
+  expect(tableMeans).toContain(bestMean);
   const fromBest = run(['dist/cli/main.js', 'evaluate', '--checkpoint', out, '--best', '--attack', 'fgsm', '--per-class', '10']);
   expect(fromBest.status).toBe(0);
   expect(fromBest.stdout).toContain(`checkpoint ${path.join(out, 'best.safetensors')}: smallcnn, epoch ${best}`);

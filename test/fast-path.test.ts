@@ -50,7 +50,7 @@ describe('bf16 + channels_last attacks', () => {
 
   test('bf16 finds adversarial examples as fp32 does (a strong attack on a standard model)', async () => {
     const model = await standardTrainedMnistModel();
-    const fp32 = await attack(model, images, labels, { kind: 'pgd', eps: 0.2, steps: 10 });
+    const fp32 = await attack(model, images, labels, { kind: 'pgd', eps: 0.2, steps: 10, precision: 'fp32', memoryFormat: 'contiguous' });
     const bf16 = await attack(model, images, labels, { kind: 'pgd', eps: 0.2, steps: 10, precision: 'bf16', memoryFormat: 'channels_last' });
     expect(fp32.precision).toBe('fp32');
     expect(fp32.memoryFormat).toBe('contiguous');
@@ -73,8 +73,8 @@ describe('bf16 + channels_last attacks', () => {
   test('channels_last alone gives the fp32 answer, and leaves the model as it was', async () => {
     const model = await standardTrainedMnistModel();
     const before = await model.state();
-    const contiguous = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 5, seed: 3 });
-    const channelsLast = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 5, seed: 3, memoryFormat: 'channels_last' });
+    const contiguous = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 5, seed: 3, precision: 'fp32', memoryFormat: 'contiguous' });
+    const channelsLast = await attack(model, images, labels, { kind: 'pgd', eps: 0.1, steps: 5, seed: 3, precision: 'fp32', memoryFormat: 'channels_last' });
     expect(channelsLast.precision).toBe('fp32');
     // Same arithmetic, another summation order inside the convolutions: predictions agree on nearly every digit.
     let agree = 0;
@@ -88,7 +88,7 @@ describe('bf16 + channels_last attacks', () => {
   test('evaluation under bf16 reports bf16, and its accuracy stays near fp32', async () => {
     const model = await standardTrainedMnistModel();
     const test64 = takeFirst(loadMnistSample('test'), 64);
-    const fp32 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 5 } });
+    const fp32 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 5 }, precision: 'fp32', memoryFormat: 'contiguous' });
     const bf16 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 5 }, precision: 'bf16', memoryFormat: 'channels_last' });
     expect(fp32.precision).toBe('fp32');
     expect(bf16.precision).toBe('bf16');
@@ -140,7 +140,7 @@ describe('under bf16, decisions are made in fp32 (bf16 finds the adversarial exa
     const model = await standardTrainedMnistModel();
     const test64 = takeFirst(loadMnistSample('test'), 64);
     const bf16 = await evaluate(model, test64, { attack: { kind: 'pgd', eps: 0.1, steps: 3 }, precision: 'bf16', memoryFormat: 'channels_last' });
-    const fp32 = await evaluate(model, test64, { attack: null, memoryFormat: 'channels_last' });
+    const fp32 = await evaluate(model, test64, { attack: null, precision: 'fp32', memoryFormat: 'channels_last' });
     expect(Array.from(bf16.cleanPredictions)).toEqual(Array.from(fp32.cleanPredictions));
   });
 });

@@ -92,6 +92,9 @@ function meanLossPerClass(logits: Float32Array, labels: Int32Array, classes: num
   return sums.map((sum, k) => (counts[k] ? sum / counts[k] : 0));
 }
 
+/** PyTorch's reference runs fp32 on contiguous tensors: the comparison names the exact path (the default is 'auto'). */
+const EXACT = { precision: 'fp32', memoryFormat: 'contiguous' } as const;
+
 function maxRelativeDifference(actual: number[], expected: number[]): number {
   return Math.max(...actual.map((value, k) => Math.abs(value - expected[k]) / Math.max(1e-6, Math.abs(expected[k]))));
 }
@@ -106,7 +109,7 @@ function expectStrictLoad(reference: Reference, architecture: string): void {
 
 /** Our FGSM images and predictions against PyTorch's: the shares that agree. */
 async function compareFgsm(model: Model, images: Float32Array, labels: Int32Array, reference: Reference) {
-  const fgsm = await attack(model, images, labels, { kind: 'fgsm', eps: FGSM_EPS, randomStart: false });
+  const fgsm = await attack(model, images, labels, { kind: 'fgsm', eps: FGSM_EPS, randomStart: false, ...EXACT });
   const theirs = reference.fgsmImages;
   const agreeingPixels = fgsm.adversarial.filter((pixel, i) => Math.abs(pixel - theirs[i]) <= PIXEL_TOLERANCE).length;
   const agreeingPredictions = fgsm.predictions.filter((label, i) => label === reference.fgsmPredictions[i]).length;
@@ -190,7 +193,7 @@ describe('PyTorch reference definitions (scripts/reference/models.py)', () => {
       const checkpoint = path.join(folder, 'smallcnn.safetensors');
       await model.save(checkpoint);
       reference = runReference(checkpoint, testImages, testSet.labels);
-      ours = await evaluate(model, testSet, { attack: null });
+      ours = await evaluate(model, testSet, { attack: null, ...EXACT });
     });
 
     test('loads in PyTorch with strict=True once the optimizer.* tensors are dropped', () => {
@@ -263,7 +266,7 @@ describe('PyTorch reference definitions (scripts/reference/models.py)', () => {
     });
 
     test('predicts the same class for every image and the same mean loss per class', async () => {
-      const ours = await evaluate(model, testSet, { attack: null });
+      const ours = await evaluate(model, testSet, { attack: null, ...EXACT });
       const theirs = meanLossPerClass(reference.cleanLogits, testSet.labels, CLASSES);
 
       expect(new Set(ours.cleanPredictions).size).toBeGreaterThan(1);

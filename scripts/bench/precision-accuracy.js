@@ -22,6 +22,7 @@ const {
   Model, RECIPES, evaluate, loadFashionMnist, loadIntoNative, runConfig, runtimeInfo, setThreads, takePerClass, train,
 } = require('../../dist/index.js');
 const { evalAttack, recipeTrainOptions } = require('../../dist/run/config.js');
+const { shareInterval } = require('../../dist/study/proportions.js');
 
 const { values } = parseArgs({
   options: {
@@ -70,22 +71,33 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function comparison(title, left, right, leftName, rightName) {
   const table = new Table({
-    head: ['class', `clean ${leftName}`, `clean ${rightName}`, 'diff', `PGD-${config.evalSteps} ${leftName}`, `PGD-${config.evalSteps} ${rightName}`, 'diff'],
+    head: ['class', `clean ${leftName}`, `${leftName} 95%`, `clean ${rightName}`, 'diff', 'inside', `PGD-${config.evalSteps} ${leftName}`, `${leftName} 95%`, `PGD-${config.evalSteps} ${rightName}`, 'diff', 'inside'],
     style: { head: [], border: [] },
   });
+  // The right side's share against the 95% Wilson interval of the left side's share (same images, same count).
+  let inside = 0;
+  const against = (share, other, n) => {
+    const interval = shareInterval(share, n);
+    const within = other >= interval.low && other <= interval.high;
+    inside += within ? 1 : 0;
+    return [`[${points(interval.low)}, ${points(interval.high)}]`, within ? 'yes' : 'NO'];
+  };
   left.classNames.forEach((name, k) => {
-    table.push([name, points(left.cleanAccuracy[k]), points(right.cleanAccuracy[k]), signed(right.cleanAccuracy[k] - left.cleanAccuracy[k]),
-      points(left.robustAccuracy[k]), points(right.robustAccuracy[k]), signed(right.robustAccuracy[k] - left.robustAccuracy[k])]);
+    const n = left.counts[k];
+    const [cleanInterval, cleanInside] = against(left.cleanAccuracy[k], right.cleanAccuracy[k], n);
+    const [robustInterval, robustInside] = against(left.robustAccuracy[k], right.robustAccuracy[k], n);
+    table.push([name, points(left.cleanAccuracy[k]), cleanInterval, points(right.cleanAccuracy[k]), signed(right.cleanAccuracy[k] - left.cleanAccuracy[k]), cleanInside,
+      points(left.robustAccuracy[k]), robustInterval, points(right.robustAccuracy[k]), signed(right.robustAccuracy[k] - left.robustAccuracy[k]), robustInside]);
   });
   const [lc, rc, lr, rr] = [mean(left.cleanAccuracy), mean(right.cleanAccuracy), mean(left.robustAccuracy), mean(right.robustAccuracy)];
-  table.push(['mean', points(lc), points(rc), signed(rc - lc), points(lr), points(rr), signed(rr - lr)]);
+  table.push(['mean', points(lc), '', points(rc), signed(rc - lc), '', points(lr), '', points(rr), signed(rr - lr), '']);
   console.log(`${title} (results report: ${left.precision}/${left.memoryFormat} vs ${right.precision}/${right.memoryFormat})`);
   console.log(table.toString());
   const perClassGap = Math.max(...left.classNames.map((_, k) => Math.max(
     Math.abs(right.cleanAccuracy[k] - left.cleanAccuracy[k]), Math.abs(right.robustAccuracy[k] - left.robustAccuracy[k]))));
   console.log(`mean clean diff ${signed(rc - lc)}, mean robust diff ${signed(rr - lr)} points; largest per-class diff ${points(perClassGap)} points ` +
-    `(one test image is ${(100 / config.evalPerClass).toFixed(1)} points of its class)`);
-  return { meanCleanDiff: rc - lc, meanRobustDiff: rr - lr, largestPerClassDiff: perClassGap };
+    `(one test image is ${(100 / config.evalPerClass).toFixed(1)} points of its class); ${inside} of ${2 * left.classNames.length} per-class shares of ${rightName} inside the 95% Wilson interval of ${leftName}`);
+  return { meanCleanDiff: rc - lc, meanRobustDiff: rr - lr, largestPerClassDiff: perClassGap, insideInterval: inside, shares: 2 * left.classNames.length };
 }
 
 (async () => {
@@ -97,7 +109,7 @@ function comparison(title, left, right, leftName, rightName) {
   const recipeText = trainSet ? `SmallCNN, PGD-${config.trainSteps} AT eps ${config.eps}, ${config.epochs} epochs, ${config.schedule} lr ${config.learningRate}; ` : '';
   console.log(`Fashion-MNIST: ${training}${testSet.count} test images (${config.evalPerClass} per class); ${recipeText}` +
     `evaluation PGD-${config.evalSteps} eps ${config.eps} step ${Number(config.evalStepSize.toPrecision(4))}`);
-  const pick = (e) => ({ precision: e.precision, memoryFormat: e.memoryFormat, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, seconds: e.seconds });
+  const pick = (e) => ({ precision: e.precision, memoryFormat: e.memoryFormat, counts: e.counts, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, seconds: e.seconds });
   const output = { config, torch: info.torchVersion, cpuFeatures: info.cpuFeatures };
   if (values.checkpoint) {
     const { model } = await Model.load(values.checkpoint, { device: 'cpu' });

@@ -13,7 +13,7 @@ import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
-import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
+import { AUTOATTACK_FP32_NOTE, autoAttackPrecision, MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { collapsedClassWarnings } from '../collapsed-classes';
 import { checkDatasetMatch } from '../dataset-match';
 import { cpuLoadNote } from './cpu-load';
@@ -47,8 +47,8 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of the attack noise and subset').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
-    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
-    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('auto').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('auto').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--allow-dataset-mismatch', 'evaluate on another dataset (class names, input shape) than the checkpoint was trained on, deliberately', false)
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .option('--force', '--json may replace an existing file that is not an evaluation result', false)
@@ -88,7 +88,9 @@ export function evaluateCommand(): Command {
         throw new ClasswiseError('ERR_OUT_OF_RANGE', `--eps ${eps} is above 1 for --norm linf; pixels are in [0,1] (e.g. --eps 8/255)`);
       }
       const attack = attackFromOptions(options, eps);
-      log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, options.precision, options.memoryFormat));
+      const precision = attack?.kind === 'autoattack' ? autoAttackPrecision(options.precision) : options.precision;
+      log(fastPathHeader(nativeAddon().runtimeInfo(), model.info.device, precision, options.memoryFormat));
+      if (precision !== options.precision) log(`note: ${AUTOATTACK_FP32_NOTE}`);
       const busy = model.info.device === 'cpu' ? cpuLoadNote(nativeAddon().runtimeInfo().threads) : undefined;
       if (busy) log(busy);
       const bar = ranks.leads ? new ProgressLine('evaluate') : undefined;
@@ -97,7 +99,7 @@ export function evaluateCommand(): Command {
       const parallel = ranks.describe();
       if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
       const result = await evaluate(model, test, {
-        allowDatasetMismatch: options.allowDatasetMismatch, attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision: options.precision, memoryFormat: options.memoryFormat,
+        allowDatasetMismatch: options.allowDatasetMismatch, attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision, memoryFormat: options.memoryFormat,
         processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)),
       });
       bar?.stop();

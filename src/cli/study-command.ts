@@ -7,7 +7,10 @@ import fs from 'fs';
 import path from 'path';
 
 import { AttackOptions } from '../attack';
+import { autoFastPath } from '../fast-path';
 import { DeviceName } from '../model';
+import { ROBUST_DEFINITION } from '../report/class-table';
+import { describeCounts } from '../study/format';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { ClasswiseError } from '../errors';
@@ -250,7 +253,8 @@ async function studyInto(experiments: Experiment[], options: StudyCliOptions, ra
     const { model, meta, run } = await context.model();
     const test = await context.testSet();
     settings.model = `${model.config.architecture}, ${model.numClasses} classes, epoch ${meta.epoch}${run ? `, trained with ${run.method} eps ${run.eps} on ${run.dataset}` : ''}`;
-    settings['test examples'] = `${test.count} (${test.source})`;
+    const perClass = test.classNames.map((_, k) => test.labels.reduce((n, label) => n + (label === k ? 1 : 0), 0));
+    settings['test examples'] = `${describeCounts(perClass)}: the study's subset (${test.source}); sections 1 and 4 use the run's evaluation subset, as their headers say`;
     settings['main attack'] = attackLabel(await context.mainAttack());
     if (run) {
       settings['training run'] =
@@ -258,7 +262,10 @@ async function studyInto(experiments: Experiment[], options: StudyCliOptions, ra
         `${run.trainPerClass ?? 'all'} training images per class, ${run.epochs} epochs, lr ${run.learningRate} ${run.schedule}`;
     }
   }
-  settings['robust accuracy'] = 'share of ALL test examples of a class still classified correctly under attack';
+  settings['robust accuracy'] = ROBUST_DEFINITION;
+  const auto = autoFastPath(String(options.device).startsWith('cuda') ? 'cuda' : 'cpu');
+  settings['fast path'] = `precision auto -> ${auto.precision}, memory format auto -> ${auto.memoryFormat} (${auto.reason}); AutoAttack runs fp32`;
+  settings.protocols = 'docs/study-protocols.md in the classwise-at repository';
   const report: StudyReport = { title: `Class-wise robustness study: ${options.run}`, settings, sections };
   if (!ranks.leads) return;
   const written = await writeReport(report, out);
@@ -272,7 +279,7 @@ async function studyInto(experiments: Experiment[], options: StudyCliOptions, ra
 function studyOptions(command: Command): Command {
   return addRankOptions(command)
     .requiredOption('--run <dir>', 'run folder written by train (metrics.jsonl, checkpoint.safetensors), or a checkpoint file')
-    .option('--best', 'with a run folder: study its best.safetensors (highest robust accuracy) instead of the last checkpoint', false)
+    .option('--best', 'with a run folder: study its best.safetensors (highest mean robust accuracy) instead of the last checkpoint', false)
     .option('--out <dir>', 'report folder (default: <run>/study-<experiment>)')
     .addOption(new Option('--per-class <n|all>', 'test examples per class (default: the run\'s evaluation subset)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the run\'s eps)').argParser(parseNumberIn(0, 1e6)))

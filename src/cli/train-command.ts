@@ -8,7 +8,8 @@ import { setDataThreads } from '../data/imagenet';
 import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
 import { QUICK_DEFAULTS, RECIPES } from '../recipes';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, classRows, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
+import { formatPercent, summarizeClasses } from '../report/class-table';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS, selectionScore } from '../train/fairness';
 import { TRAIN_METHODS } from '../train/trainer';
@@ -66,8 +67,8 @@ export function trainCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of initialisation, shuffling and attacks').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
     .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
-    .addOption(new Option('--precision <p>', PRECISION_HELP).default('fp32').argParser(parseChoice(PRECISIONS)))
-    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('contiguous').argParser(parseChoice(MEMORY_FORMATS)))
+    .addOption(new Option('--precision <p>', PRECISION_HELP).default('auto').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--memory-format <f>', MEMORY_FORMAT_HELP).default('auto').argParser(parseChoice(MEMORY_FORMATS)))
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .addOption(new Option('--study <preset>', `after training, study the run: "quick" is \`study all --quick\` (${describeQuickPreset()}), then the report's reading and the next commands (npm start)`).argParser(parseChoice(['quick'] as const)))
@@ -198,14 +199,14 @@ export function trainCommand(): Command {
                 : `${by}: ${best.epoch} (score ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * score).toFixed(1)}%`);
             } else {
               console.log(best.isBest
-                ? `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
-                : `best epoch so far: ${best.epoch} (robust ${(100 * best.robust).toFixed(1)}%); this epoch: ${(100 * (record.evaluation?.overall.robust ?? 0)).toFixed(1)}%`);
+                ? `best epoch so far: ${best.epoch} (mean robust ${formatPercent(best.robust)}%), saved as ${path.join(out, BEST_CHECKPOINT_FILE)}`
+                : `best epoch so far: ${best.epoch} (mean robust ${formatPercent(best.robust)}%); this epoch: ${formatPercent(summarizeClasses(classRows(evaluation)).meanRobust)}%`);
             }
           },
           message: (text) => console.log(text),
         }),
       });
-      const chosenBy = config.selectOn ? `best ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split' : 'test subset'}` : 'best robust accuracy';
+      const chosenBy = config.selectOn ? `best ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split' : 'test subset'}` : 'best mean robust accuracy';
       if (ranks.leads) console.log(`metrics: ${path.join(out, METRICS_FILE)}; checkpoints: ${path.join(out, CHECKPOINT_FILE)} (last), ${path.join(out, BEST_CHECKPOINT_FILE)} (${chosenBy})`);
       if (options.study === 'quick' && ranks.leads && !ranks.group) {
         const args = ['all', '--quick', '--run', out, '--device', String(options.device), ...(options.threads ? ['--threads', String(options.threads)] : [])];

@@ -41,6 +41,9 @@ export interface CurvePoint {
   className: string;
   x: number;
   value: number;
+  /** 95% interval of value, drawn as an error bar when given. */
+  low?: number;
+  high?: number;
 }
 
 export interface BandPoint {
@@ -76,6 +79,19 @@ export function classCurvesChart(options: {
         x: { field: 'x', type: 'quantitative', axis: xAxis },
         y: { field: 'worst', type: 'quantitative' },
         y2: { field: 'best' },
+      },
+    });
+  }
+  const withIntervals = options.points.filter((p) => p.low !== undefined && p.high !== undefined);
+  if (withIntervals.length) {
+    layers.push({
+      data: { values: withIntervals },
+      mark: { type: 'rule', opacity: 0.55 },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { field: 'low', type: 'quantitative' },
+        y2: { field: 'high' },
+        color: { field: 'className', type: 'nominal', scale: { domain: classDomain, range: classPalette(classDomain.length) }, legend: null },
       },
     });
   }
@@ -173,10 +189,10 @@ export function tradeoffScatterChart(options: { title: string; points: { label: 
   } as ChartSpec;
 }
 
-/** Bars per class, one bar per group (attack, model, before/after) side by side. */
+/** Bars per class, one bar per group (attack, model, before/after) side by side; low/high draw 95% error bars. */
 export function groupedBarsChart(options: {
   title: string;
-  rows: { className: string; group: string; value: number }[];
+  rows: { className: string; group: string; value: number; low?: number; high?: number }[];
   yTitle: string;
   classOrder: string[];
   xTitle?: string;
@@ -189,14 +205,23 @@ export function groupedBarsChart(options: {
     width: categories > 4 ? Math.min(1080, categories * Math.max(40, 18 * groups.length)) : Math.max(260, 230 * categories),
     height: HEIGHT,
     data: { values: options.rows },
-    mark: 'bar',
     encoding: {
       x: { field: 'className', type: 'nominal', title: options.xTitle ?? 'class', sort: options.classOrder, axis: { labelAngle: categories > 4 ? -40 : 0, labelLimit: 260 } },
       xOffset: { field: 'group', type: 'nominal', sort: groups },
-      y: { field: 'value', type: 'quantitative', title: options.yTitle },
-      color: { field: 'group', type: 'nominal', title: null, sort: groups, scale: { scheme: 'tableau10' }, legend: { orient: 'top', labelLimit: 320 } },
-      tooltip: [{ field: 'className', title: 'class' }, { field: 'group' }, { field: 'value', format: '.1f' }],
     },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: {
+          y: { field: 'value', type: 'quantitative', title: options.yTitle },
+          color: { field: 'group', type: 'nominal', title: null, sort: groups, scale: { scheme: 'tableau10' }, legend: { orient: 'top', labelLimit: 320 } },
+          tooltip: [{ field: 'className', title: 'class' }, { field: 'group' }, { field: 'value', format: '.1f' }, { field: 'low', title: '95% low', format: '.1f' }, { field: 'high', title: '95% high', format: '.1f' }],
+        },
+      },
+      ...(options.rows.some((row) => row.low !== undefined && row.high !== undefined)
+        ? [{ transform: [{ filter: 'isValid(datum.low) && isValid(datum.high)' }], mark: { type: 'rule', color: '#333' }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } }]
+        : []),
+    ],
     config: CONFIG,
   } as ChartSpec;
 }

@@ -1,6 +1,11 @@
 import Table from 'cli-table3';
 import { invalidArgument, outOfRange } from '../errors';
 import { terminalText } from './escape';
+import { halfWidthPoints, shareInterval } from '../study/proportions';
+
+/** The one definition of robust accuracy, as RobustBench and AutoAttack count it; every table and report states it. */
+export const ROBUST_DEFINITION =
+  'robust = share of the class classified correctly both clean and under attack (the ball includes the clean point), so robust <= clean';
 
 export interface ClassAccuracyRow {
   name: string;
@@ -8,7 +13,7 @@ export interface ClassAccuracyRow {
   count: number;
   /** Share classified correctly without attack, 0..1. */
   clean: number;
-  /** Share of all test examples of the class still classified correctly under attack, 0..1. */
+  /** Share of the class classified correctly both clean and under attack, 0..1 (never above clean). */
   robust: number;
 }
 
@@ -61,13 +66,18 @@ export function summarizeClasses(rows: readonly ClassAccuracyRow[]): ClassSummar
 export function formatClassTable(rows: readonly ClassAccuracyRow[], options: ClassTableOptions): string {
   const summary = summarizeClasses(rows);
   const table = new Table({
-    head: ['class', 'n', 'clean %', 'robust %', 'robust'],
-    colAligns: ['left', 'right', 'right', 'right', 'left'],
+    head: ['class', 'n', 'clean %', '±', 'robust %', '±', 'robust'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
     // No colours: reports go to log files and CI output as well as terminals.
     style: { head: [], border: [], compact: true },
   });
   for (const row of rows) {
-    table.push([terminalText(row.name), row.count, formatPercent(row.clean), formatPercent(row.robust), robustBar(row.robust)]);
+    table.push([
+      terminalText(row.name), row.count,
+      formatPercent(row.clean), halfWidthPoints(row.clean, shareInterval(row.clean, row.count)),
+      formatPercent(row.robust), halfWidthPoints(row.robust, shareInterval(row.robust, row.count)),
+      robustBar(row.robust),
+    ]);
   }
 
   const title = `${options.title ?? 'Per-class accuracy'} (robust under ${options.attackLabel})`;
@@ -79,7 +89,7 @@ export function formatClassTable(rows: readonly ClassAccuracyRow[], options: Cla
     `mean: clean ${formatPercent(summary.meanClean)}%  robust ${formatPercent(summary.meanRobust)}%`,
     `best: ${terminalText(summary.best.name)} ${formatPercent(summary.best.robust)}%  ` +
       `worst: ${terminalText(summary.worst.name)} ${formatPercent(summary.worst.robust)}%  gap: ${gapPoints} points`,
-    `robust = share of all test examples of the class still classified correctly under attack (${options.attackLabel})`,
+    `robust = classified correctly both clean and under attack (${options.attackLabel}), so robust <= clean; ± = 95% Wilson interval (larger half-width)`,
   ].join('\n');
 }
 
@@ -95,8 +105,8 @@ function checkRow(row: ClassAccuracyRow): void {
   }
 }
 
-/** Percent with one decimal, without the sign: 0.8312 -> "83.1". */
-function formatPercent(share: number): string {
+/** Percent with one decimal, without the sign: 0.8312 -> "83.1"; the one rounding of every mean printed. */
+export function formatPercent(share: number): string {
   return (share * 100).toFixed(1);
 }
 

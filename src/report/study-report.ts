@@ -7,6 +7,7 @@ import path from 'path';
 
 import { writeFileAtomic } from '../checkpoint';
 import { ChartSpec, renderSvg } from './charts';
+import { ROBUST_DEFINITION } from './class-table';
 import { escapeHtml, slug, terminalText, toCsv } from './escape';
 import { invalidArgument } from '../errors';
 
@@ -60,12 +61,15 @@ table{border-collapse:collapse;font-size:12.5px;margin:4px 0 2px}th,td{border:1p
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}p.note{font-size:12px;color:#555;margin:2px 0 12px}
 nav a{margin-right:12px}`;
 
+/** Under every table and on top of the report: the one definition of robust accuracy and how intervals are given. */
+export const TABLE_FOOTER = `${ROBUST_DEFINITION}. Intervals: 95% Wilson score intervals of each share (columns "95% low/high"; error bars in the charts).`;
+
 function tableHtml(table: ReportTable): string {
   const head = table.columns.map((column) => `<th>${escapeHtml(column)}</th>`).join('');
   const body = table.rows
     .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell ?? '')}</td>`).join('')}</tr>`)
     .join('\n');
-  const note = table.note ? `<p class="note">${escapeHtml(table.note)}</p>` : '';
+  const note = `<p class="note">${escapeHtml([table.note, TABLE_FOOTER].filter(Boolean).join(' '))}</p>`;
   return `<h3>${escapeHtml(table.title)}</h3>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${note}`;
 }
 
@@ -99,6 +103,7 @@ export async function renderReportHtml(report: StudyReport): Promise<string> {
 <title>${escapeHtml(report.title)}</title><style>${STYLE}</style></head>
 <body><h1>${escapeHtml(report.title)}</h1>
 <dl class="settings">${settings}</dl>
+<p class="note">${escapeHtml(TABLE_FOOTER)}</p>
 <nav>${nav}</nav>
 ${sections.join('\n')}
 <p class="note">Written by classwise-at${report.createdAt ? ` on ${escapeHtml(report.createdAt)}` : ''}. Numbers: report.json and the CSV files beside this page.</p>

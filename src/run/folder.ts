@@ -30,9 +30,11 @@ export interface EpochMetrics {
   meanLoss?: number[];
   meanGradientNorm?: number[];
   adversarialConfusion?: number[][];
+  /** Mean robust accuracy over classes, as the per-class table prints it (runs before it lack it). */
+  meanRobust?: number;
   /** Robust accuracy over all evaluated examples (runs before best.safetensors lack it). */
   overallRobust?: number;
-  /** The epoch with the highest overallRobust so far, this one included, and whether it is this one. */
+  /** The epoch with the highest meanRobust so far, this one included, and whether it is this one. */
   bestEpoch?: number;
   isBestEpoch?: boolean;
   /** The split and rule that chose best.safetensors, and this epoch's score by them (absent: test, robust). */

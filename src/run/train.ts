@@ -32,7 +32,7 @@ const FAWA_PREFIX = 'fairness.fawa.';
 export interface RunReporter {
   start?(info: { config: RunConfig; model: NativeModelInfo; train: RunTrainData; test: ImageDataset; startEpoch: number; out: string }): void;
   progress?(epoch: number, progress: NativeProgress): void;
-  /** `best`: the best epoch so far by the run's selection score (robust accuracy on the evaluation subset unless selectOn says otherwise; this one when isBest). */
+  /** `best`: the best epoch so far by the run's selection score (mean robust accuracy over classes on the evaluation subset unless selectOn says otherwise; this one when isBest). */
   epochEnd?(record: EpochRecord, table: string, best: { epoch: number; robust: number; isBest: boolean }): void;
   message?(text: string): void;
 }
@@ -107,12 +107,15 @@ export function metricsLine(record: EpochRecord, config: RunConfig, best?: { epo
   };
 }
 
-/** The best epoch among the finished ones in metrics.jsonl (resume continues the comparison). */
+/**
+ * The best epoch among the finished ones in metrics.jsonl (resume continues the comparison), by the mean robust
+ * accuracy over classes: the same mean, rounded the same way, as the per-class table's "mean" line.
+ */
 function bestSoFar(out: string, epochs: number): { epoch: number; robust: number } | undefined {
   if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
   let best: { epoch: number; robust: number } | undefined;
   for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
-    const robust = line.selectScore ?? line.overallRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    const robust = line.selectScore ?? line.meanRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
     if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
   }
   return best;
@@ -272,8 +275,9 @@ async function trainLockedFolder(config: RunConfig, options: RunOptions, schedul
       onProgress: reporter.progress,
       onEpochEnd: async (record) => {
         // The score that chooses best.safetensors: on the validation split (carved from training data) or the test subset.
-        const chooser = config.selectOn === 'validation' ? record.validation! : record.evaluation!;
-        const robust = selectionScore(config.selectRule ?? 'robust', chooser);
+        const robust = config.selectOn
+          ? selectionScore(config.selectRule ?? 'robust', config.selectOn === 'validation' ? record.validation! : record.evaluation!)
+          : summarizeClasses(classRows(record.evaluation!)).meanRobust;
         const isBest = !best || robust > best.robust;
         if (isBest) best = { epoch: record.epoch, robust };
         const meta = {

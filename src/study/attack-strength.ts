@@ -11,7 +11,7 @@ import { Model } from '../model';
 import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
 import { ReportSection, ReportTable } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
-import { coefficient, displayNames, percent, percentValue, points, pValue } from './format';
+import { coefficient, describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points, pValue } from './format';
 import { studyError } from './run-folder';
 import { Correlation, kendallTauB, pearson, spearman } from './statistics';
 
@@ -25,6 +25,8 @@ export interface RankAgreement {
 export interface AttackStrengthStudy {
   classNames: string[];
   attacks: string[];
+  /** Test examples per class behind every share (for the 95% intervals); absent in studies written before. */
+  counts?: number[];
   clean: number[];
   /** [attack][class] for the first model. */
   robust: number[][];
@@ -63,6 +65,7 @@ export function attackStrengthFromAccuracies(
   clean: number[],
   robust: number[][],
   models: { label: string; robust: number[] }[] = [],
+  counts?: number[],
 ): AttackStrengthStudy {
   if (attacks.length < 2) throw studyError('the attack-strength study needs at least two attacks, weakest first', 'ERR_INVALID_ARGUMENT');
   const weakest = robust[0];
@@ -71,6 +74,7 @@ export function attackStrengthFromAccuracies(
   return {
     classNames,
     attacks,
+    ...(counts ? { counts } : {}),
     clean,
     robust,
     drop,
@@ -86,11 +90,13 @@ export async function attackStrength(models: { label: string; model: Model }[], 
   const [first, ...others] = models;
   const robust: number[][] = [];
   let clean: number[] = [];
+  let counts: number[] = [];
   for (const attackOptions of options.attacks) {
     options.onStage?.(`${first.label}: ${attackLabel(attackOptions)} on ${data.count} examples`);
     const evaluation = await evaluate(first.model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
     robust.push(evaluation.robustAccuracy);
     clean = evaluation.cleanAccuracy;
+    counts = evaluation.counts;
   }
   const strongest = options.attacks[options.attacks.length - 1];
   const modelRows = [{ label: first.label, robust: robust[robust.length - 1] }];
@@ -99,7 +105,7 @@ export async function attackStrength(models: { label: string; model: Model }[], 
     const evaluation = await evaluate(other.model, data, { attack: strongest, seed: options.seed, batchSize: options.batchSize });
     modelRows.push({ label: other.label, robust: evaluation.robustAccuracy });
   }
-  return attackStrengthFromAccuracies(first.model.config.classNames, options.attacks.map(attackLabel), clean, robust, others.length ? modelRows : []);
+  return attackStrengthFromAccuracies(first.model.config.classNames, options.attacks.map(attackLabel), clean, robust, others.length ? modelRows : [], counts);
 }
 
 function agreementTable(title: string, rows: RankAgreement[]): ReportTable {
@@ -135,16 +141,21 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
         : `across ${study.models.length} models under ${strongest}: Spearman rho from ${coefficient(Math.min(...rhos))} to ${coefficient(Math.max(...rhos))}.`,
     );
   }
+  const counts = study.counts;
+  // With the counts, every share carries its 95% Wilson interval (error bars, table columns).
+  const share = (value: number, k: number) => (counts ? percentWithInterval(value, counts[k]) : { value: percentValue(value) });
+  const intervalColumns = (label: string) => (counts ? [`${label} 95% low`, `${label} 95% high`] : []);
+  const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
   const order = names.map((_, k) => k).sort((a, b) => study.robust[study.robust.length - 1][a] - study.robust[study.robust.length - 1][b]).map((k) => names[k]);
   const charts = [
     {
       spec: groupedBarsChart({
         title: 'Robust accuracy per class under each attack (%)',
-        rows: study.attacks.flatMap((label, a) => names.map((name, k) => ({ className: name, group: label, value: percentValue(study.robust[a][k]) }))),
+        rows: study.attacks.flatMap((label, a) => names.map((name, k) => ({ className: name, group: label, ...share(study.robust[a][k], k) }))),
         yTitle: 'robust accuracy (%)',
         classOrder: order,
       }),
-      caption: 'Classes sorted by robust accuracy under the strongest attack.',
+      caption: `Classes sorted by robust accuracy under the strongest attack.${counts ? ' Error bars: 95% Wilson intervals.' : ''}`,
     },
     {
       spec: scatterWithFitChart({
@@ -159,7 +170,7 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
     charts.push({
       spec: groupedBarsChart({
         title: `Robust accuracy per class and model under ${strongest} (%)`,
-        rows: study.models.flatMap((m) => names.map((name, k) => ({ className: name, group: m.label, value: percentValue(m.robust[k]) }))),
+        rows: study.models.flatMap((m) => names.map((name, k) => ({ className: name, group: m.label, ...share(m.robust[k], k) }))),
         yTitle: 'robust accuracy (%)',
         classOrder: order,
       }),
@@ -169,8 +180,13 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
   const tables: ReportTable[] = [
     {
       title: 'Robust accuracy per class and attack (%)',
-      columns: ['class', 'clean', ...study.attacks, 'drop weakest -> strongest (points)'],
-      rows: names.map((name, k) => [name, percentValue(study.clean[k]), ...study.robust.map((row) => percentValue(row[k])), percentValue(study.drop[k])]),
+      columns: ['class', ...(counts ? ['n'] : []), 'clean', ...intervalColumns('clean'), ...study.attacks.flatMap((label) => [label, ...intervalColumns(label)]), 'drop weakest -> strongest (points)'],
+      rows: names.map((name, k) => [
+        name, ...(counts ? [counts[k]] : []),
+        percentValue(study.clean[k]), ...intervals(study.clean[k], k),
+        ...study.robust.flatMap((row) => [percentValue(row[k]), ...intervals(row[k], k)]),
+        percentValue(study.drop[k]),
+      ]),
     },
     agreementTable('Rank consistency across attacks', study.rankAcrossAttacks),
   ];
@@ -178,7 +194,7 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
   return {
     id: 'attack-strength',
     title: '5. Attack strength',
-    description: `Per-class robust accuracy of the same examples under ${study.attacks.join('; ')} (weakest first). Drop = robust under the weakest minus robust under the strongest attack.`,
+    description: `Per-class robust accuracy of the same examples${counts ? ` (${describeCounts(counts)})` : ''} under ${study.attacks.join('; ')} (weakest first). Drop = robust under the weakest minus robust under the strongest attack.`,
     findings,
     charts,
     tables,

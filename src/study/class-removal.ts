@@ -1,5 +1,5 @@
 /**
- * Experiment 3 (claim 3, class removal), the protocol of docs/study.md automated and resumable:
+ * Experiment 3 (claim 3, class removal), the protocol of docs/study-protocols.md automated and resumable:
  *  1. select: in the full model, test examples of class k whose successful attacks (several attacks and
  *     seeds) only land in the target set S; control = examples of k that were also attacked into classes
  *     outside S;
@@ -26,7 +26,8 @@ import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { CHECKPOINT_FILE, CheckpointChoice, loadRunTestSet, RunConfig, runTestSubset, runTraining } from '../run';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
-import { displayNames, percent, percentValue } from './format';
+import { displayNames, intervalCells, percent, percentValue, points, pValue } from './format';
+import { differenceInterval, fisherExact, formatShareWithInterval, Interval, wilsonInterval } from './proportions';
 import { openModel, studyError } from './run-folder';
 
 export interface ClassRemovalOptions {
@@ -82,7 +83,14 @@ export interface RemovalAttackRow {
 
 export interface ClassRemovalResult {
   selection: Selection;
-  retrain: { config: RunConfig; architecture: string; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string; settings?: Record<string, unknown> };
+  retrain: {
+    config: RunConfig; architecture: string; keptClasses: string[]; trainExamples: number; overrides: string[]; clean: number; robust: number; robustOfSource: number; evalAttack: string;
+    /** The full model on the same kept classes' test examples under the same attack (absent in studies written before). */
+    fullOnKept?: { clean: number; robust: number };
+    /** Test examples of the kept classes the retrained model was evaluated on. */
+    testExamples?: number;
+    settings?: Record<string, unknown>;
+  };
   attacks: RemovalAttackRow[];
 }
 
@@ -255,6 +263,9 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     const evalAttack = options.removalAttacks[0];
     log(`  evaluating the retrained model on ${keptTest.count} test examples under ${attackLabel(evalAttack)}`);
     const evaluation = await evaluate(model, keptTest, { attack: evalAttack, batchSize: options.batchSize });
+    // The full model on the kept classes alone (its predictions may still name a removed class): the yardstick of the warning.
+    const keptIndices = Array.from(test.labels.keys()).filter((i) => kept.includes(test.labels[i]));
+    const fullEvaluation = await evaluate(full.model, loadIntoNative(selectExamples(test, keptIndices, 'the kept classes')), { attack: evalAttack, batchSize: options.batchSize });
     const sourceNew = kept.indexOf(selection.source);
     retrain = {
       config,
@@ -267,6 +278,8 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       robustOfSource: evaluation.robustAccuracy[sourceNew],
       evalAttack: attackLabel(evalAttack),
       settings: retrainSettings,
+      fullOnKept: { clean: fullEvaluation.overall.clean, robust: fullEvaluation.overall.robust },
+      testExamples: keptTest.count,
     };
     save(retrainFile, retrain);
   }
@@ -317,43 +330,103 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   return { selection, retrain: retrain!, attacks: rows.filter((row) => order.includes(row.attack)).sort((a, b) => order.indexOf(a.attack) - order.indexOf(b.attack)) };
 }
 
+/** Below this many examples in the selected or the control set a share moves by 5 points or more per example. */
+export const SMALL_SET = 20;
+/** Points of clean or robust accuracy the retrained model may lose on the kept classes before the report warns. */
+export const RETRAIN_DROP_WARNING = 0.1;
+
+/** Selected vs control under one attack: the difference of the shares still correct, its 95% interval, Fisher's p. */
+export function removalTest(row: RemovalAttackRow): { difference: number; interval: Interval; fisherP: number } {
+  const { selected, control } = row;
+  return {
+    difference: control.count ? selected.share - control.share : NaN,
+    interval: control.count ? differenceInterval(selected.stillCorrect, selected.count, control.stillCorrect, control.count) : { low: NaN, high: NaN },
+    fisherP: fisherExact(selected.stillCorrect, selected.count - selected.stillCorrect, control.stillCorrect, control.count - control.stillCorrect),
+  };
+}
+
+/** The warnings a reader needs before trusting the comparison: sets too small, a retrained model much weaker. */
+export function classRemovalWarnings(result: ClassRemovalResult): string[] {
+  const warnings: string[] = [];
+  const { selected, control } = result.selection;
+  for (const [name, set] of [['selected', selected], ['control', control]] as const) {
+    if (set.length < SMALL_SET) {
+      warnings.push(`warning: the ${name} set has ${set.length} example${set.length === 1 ? '' : 's'} (under ${SMALL_SET}): one example moves its share by ${set.length ? (100 / set.length).toFixed(1) : 'n/a'} points; read the intervals, not the percentages.`);
+    }
+  }
+  const { retrain } = result;
+  if (retrain.fullOnKept) {
+    for (const metric of ['clean', 'robust'] as const) {
+      const drop = retrain.fullOnKept[metric] - retrain[metric];
+      if (drop > RETRAIN_DROP_WARNING) {
+        warnings.push(`warning: the retrained model's ${metric} accuracy on the kept classes is ${percent(retrain[metric])}, ${points(drop)} below the full model's ${percent(retrain.fullOnKept[metric])} on the same examples: it may be undertrained, and "no adversarial example any more" then compares a weaker model.`);
+      }
+    }
+  }
+  return warnings;
+}
+
+function signedPoints(share: number): string {
+  return Number.isFinite(share) ? `${share >= 0 ? '+' : ''}${(100 * share).toFixed(1)}` : 'n/a';
+}
+
+function countWithInterval(successes: number, n: number): { value: number; low?: number; high?: number } {
+  if (n === 0) return { value: 0 };
+  const interval = wilsonInterval(successes, n);
+  return { value: percentValue(successes / n), low: percentValue(interval.low), high: percentValue(interval.high) };
+}
+
 export function classRemovalSection(result: ClassRemovalResult): ReportSection {
   const { selection, retrain } = result;
   const names = displayNames(selection.classNames);
   const source = names[selection.source];
   const targets = selection.targets.map((t) => names[t]).join(', ');
+  const tests = result.attacks.map(removalTest);
   const findings = [
     `${selection.selected.length} of ${selection.classExamples} ${source} test examples (clean-correct) were only ever attacked into {${targets}} (control: ${selection.control.length} ${source} examples also attacked into other classes).`,
+    ...classRemovalWarnings(result),
     ...result.attacks.map(
-      (row) =>
-        `after retraining without {${targets}}, under ${row.attack}: ${percent(row.selected.share)} of the selected examples (${row.selected.stillCorrect}/${row.selected.count}) have no adversarial example any more, ` +
-        `vs ${percent(row.control.share)} of the control (${row.control.stillCorrect}/${row.control.count}).`,
+      (row, i) =>
+        `after retraining without {${targets}}, under ${row.attack}: ${formatShareWithInterval(row.selected.share, wilsonInterval(row.selected.stillCorrect, row.selected.count))} of the selected examples (${row.selected.stillCorrect}/${row.selected.count}) have no adversarial example any more, ` +
+        `vs ${row.control.count ? formatShareWithInterval(row.control.share, wilsonInterval(row.control.stillCorrect, row.control.count)) : 'n/a'} of the control (${row.control.stillCorrect}/${row.control.count}); ` +
+        `difference ${signedPoints(tests[i].difference)} [${signedPoints(tests[i].interval.low)}, ${signedPoints(tests[i].interval.high)}], Fisher's exact test p = ${pValue(tests[i].fisherP)}.`,
     ),
-    `retrained model (${retrain.keptClasses.length} classes): clean ${percent(retrain.clean)}, robust ${percent(retrain.robust)} under ${retrain.evalAttack}; ${source} robust ${percent(retrain.robustOfSource)}.`,
+    `retrained model (${retrain.keptClasses.length} classes): clean ${percent(retrain.clean)}, robust ${percent(retrain.robust)} under ${retrain.evalAttack}; ${source} robust ${percent(retrain.robustOfSource)}` +
+      (retrain.fullOnKept ? `; the full model on the same ${retrain.testExamples ?? ''} examples of the kept classes: clean ${percent(retrain.fullOnKept.clean)}, robust ${percent(retrain.fullOnKept.robust)}.` : '.'),
   ];
   const bars = result.attacks.flatMap((row) => [
-    { className: row.attack, group: `selected (only -> ${targets})`, value: percentValue(row.selected.share) },
-    { className: row.attack, group: 'control', value: percentValue(row.control.share) },
+    { className: row.attack, group: `selected (only -> ${targets})`, ...countWithInterval(row.selected.stillCorrect, row.selected.count) },
+    { className: row.attack, group: 'control', ...countWithInterval(row.control.stillCorrect, row.control.count) },
   ]);
   return {
     id: 'class-removal',
     title: '3. Class removal',
     description:
-      `Protocol (ours; docs/study.md, protocol 3): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
+      `Protocol (ours, docs/study-protocols.md, class removal), on the study's test subset (${selection.testPerClass ?? 'all'} test examples per class): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
       `the model is adversarially retrained with the run's recipe on the training data without {${targets}} (labels remapped, ${retrain.trainExamples} images, ${retrain.config.epochs} epochs${retrain.overrides.length ? `; our changes: ${retrain.overrides.join(', ')}` : ''}); ` +
       `the same examples are attacked again. In the full model every selected and control example had an adversarial example (0% by construction).`,
     findings,
-    charts: [{ spec: groupedBarsChart({ title: `${source}: share with no adversarial example after removing {${targets}} (%)`, rows: bars, yTitle: 'still correctly classified (%)', classOrder: result.attacks.map((r) => r.attack), xTitle: 'attack on the retrained model' }), caption: 'Full model: 0% for both sets by construction.' }],
+    charts: [{ spec: groupedBarsChart({ title: `${source}: share with no adversarial example after removing {${targets}} (%)`, rows: bars, yTitle: 'still correctly classified (%)', classOrder: result.attacks.map((r) => r.attack), xTitle: 'attack on the retrained model' }), caption: 'Full model: 0% for both sets by construction. Error bars: 95% Wilson intervals.' }],
     tables: [
       {
         title: 'Share still correctly classified after retraining without the target classes',
-        columns: ['attack', 'selected n', 'selected still correct %', 'control n', 'control still correct %', 'selected now predicted as'],
-        rows: result.attacks.map((row) => [
+        columns: [
+          'attack', 'selected n', 'selected still correct %', 'selected 95% low', 'selected 95% high', 'control n', 'control still correct %', 'control 95% low', 'control 95% high',
+          'difference (points)', 'difference 95% low', 'difference 95% high', 'Fisher p', 'selected now predicted as',
+        ],
+        note: "Difference = selected minus control, with Newcombe's hybrid score interval; Fisher's exact test (two-sided) of still correct vs not, selected vs control.",
+        rows: result.attacks.map((row, i) => [
           row.attack,
           row.selected.count,
           percentValue(row.selected.share),
+          ...intervalCells(row.selected.share, row.selected.count),
           row.control.count,
-          percentValue(row.control.share),
+          row.control.count ? percentValue(row.control.share) : null,
+          ...(row.control.count ? intervalCells(row.control.share, row.control.count) : [null, null]),
+          percentValue(tests[i].difference),
+          percentValue(tests[i].interval.low),
+          percentValue(tests[i].interval.high),
+          Number(tests[i].fisherP.toPrecision(3)),
           Object.entries(row.selected.predictedAs).sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join('; '),
         ]),
       },

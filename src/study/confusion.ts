@@ -11,7 +11,7 @@ import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
-import { displayNames, percent, percentValue } from './format';
+import { describeCounts, displayNames, intervalCells, percent, percentValue } from './format';
 import { loadIntoNative } from '../data/native-dataset';
 import { invalidArgument } from '../errors';
 import { studyError } from './run-folder';
@@ -55,6 +55,8 @@ export interface ConfusionStudy {
   confusion: number[][];
   /** Each row divided by its total. */
   rowNormalised: number[][];
+  /** Studied examples per class (the rows' totals), behind every share. */
+  counts?: number[];
   robustAccuracy: number[];
   /** Robust accuracy when an example counts as broken if any attack and seed broke it. */
   robustAccuracyUnion: number[];
@@ -150,6 +152,7 @@ export function targetStatistics(
     cleanCorrect: cleanPredictions ? Array.from(labels, (label, i) => cleanPredictions[i] === label) : undefined,
     confusion,
     rowNormalised,
+    counts: rowTotals,
     robustAccuracy,
     robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : 0)),
     topTargets,
@@ -162,6 +165,8 @@ export function targetStatistics(
 
 export function confusionSection(study: ConfusionStudy): ReportSection {
   const names = displayNames(study.classNames);
+  // Studies written before the counts were kept: the rows of the confusion matrix hold them.
+  const counts = study.counts ?? study.confusion.map((row) => row.reduce((a, b) => a + b, 0));
   const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
   const findings = order.slice(0, 3).map(({ k, robust }) => {
     const top = study.topTargets[k][0];
@@ -181,7 +186,7 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
     id: 'confusion',
     title: '2. Adversarial confusion and semantic targets',
     description:
-      `Row = true class, column = class predicted for the adversarial example under ${study.attacks[0]}, each row divided by the class's examples. ` +
+      `On the study's test subset (${describeCounts(counts)}). Row = true class, column = class predicted for the adversarial example under ${study.attacks[0]} (a clean mistake stays in its clean column), each row divided by the class's examples. ` +
       `Target sets per example collect every wrong class predicted over the attacks ${study.attacks.join('; ')} with ${study.seeds} seeds each.`,
     findings,
     charts: [
@@ -193,9 +198,10 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
     tables: [
       {
         title: 'Top target classes per class',
-        columns: ['class', 'robust %', 'robust % (all attacks, seeds)', 'target 1', 'share 1 %', 'target 2', 'share 2 %', 'target 3', 'share 3 %'],
+        columns: ['class', 'n', 'robust %', 'robust 95% low', 'robust 95% high', 'robust % (all attacks, seeds)', 'target 1', 'share 1 %', 'target 2', 'share 2 %', 'target 3', 'share 3 %'],
         rows: names.map((name, k) => {
-          const cells: (string | number)[] = [name, percentValue(study.robustAccuracy[k]), percentValue(study.robustAccuracyUnion[k])];
+          const n = counts[k];
+          const cells: (string | number)[] = [name, n, percentValue(study.robustAccuracy[k]), ...intervalCells(study.robustAccuracy[k], n), percentValue(study.robustAccuracyUnion[k])];
           for (let t = 0; t < 3; t++) {
             const entry = study.topTargets[k][t];
             cells.push(entry ? names[entry.target] : '', entry ? percentValue(entry.share) : '');

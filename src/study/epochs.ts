@@ -6,7 +6,7 @@
 import { shuffledIndices } from '../data/random';
 import { classCurvesChart, histogramChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { displayNames, percent, percentValue, points } from './format';
+import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points } from './format';
 import { EpochMetrics, studyError } from './run-folder';
 import { spearman } from './statistics';
 
@@ -29,6 +29,8 @@ export interface RobustnessOverEpochs {
   classNames: string[];
   epochs: number[];
   attack: string;
+  /** Test examples per class of the run's evaluation subset (metrics.jsonl), behind every share. */
+  counts: number[];
   /** [epoch position][class] */
   robustAccuracy: number[][];
   cleanAccuracy: number[][];
@@ -76,6 +78,7 @@ export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: 
     classNames,
     epochs: metrics.map((line) => line.epoch),
     attack: metrics[metrics.length - 1].attack,
+    counts: metrics[metrics.length - 1].counts,
     robustAccuracy: metrics.map((line) => line.robustAccuracy),
     cleanAccuracy: metrics.map((line) => line.cleanAccuracy),
     bands,
@@ -91,6 +94,8 @@ export function robustnessOverEpochsSection(result: RobustnessOverEpochs): Repor
   const widest = result.bands.reduce((a, b) => (b.gap > a.gap ? b : a));
   const lastRobust = result.robustAccuracy[result.robustAccuracy.length - 1];
   const ranked = lastRobust.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  // Studies written before the counts were kept have none: no intervals then.
+  const counts = result.counts as number[] | undefined;
   const findings = [
     `epoch ${last.epoch}: robust accuracy ranges from ${percent(last.worst.robust)} (${names[last.worst.classIndex]}) to ` +
       `${percent(last.best.robust)} (${names[last.best.classIndex]}), a class-wise gap of ${points(last.gap)}; mean ${percent(last.meanRobust)} robust, ${percent(last.meanClean)} clean.`,
@@ -101,13 +106,13 @@ export function robustnessOverEpochsSection(result: RobustnessOverEpochs): Repor
     findings.push(`the order of classes is ${result.orderStability.coefficient > 0.8 ? 'stable' : 'not stable'} from epoch ${result.epochs[0]} to ${last.epoch}: Spearman ${result.orderStability.coefficient.toFixed(2)}.`);
   }
   const curvePoints = (values: number[][]) =>
-    result.plottedClasses.flatMap((k) => result.epochs.map((epoch, e) => ({ className: names[k], x: epoch, value: percentValue(values[e][k]) })));
+    result.plottedClasses.flatMap((k) => result.epochs.map((epoch, e) => ({ className: names[k], x: epoch, ...(counts ? percentWithInterval(values[e][k], counts[k]) : { value: percentValue(values[e][k]) }) })));
   const band = result.bands.map((b) => ({ x: b.epoch, best: percentValue(b.best.robust), worst: percentValue(b.worst.robust) }));
   const sampled = result.plottedClasses.length < names.length ? ` (${result.plottedClasses.length} of ${names.length} classes, drawn at random)` : '';
   const charts = [
     {
       spec: classCurvesChart({ title: `Robust accuracy per class${sampled}`, points: curvePoints(result.robustAccuracy), band, xTitle: 'epoch', integerX: true, yTitle: 'robust accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
-      caption: `Shaded: band between the best and the worst class at each epoch (all classes). Attack: ${result.attack}.`,
+      caption: `Shaded: band between the best and the worst class at each epoch (all classes). Attack: ${result.attack}.${counts ? ' Vertical bars: 95% Wilson intervals.' : ''}`,
     },
     {
       spec: classCurvesChart({ title: `Clean accuracy per class${sampled}`, points: curvePoints(result.cleanAccuracy), xTitle: 'epoch', integerX: true, yTitle: 'clean accuracy (%)', classOrder: result.plottedClasses.map((k) => names[k]) }),
@@ -126,14 +131,19 @@ export function robustnessOverEpochsSection(result: RobustnessOverEpochs): Repor
     id: 'epochs',
     title: '1. Class-wise robustness over epochs',
     description:
-      'Per-class clean and robust accuracy after every epoch of the run (metrics.jsonl). Robust accuracy of a class = share of ALL its test examples still classified correctly under the attack (not only the clean-correct ones).',
+      `Per-class clean and robust accuracy after every epoch of the run (metrics.jsonl), on the run's own evaluation subset${counts ? ` (${describeCounts(counts)})` : ''}, recorded during training; ` +
+      'other sections use the study\'s test subset, which can differ. Robust accuracy of a class = share of ALL its test examples classified correctly both clean and under the attack.',
     findings,
     charts,
     tables: [
       {
         title: 'Robust accuracy per class and epoch (%)',
-        columns: ['class', ...result.epochs.map((e) => `epoch ${e}`), 'clean (last epoch)'],
-        rows: names.map((name, k) => [name, ...result.robustAccuracy.map((row) => percentValue(row[k])), percentValue(finalClean[k])]),
+        columns: ['class', ...(counts ? ['n'] : []), ...result.epochs.map((e) => `epoch ${e}`), ...(counts ? ['last epoch 95% low', 'last epoch 95% high'] : []), 'clean (last epoch)', ...(counts ? ['clean 95% low', 'clean 95% high'] : [])],
+        rows: names.map((name, k) => [
+          name, ...(counts ? [counts[k]] : []),
+          ...result.robustAccuracy.map((row) => percentValue(row[k])), ...(counts ? intervalCells(lastRobust[k], counts[k]) : []),
+          percentValue(finalClean[k]), ...(counts ? intervalCells(finalClean[k], counts[k]) : []),
+        ]),
       },
       {
         title: 'Best-to-worst band',

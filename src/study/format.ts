@@ -1,4 +1,5 @@
 /** Number formats shared by findings and tables. */
+import { shareInterval } from './proportions';
 
 /** 0.3124 -> "31.2%". */
 export function percent(share: number): string {
@@ -29,4 +30,24 @@ export function pValue(value: number): string {
 /** Class names for sentences and charts: digit names (MNIST) read as "class 3", others unchanged. */
 export function displayNames(names: readonly string[]): string[] {
   return names.map((name) => (/^\d+$/.test(name) ? `class ${name}` : name));
+}
+
+/** A share of n examples as chart fields in percent: value and its 95% Wilson interval (error bars). */
+export function percentWithInterval(share: number, n: number): { value: number; low: number; high: number } {
+  const interval = shareInterval(share, n);
+  return { value: percentValue(share), low: percentValue(interval.low), high: percentValue(interval.high) };
+}
+
+/** The 95% Wilson interval of a share of n examples as two table cells in percent: [low, high]. */
+export function intervalCells(share: number, n: number): [number, number] {
+  const interval = shareInterval(share, n);
+  return [percentValue(interval.low), percentValue(interval.high)];
+}
+
+/** "2,000 test examples, 200 per class" (or "from 180 to 220 per class"), for every section's description. */
+export function describeCounts(counts: readonly number[]): string {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const low = Math.min(...counts);
+  const high = Math.max(...counts);
+  return `${total.toLocaleString('en-US')} test examples, ${low === high ? low : `${low} to ${high}`} per class`;
 }

@@ -21,3 +21,5 @@ export { readMetrics, openModel } from './run-folder';
 export type { EpochMetrics } from './run-folder';
 export { pearson, spearman, kendallTauB, rank, linearFit } from './statistics';
 export type { Correlation } from './statistics';
+export { wilsonInterval, differenceInterval, fisherExact } from './proportions';
+export type { Interval } from './proportions';

@@ -12,13 +12,15 @@ import { NativeDatasetHandle } from '../native';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
-import { displayNames, percent, percentValue, points } from './format';
+import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points } from './format';
 import { studyError } from './run-folder';
 
 type EvaluationData = Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle };
 
 export interface MitigationSide {
   label: string;
+  /** Test examples per class (for the 95% intervals); absent in studies written before. */
+  counts?: number[];
   clean: number[];
   robust: number[];
   worst: { classIndex: number; robust: number };
@@ -63,7 +65,7 @@ async function side({ label, model, logitBias }: MitigationModel, data: Evaluati
   let worst = 0;
   robust.forEach((value, k) => (value < robust[worst] ? (worst = k) : undefined));
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  return { label, clean: evaluation.cleanAccuracy, robust, worst: { classIndex: worst, robust: robust[worst] }, meanRobust: mean(robust), meanClean: mean(evaluation.cleanAccuracy) };
+  return { label, counts: evaluation.counts, clean: evaluation.cleanAccuracy, robust, worst: { classIndex: worst, robust: robust[worst] }, meanRobust: mean(robust), meanClean: mean(evaluation.cleanAccuracy) };
 }
 
 export async function mitigationComparison(
@@ -87,20 +89,35 @@ export async function mitigationComparison(
 export function mitigationSection(study: MitigationStudy): ReportSection {
   const names = displayNames(study.classNames);
   const { before, after } = study;
+  const counts = before.counts;
+  const signed = (delta: number) => `${delta >= 0 ? '+' : ''}${points(delta)}`;
+  const worstBefore = before.worst.classIndex;
+  const worstAfter = after.worst.classIndex;
+  const deltas = names.map((name, k) => ({ name, k, robust: after.robust[k] - before.robust[k], clean: after.clean[k] - before.clean[k] }));
+  const byDelta = [...deltas].sort((a, b) => a.robust - b.robust);
+  const listed = (entries: typeof deltas) => (entries.length ? entries.map((d) => `${d.name} ${signed(d.robust)}`).join(', ') : 'none');
+  const moved = worstAfter === worstBefore
+    ? `${names[worstBefore]} stays the worst class: ${percent(before.worst.robust)} -> ${percent(after.robust[worstBefore])} (${signed(after.robust[worstBefore] - before.worst.robust)})`
+    : `the worst class moved from ${names[worstBefore]} (${percent(before.worst.robust)} -> ${percent(after.robust[worstBefore])}, ${signed(after.robust[worstBefore] - before.robust[worstBefore])}) ` +
+      `to ${names[worstAfter]} (${percent(before.robust[worstAfter])} -> ${percent(after.worst.robust)}, ${signed(after.worst.robust - before.robust[worstAfter])})`;
   const findings = [
-    `worst class: ${names[before.worst.classIndex]} ${percent(before.worst.robust)} before, ${names[after.worst.classIndex]} ${percent(after.worst.robust)} after (${after.worst.robust >= before.worst.robust ? '+' : ''}${points(after.worst.robust - before.worst.robust)}).`,
+    `${moved}; worst-class robust accuracy ${percent(before.worst.robust)} -> ${percent(after.worst.robust)} (${signed(after.worst.robust - before.worst.robust)}).`,
+    `per-class robust change: largest gains ${listed(byDelta.filter((d) => d.robust > 0).slice(-3).reverse())}; largest losses ${listed(byDelta.filter((d) => d.robust < 0).slice(0, 3))}.`,
     `mean robust ${percent(before.meanRobust)} -> ${percent(after.meanRobust)}; mean clean ${percent(before.meanClean)} -> ${percent(after.meanClean)}.`,
   ];
+  const share = (value: number, k: number) => (counts ? percentWithInterval(value, counts[k]) : { value: percentValue(value) });
+  const intervalColumns = (label: string) => (counts ? [`${label} 95% low`, `${label} 95% high`] : []);
+  const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
   return {
     id: 'mitigation',
     title: '7. Mitigation',
-    description: `Mitigation: ${study.mitigation}. Both models attacked with ${study.attack} on the same examples.`,
+    description: `Mitigation: ${study.mitigation}. Both models attacked with ${study.attack} on the same examples${counts ? ` (${describeCounts(counts)})` : ''}.`,
     findings,
     charts: [
       {
         spec: groupedBarsChart({
           title: 'Robust accuracy per class before and after (%)',
-          rows: [before, after].flatMap((s) => names.map((name, k) => ({ className: name, group: s.label, value: percentValue(s.robust[k]) }))),
+          rows: [before, after].flatMap((s) => names.map((name, k) => ({ className: name, group: s.label, ...share(s.robust[k], k) }))),
           yTitle: 'robust accuracy (%)',
           classOrder: names.map((_, k) => k).sort((a, b) => before.robust[a] - before.robust[b]).map((k) => names[k]),
         }),
@@ -109,8 +126,16 @@ export function mitigationSection(study: MitigationStudy): ReportSection {
     tables: [
       {
         title: 'Per class before and after (%)',
-        columns: ['class', 'clean before', 'clean after', 'robust before', 'robust after'],
-        rows: names.map((name, k) => [name, percentValue(before.clean[k]), percentValue(after.clean[k]), percentValue(before.robust[k]), percentValue(after.robust[k])]),
+        columns: [
+          'class', ...(counts ? ['n'] : []),
+          'clean before', ...intervalColumns('clean before'), 'clean after', ...intervalColumns('clean after'), 'clean change (points)',
+          'robust before', ...intervalColumns('robust before'), 'robust after', ...intervalColumns('robust after'), 'robust change (points)',
+        ],
+        rows: names.map((name, k) => [
+          name, ...(counts ? [counts[k]] : []),
+          percentValue(before.clean[k]), ...intervals(before.clean[k], k), percentValue(after.clean[k]), ...intervals(after.clean[k], k), percentValue(deltas[k].clean),
+          percentValue(before.robust[k]), ...intervals(before.robust[k], k), percentValue(after.robust[k]), ...intervals(after.robust[k], k), percentValue(deltas[k].robust),
+        ]),
       },
     ],
     data: study,

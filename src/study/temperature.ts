@@ -10,7 +10,7 @@ import { Model } from '../model';
 import { classCurvesChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
-import { displayNames, percent, percentValue } from './format';
+import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval } from './format';
 
 export interface TemperatureOptions {
   base: AttackOptions;
@@ -24,6 +24,8 @@ export interface TemperatureOptions {
 export interface TemperatureStudy {
   classNames: string[];
   baseAttack: string;
+  /** Test examples per class behind every share (absent in studies written before). */
+  counts?: number[];
   pgd: number[];
   rows: { temperature: number; attack: string; robust: number[] }[];
 }
@@ -35,7 +37,8 @@ export function withTemperature(base: AttackOptions, temperature: number): Attac
 export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: TemperatureOptions): Promise<TemperatureStudy> {
   const build = options.attackForTemperature ?? withTemperature;
   options.onStage?.(`PGD: ${attackLabel(options.base)} on ${data.count} examples`);
-  const pgd = (await evaluate(model, data, { attack: options.base, seed: options.seed, batchSize: options.batchSize })).robustAccuracy;
+  const base = await evaluate(model, data, { attack: options.base, seed: options.seed, batchSize: options.batchSize });
+  const pgd = base.robustAccuracy;
   const rows: TemperatureStudy['rows'] = [];
   for (const temperature of options.temperatures) {
     const attackOptions = build(options.base, temperature);
@@ -43,27 +46,29 @@ export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'i
     const evaluation = await evaluate(model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
     rows.push({ temperature, attack: attackLabel(attackOptions), robust: evaluation.robustAccuracy });
   }
-  return { classNames: model.config.classNames, baseAttack: attackLabel(options.base), pgd, rows };
+  return { classNames: model.config.classNames, baseAttack: attackLabel(options.base), counts: base.counts, pgd, rows };
 }
 
 export function temperatureSection(study: TemperatureStudy): ReportSection {
   const names = displayNames(study.classNames);
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   const findings: string[] = [];
+  const counts = study.counts;
+  const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
   const best = study.rows.reduce((a, b) => (mean(b.robust) < mean(a.robust) ? b : a), study.rows[0]);
   findings.push(`PGD (T = 1): mean robust ${percent(mean(study.pgd))}; strongest T = ${best?.temperature}: ${percent(mean(best?.robust ?? study.pgd))}.`);
-  const curves = [{ temperature: 1, robust: study.pgd }, ...study.rows].flatMap((row) => names.map((name, k) => ({ className: name, x: row.temperature, value: percentValue(row.robust[k]) })));
+  const curves = [{ temperature: 1, robust: study.pgd }, ...study.rows].flatMap((row) => names.map((name, k) => ({ className: name, x: row.temperature, ...(counts ? percentWithInterval(row.robust[k], counts[k]) : { value: percentValue(row.robust[k]) }) })));
   return {
     id: 'temperature',
     title: '6. Temperature-PGD',
-    description: `PGD on the cross-entropy of logits / T (our reading of the study), swept over T, beside PGD (${study.baseAttack}, T = 1).`,
+    description: `PGD on the cross-entropy of logits / T (our reading of the study), swept over T, beside PGD (${study.baseAttack}, T = 1), on the study's test subset${counts ? ` (${describeCounts(counts)})` : ''}.`,
     findings,
     charts: study.rows.length ? [{ spec: classCurvesChart({ title: 'Robust accuracy per class over T (%)', points: curves, xTitle: 'temperature T', yTitle: 'robust accuracy (%)' }) }] : [],
     tables: [
       {
         title: 'Robust accuracy per class and temperature (%)',
-        columns: ['class', 'PGD (T = 1)', ...study.rows.map((r) => `T = ${r.temperature}`)],
-        rows: names.map((name, k) => [name, percentValue(study.pgd[k]), ...study.rows.map((r) => percentValue(r.robust[k]))]),
+        columns: ['class', ...(counts ? ['n'] : []), 'PGD (T = 1)', ...(counts ? ['PGD 95% low', 'PGD 95% high'] : []), ...study.rows.flatMap((r) => [`T = ${r.temperature}`, ...(counts ? [`T = ${r.temperature} 95% low`, `T = ${r.temperature} 95% high`] : [])])],
+        rows: names.map((name, k) => [name, ...(counts ? [counts[k]] : []), percentValue(study.pgd[k]), ...intervals(study.pgd[k], k), ...study.rows.flatMap((r) => [percentValue(r.robust[k]), ...intervals(r.robust[k], k)])]),
       },
     ],
     data: study,

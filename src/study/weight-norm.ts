@@ -4,7 +4,7 @@
  */
 import { classCurvesChart, scatterWithFitChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { coefficient, displayNames, percent, percentValue, pValue } from './format';
+import { coefficient, describeCounts, displayNames, percent, percentValue, pValue } from './format';
 import { EpochMetrics, studyError } from './run-folder';
 import { Correlation, pearson, spearman } from './statistics';
 
@@ -19,6 +19,8 @@ export interface WeightNormEpoch {
 export interface WeightNormStudy {
   classNames: string[];
   attack: string;
+  /** Test examples per class of the run's evaluation subset (metrics.jsonl). */
+  counts?: number[];
   epochs: WeightNormEpoch[];
 }
 
@@ -27,6 +29,7 @@ export function weightNormStudy(metrics: EpochMetrics[]): WeightNormStudy {
   return {
     classNames: metrics[0].classNames,
     attack: metrics[metrics.length - 1].attack,
+    counts: metrics[metrics.length - 1].counts,
     epochs: metrics.map((line) => ({
       epoch: line.epoch,
       weightNorms: line.weightNorms,
@@ -66,7 +69,8 @@ export function weightNormSection(study: WeightNormStudy): ReportSection {
     id: 'weight-norm',
     title: '4. Weight norm and robustness',
     description:
-      'Per class k: L2 norm of row k of the final linear layer, against the class\'s robust accuracy, at every epoch. Pearson and Spearman (tie-aware ranks) with two-sided p-values from the t distribution with n-2 degrees of freedom (n = number of classes).',
+      `Per class k: L2 norm of row k of the final linear layer, against the class's robust accuracy, at every epoch, on the run's own evaluation subset${study.counts ? ` (${describeCounts(study.counts)})` : ''} recorded during training (metrics.jsonl), which can differ from the study's test subset. ` +
+      'Pearson and Spearman (tie-aware ranks) with two-sided p-values from the t distribution with n-2 degrees of freedom (n = number of classes).',
     findings,
     charts: [
       {

@@ -83,7 +83,8 @@ export interface AgreementInput {
 
 export async function expectAgreement(input: AgreementInput): Promise<void> {
   const { testCase, labels, classes } = input;
-  const ours = await input.attack(input.model, input.images, labels, { ...testCase.ours(input.eps), seed: 0 });
+  // The peers run fp32 on contiguous tensors: ours names the same exact path (the library's default is 'auto').
+  const ours = await input.attack(input.model, input.images, labels, { ...testCase.ours(input.eps), seed: 0, precision: 'fp32', memoryFormat: 'contiguous' });
   const mine = robustCounts(ours.predictions, labels, classes);
   const perClass = Math.min(...mine.total);
   const total = labels.length;

@@ -1,5 +1,5 @@
 /** Per-class charts: one colour per class shown, none repeated. */
-import { classCurvesChart, classPalette } from '../../src/report/charts';
+import { classCurvesChart, classPalette, groupedBarsChart, renderSvg } from '../../src/report/charts';
 import { FASHION_MNIST_CLASSES } from '../../src';
 
 test('the ten Fashion-MNIST curves get ten different colours, in legend order', () => {
@@ -16,4 +16,17 @@ test.each([1, 10, 12, 20, 21, 100])('a palette of %i colours has no repeats', (c
   const colours = classPalette(count);
   expect(colours).toHaveLength(count);
   expect(new Set(colours).size).toBe(count);
+});
+
+test('per-class bars and curves draw 95% error bars where the rows carry an interval', async () => {
+  const bars = groupedBarsChart({
+    title: 't', yTitle: '%', classOrder: ['a', 'b'],
+    rows: [{ className: 'a', group: 'before', value: 50, low: 40, high: 60 }, { className: 'b', group: 'before', value: 70, low: 61, high: 78 }],
+  });
+  const barsSvg = await renderSvg(bars);
+  // Vega writes a data layer of rules as "mark-rule role-mark" (axes are "mark-rule role-axis-...").
+  expect(barsSvg).toContain('mark-rule role-mark');
+  expect(await renderSvg(groupedBarsChart({ title: 't', yTitle: '%', classOrder: ['a'], rows: [{ className: 'a', group: 'g', value: 5 }] }))).not.toContain('mark-rule role-mark');
+  const curves = classCurvesChart({ title: 't', xTitle: 'epoch', yTitle: '%', points: [{ className: 'a', x: 1, value: 50, low: 40, high: 60 }, { className: 'a', x: 2, value: 55, low: 45, high: 65 }] });
+  expect(await renderSvg(curves)).toContain('mark-rule role-mark');
 });

@@ -51,17 +51,17 @@ describe('formatClassTable', () => {
     expect(table).toBe(
       [
         'Fashion-MNIST, PGD-AT (robust under PGD-20 eps=0.1)',
-        '┌─────────────┬──────┬─────────┬──────────┬────────────┐',
-        '│ class       │    n │ clean % │ robust % │ robust     │',
-        '├─────────────┼──────┼─────────┼──────────┼────────────┤',
-        '│ T-shirt/top │ 1000 │    85.0 │     60.0 │ ######.... │',
-        '│ Trouser     │  980 │    97.0 │     92.3 │ #########. │',
-        '│ Shirt       │ 1020 │    67.4 │     31.2 │ ###....... │',
-        '└─────────────┴──────┴─────────┴──────────┴────────────┘',
+        '┌─────────────┬──────┬─────────┬──────┬──────────┬──────┬────────────┐',
+        '│ class       │    n │ clean % │    ± │ robust % │    ± │ robust     │',
+        '├─────────────┼──────┼─────────┼──────┼──────────┼──────┼────────────┤',
+        '│ T-shirt/top │ 1000 │    85.0 │ ±2.3 │     60.0 │ ±3.1 │ ######.... │',
+        '│ Trouser     │  980 │    97.0 │ ±1.2 │     92.3 │ ±1.8 │ #########. │',
+        '│ Shirt       │ 1020 │    67.4 │ ±3.0 │     31.2 │ ±2.9 │ ###....... │',
+        '└─────────────┴──────┴─────────┴──────┴──────────┴──────┴────────────┘',
         // Unweighted means: (85.0 + 97.0 + 67.4) / 3 = 83.13, (60.0 + 92.3 + 31.2) / 3 = 61.17.
         'mean: clean 83.1%  robust 61.2%',
         'best: Trouser 92.3%  worst: Shirt 31.2%  gap: 61.1 points',
-        'robust = share of all test examples of the class still classified correctly under attack (PGD-20 eps=0.1)',
+        'robust = classified correctly both clean and under attack (PGD-20 eps=0.1), so robust <= clean; ± = 95% Wilson interval (larger half-width)',
       ].join('\n'),
     );
   });

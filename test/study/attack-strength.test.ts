@@ -70,7 +70,9 @@ test('a logit bias towards one class moves every clean prediction there; mitigat
   expect(study.after.robust).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   expect(study.after.clean).toEqual(clean.cleanAccuracy);
   expect(Math.min(...study.before.robust)).toBeLessThan(1);
-  expect(mitigationSection(study).findings).toHaveLength(2);
+  const findings = mitigationSection(study).findings;
+  expect(findings).toHaveLength(3);
+  expect(findings[1]).toMatch(/^per-class robust change: largest gains class 3 \+/);
 });
 
 test('the study\'s logit bias works on every architecture (ResNet-50 has no classifier.fc3 or linear bias)', async () => {

@@ -4,7 +4,8 @@ import os from 'os';
 import path from 'path';
 
 import { learnedMnistRun } from '../helpers/mnist-model';
-import { chooseSelection, classRemoval, selectExamplesForRemoval, stageIsCurrent } from '../../src/study/class-removal';
+import { chooseSelection, classRemoval, ClassRemovalResult, classRemovalSection, classRemovalWarnings, removalTest, selectExamplesForRemoval, stageIsCurrent } from '../../src/study/class-removal';
+import { RunConfig } from '../../src/run';
 import { ConfusionStudy, targetStatistics } from '../../src/study/confusion';
 
 function study(): ConfusionStudy {
@@ -12,6 +13,41 @@ function study(): ConfusionStudy {
   const runs = [Int32Array.from([1, 1, 2, 0, 1, 0, 2]), Int32Array.from([1, 2, 2, 1, 1, 0, 2])];
   return { classNames: ['a', 'b', 'c'], attacks: ['x'], seeds: 2, ...targetStatistics(labels, runs, 3) };
 }
+
+/** The issue's case: 17 selected vs 5 control examples, a retrained model far weaker than the full one. */
+function removalResult(): ClassRemovalResult {
+  const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+  return {
+    selection: { classNames: ['Coat', 'Pullover', 'Shirt'], source: 0, targets: [1], testPerClass: 200, selected: range(17), control: range(5, 17), classExamples: 200, selectionAttacks: ['PGD-10'], seeds: 3 },
+    retrain: { config: {} as RunConfig, architecture: 'smallcnn', keptClasses: ['Coat', 'Shirt'], trainExamples: 2000, overrides: [], clean: 0.499, robust: 0.271, robustOfSource: 0.3, evalAttack: 'PGD-10', fullOnKept: { clean: 0.78, robust: 0.656 }, testExamples: 400 },
+    attacks: [{ attack: 'PGD-10', selected: { count: 17, stillCorrect: 10, share: 10 / 17, predictedAs: { Shirt: 7 } }, control: { count: 5, stillCorrect: 2, share: 0.4 } }],
+  };
+}
+
+test("selected vs control: the difference's interval and Fisher's exact test", () => {
+  const { difference, interval, fisherP } = removalTest(removalResult().attacks[0]);
+  expect(difference).toBeCloseTo(10 / 17 - 0.4, 12);
+  expect(interval.low).toBeLessThan(0);
+  expect(interval.high).toBeGreaterThan(difference);
+  // scipy.stats.fisher_exact([[10, 7], [2, 3]]).pvalue
+  expect(fisherP).toBeCloseTo(0.6240601503759399, 10);
+});
+
+test('warns when a set is under 20 examples and when the retrained model is more than 10 points weaker', () => {
+  expect(classRemovalWarnings(removalResult())).toEqual([
+    'warning: the selected set has 17 examples (under 20): one example moves its share by 5.9 points; read the intervals, not the percentages.',
+    'warning: the control set has 5 examples (under 20): one example moves its share by 20.0 points; read the intervals, not the percentages.',
+    "warning: the retrained model's clean accuracy on the kept classes is 49.9%, 28.1 points below the full model's 78.0% on the same examples: it may be undertrained, and \"no adversarial example any more\" then compares a weaker model.",
+    "warning: the retrained model's robust accuracy on the kept classes is 27.1%, 38.5 points below the full model's 65.6% on the same examples: it may be undertrained, and \"no adversarial example any more\" then compares a weaker model.",
+  ]);
+  const section = classRemovalSection(removalResult());
+  expect(section.findings.filter((f) => f.startsWith('warning:'))).toHaveLength(4);
+  expect(section.findings).toContain(
+    'after retraining without {Pullover}, under PGD-10: 58.8% [36.0, 78.4] of the selected examples (10/17) have no adversarial example any more, vs 40.0% [11.8, 76.9] of the control (2/5); difference +18.8 [-24.6, +53.2], Fisher\'s exact test p = 0.62.',
+  );
+  expect(section.description).toContain("the study's test subset (200 test examples per class)");
+  expect(section.tables[0].columns).toContain('Fisher p');
+});
 
 test('by default the largest single-target group gives source and target', () => {
   expect(chooseSelection(study())).toEqual({ source: 0, targets: [1] });
@@ -79,7 +115,7 @@ test('on an MNIST model that learned, the three stages run, their numbers agree,
     message: expect.stringMatching(new RegExp(`^${retrainFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was made with other config \\(saved .*"epochs":2.*, now .*"epochs":1.*\\)`)),
   });
   await expect(classRemoval({ ...options, removalAttacks: [{ kind: 'pgd' as const, eps: 0.2, steps: 3 }] })).rejects.toThrow(/result\.json was made with other evalAttack \(saved "PGD-3 Linf eps=0.1 step=0.08333", now "PGD-3 Linf eps=0.2 step=0.1667"\)/);
-});
+}, 900_000);
 
 test('a stage made with other settings is refused naming the setting, or with fresh removed with the later stages', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'removal-stage-'));
