@@ -61,7 +61,7 @@ describe.each([
       const reference = JSON.parse(run.stdout) as { parameters: number; losses: number[] };
       expect(reference.parameters).toBe(parameters);
       const pixels = Uint8Array.from(images, (v) => Math.round(v * 255));
-      const ours = await evaluate(model, { images: pixels, labels: Int32Array.from(labels) }, { attack: null });
+      const ours = await evaluate(model, { images: pixels, labels: Int32Array.from(labels) }, { attack: null, precision: 'fp32', memoryFormat: 'contiguous' });
       labels.forEach((label, i) => {
         expect(Math.abs(ours.meanLoss[label] - reference.losses[i])).toBeLessThan(LOSS_TOLERANCE * Math.max(1, reference.losses[i]));
       });

@@ -7,7 +7,7 @@ import fs from 'fs';
 import path from 'path';
 
 import { AttackOptions } from '../attack';
-import { autoFastPath } from '../fast-path';
+import { autoFastPath, MEMORY_FORMATS, MemoryFormat, Precision, PRECISIONS } from '../fast-path';
 import { DeviceName } from '../model';
 import { ROBUST_DEFINITION } from '../report/class-table';
 import { describeCounts } from '../study/format';
@@ -27,7 +27,7 @@ import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
 import { Backend, setDefaultProcessGroup } from '../distributed/group';
-import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
+import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { addRankOptions, joinRanks } from './ranks';
 import { fairnessCommand } from './study-fairness-command';
 
@@ -35,6 +35,8 @@ export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'at
 type Experiment = (typeof EXPERIMENTS)[number];
 
 interface StudyCliOptions {
+  retrainPrecision: Precision;
+  retrainMemoryFormat: MemoryFormat;
   run: string;
   out?: string;
   perClass?: number | 'all';
@@ -146,6 +148,8 @@ async function section(experiment: Experiment, context: StudyContext, out: strin
         retrainPerClass: perClassValue(options.retrainPerClass),
         retrainEpochs: options.retrainEpochs,
         fresh: options.fresh,
+        retrainPrecision: options.retrainPrecision,
+        retrainMemoryFormat: options.retrainMemoryFormat,
         confusion: context.confusion,
         device: options.device,
         batchSize: options.batchSize,
@@ -300,7 +304,9 @@ function studyOptions(command: Command): Command {
     .addOption(new Option('--batch-size <n>', 'examples per native batch').default(256).argParser(parseInteger(1, 1 << 20)))
     .addOption(new Option('--seed <n>', 'seed of attack noise and class sampling').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
-    .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)));
+    .addOption(new Option('--threads <n>', 'CPU threads (default: all cores)').argParser(parseInteger(1, 1024)))
+    .addOption(new Option('--retrain-precision <p>', `removal: the retraining's precision; ${PRECISION_HELP}`).default('auto').argParser(parseChoice(PRECISIONS)))
+    .addOption(new Option('--retrain-memory-format <f>', `removal: the retraining's memory format; ${MEMORY_FORMAT_HELP}`).default('auto').argParser(parseChoice(MEMORY_FORMATS)));
 }
 
 /** `study all --quick`: fewer test images, seeds, attacks and temperatures, and a one-epoch retraining for the removal. */

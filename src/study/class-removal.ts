@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../checkpoint';
 import { loadIntoNative } from '../data/native-dataset';
 import { restrictToClasses, selectExamples } from '../data/subset';
 import { evaluate } from '../evaluate';
+import { MemoryFormat, Precision } from '../fast-path';
 import { defaultProcessGroup } from '../distributed/group';
 import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
@@ -31,6 +32,9 @@ import { differenceInterval, fisherExact, formatShareWithInterval, Interval, wil
 import { openModel, studyError } from './run-folder';
 
 export interface ClassRemovalOptions {
+  /** How the retraining computes (default auto; fp32 + contiguous is the exact reference). */
+  retrainPrecision?: Precision;
+  retrainMemoryFormat?: MemoryFormat;
   /** Run folder or checkpoint of the full model; its RunConfig is the retraining recipe. */
   model: string;
   /** With a run folder: its last (default) or best checkpoint is the full model. */
@@ -250,6 +254,8 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       resume: true,
       device: options.device,
       processGroup: group,
+      precision: options.retrainPrecision,
+      memoryFormat: options.retrainMemoryFormat,
       reporter: {
         start: ({ train: trainSet, model }) => {
           trainExamples = trainSet.count;

@@ -100,7 +100,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test('SmallCNN after 4 PGD-AT steps on 2 ranks equals one process with the same global batch', async () => {
   const data = takeFirst(loadMnistSample('train'), TRAIN_COUNT);
   const model = Model.create({ architecture: 'smallcnn', inputShape: data.shape, classNames: data.classNames, mean: [0.5], std: [0.5], device: 'cpu', seed: 1 });
-  await train(model, data, { method: 'pgd', epochs: 1, schedule: { kind: 'constant', lr: 0.05 }, attack: { kind: 'pgd', eps: 0.3, steps: 3 }, batchSize: GLOBAL_BATCH, seed: 3 });
+  await train(model, data, { method: 'pgd', epochs: 1, schedule: { kind: 'constant', lr: 0.05 }, attack: { kind: 'pgd', eps: 0.3, steps: 3 }, batchSize: GLOBAL_BATCH, seed: 3, precision: 'fp32', memoryFormat: 'contiguous' });
   await model.save(referenceCheckpoint);
 
   const twoRanks = path.join(tmp, 'two-ranks.safetensors');
@@ -119,7 +119,7 @@ test('SmallCNN after 4 PGD-AT steps on 2 ranks equals one process with the same 
 test('a sharded evaluation returns the one-process counts, confusion matrices and predictions exactly', async () => {
   const count = 300; // 5 batches of 64: rank 0 attacks batches 0, 2, 4 and rank 1 batches 1, 3
   const model = (await Model.load(referenceCheckpoint, { device: 'cpu' })).model;
-  const one = await evaluate(model, takeFirst(loadMnistSample('test'), count), { attack: { kind: 'pgd', eps: 0.3, steps: 5 }, batchSize: 64, seed: 11 });
+  const one = await evaluate(model, takeFirst(loadMnistSample('test'), count), { attack: { kind: 'pgd', eps: 0.3, steps: 5 }, batchSize: 64, seed: 11, precision: 'fp32', memoryFormat: 'contiguous' });
   const ranks = await startRanks({ kind: 'evaluate', checkpoint: referenceCheckpoint, count, batchSize: 64 });
   await finish(ranks);
   for (const run of ranks) {

@@ -17,7 +17,9 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const run = path.join(tmp, 'run');
 const studyArgs = (out: string) => ['study', 'removal', '--run', run, '--out', out, '--seeds', '1', '--confusion-attacks', 'pgd@5',
-  '--removal-attacks', 'pgd@3,pgd@6x2', '--retrain-per-class', '30', '--retrain-epochs', '1', '--threads', '1'];
+  '--removal-attacks', 'pgd@3,pgd@6x2', '--retrain-per-class', '30', '--retrain-epochs', '1', '--threads', '1',
+  // The exact reference path: the retrained weights are compared value for value.
+  '--retrain-precision', 'fp32', '--retrain-memory-format', 'contiguous'];
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', ...args], { cwd: root, encoding: 'utf8' });
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 

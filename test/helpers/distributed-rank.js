@@ -45,6 +45,9 @@ function trainOptions(job, group) {
     batchSize: job.batchSize,
     seed: 3,
     processGroup: group,
+    // The exact reference path: ranks are compared with one process value for value.
+    precision: 'fp32',
+    memoryFormat: 'contiguous',
   };
 }
 
@@ -74,7 +77,7 @@ async function main() {
   } else if (job.kind === 'evaluate') {
     const model = (await lib.Model.load(job.checkpoint, { device: 'cpu' })).model;
     const test = lib.takeFirst(lib.loadMnistSample('test'), job.count);
-    const result = await lib.evaluate(model, test, { attack: { kind: 'pgd', eps: 0.3, steps: 5 }, batchSize: job.batchSize, seed: 11, processGroup: group });
+    const result = await lib.evaluate(model, test, { attack: { kind: 'pgd', eps: 0.3, steps: 5 }, batchSize: job.batchSize, seed: 11, processGroup: group, precision: 'fp32', memoryFormat: 'contiguous' });
     say({ event: 'evaluation', rank, counts: result.counts, cleanConfusion: result.cleanConfusion, adversarialConfusion: result.adversarialConfusion,
       cleanPredictions: Array.from(result.cleanPredictions), adversarialPredictions: Array.from(result.adversarialPredictions),
       meanLoss: result.meanLoss, meanGradientNorm: result.meanGradientNorm });
