@@ -25,7 +25,7 @@ const options = {
 
 /** A briefly trained model: an untrained SmallCNN predicts one class for everything and would prove nothing. */
 async function briefly(model: Model): Promise<Model> {
-  await train(model, takePerClass(loadMnistSample('train'), 50, 0), { method: 'standard', epochs: 2, schedule: { kind: 'constant', lr: 0.05 }, batchSize: 50, seed: 1 });
+  await train(model, takePerClass(loadMnistSample('train'), 50, 0), { method: 'standard', epochs: 2, schedule: { kind: 'constant', lr: 0.05 }, batchSize: 50, seed: 1, precision: 'fp32', memoryFormat: 'contiguous' });
   return model;
 }
 

@@ -68,8 +68,9 @@ test('study removal on 2 ranks: the one-process selection exactly, its retrainin
   expect(Math.abs(retrainTwo.clean - retrainOne.clean)).toBeLessThanOrEqual(1 / evalCount + 1e-9);
   expect(Math.abs(retrainTwo.robust - retrainOne.robust)).toBeLessThanOrEqual(1 / evalCount + 1e-9);
   // Stage 3: the same attacks on the same examples.
-  const attacksOne = readJson(path.join(one, 'attacks.json'));
-  const attacksTwo = readJson(path.join(two, 'attacks.json'));
+  // attacks.json: the stage's settings beside its rows.
+  const attacksOne = readJson(path.join(one, 'attacks.json')).rows;
+  const attacksTwo = readJson(path.join(two, 'attacks.json')).rows;
   expect(attacksTwo.map((row: { attack: string }) => row.attack)).toEqual(attacksOne.map((row: { attack: string }) => row.attack));
   attacksOne.forEach((row: { selected: { count: number; stillCorrect: number }; control: { count: number; stillCorrect: number } }, i: number) => {
     expect(attacksTwo[i].selected.count).toBe(row.selected.count);
@@ -84,5 +85,5 @@ test('study removal on 2 ranks: the one-process selection exactly, its retrainin
   expect(again.stdout).toContain('stage 1/3 select: reusing');
   expect(again.stdout).toContain('stage 2/3 retrain: reusing');
   expect(again.stdout.match(/stage 3\/3 attack: .* already done/g)).toHaveLength(2);
-  expect(readJson(path.join(two, 'attacks.json'))).toEqual(attacksTwo);
+  expect(readJson(path.join(two, 'attacks.json')).rows).toEqual(attacksTwo);
 });
