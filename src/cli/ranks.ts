@@ -7,12 +7,23 @@ import { Command, Option } from 'commander';
 import { Backend, BACKENDS, DEFAULT_TIMEOUT_SECONDS, ProcessGroup, processGroupFromEnvironment } from '../distributed/group';
 import { rankEnvironment } from '../distributed/environment';
 import { nativeAddon } from '../native';
+import { DeviceName } from '../model';
 import { parseChoice, parseNumberIn } from './parse';
 
 export function addRankOptions(command: Command): Command {
   return command
     .addOption(new Option('--backend <name>', 'data parallelism under classwise-at launch, torchrun or srun: gloo (CPU) or nccl (CUDA) (default: nccl for a CUDA device, else gloo)').argParser(parseChoice(BACKENDS)))
     .addOption(new Option('--timeout <seconds>', 'data parallelism: how long a rank waits for the others before stopping with an error naming the ranks that died or hung').default(DEFAULT_TIMEOUT_SECONDS).argParser(parseNumberIn(1, 7 * 24 * 3600)));
+}
+
+/** The computing options every study command shares (batching, seed, device, threads, the rank options). */
+export interface ComputeCliOptions {
+  batchSize: number;
+  seed: number;
+  device: DeviceName;
+  threads?: number;
+  backend?: Backend;
+  timeout?: number;
 }
 
 export interface Ranks {

@@ -26,15 +26,15 @@ import { NativeImageSet } from '../data/native-dataset';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
-import { Backend, setDefaultProcessGroup } from '../distributed/group';
+import { setDefaultProcessGroup } from '../distributed/group';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
-import { addRankOptions, joinRanks } from './ranks';
+import { addRankOptions, ComputeCliOptions, joinRanks } from './ranks';
 import { fairnessCommand } from './study-fairness-command';
 
 export const EXPERIMENTS = ['epochs', 'confusion', 'removal', 'weight-norm', 'attacks', 'temperature', 'mitigation'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
 
-interface StudyCliOptions {
+interface StudyCliOptions extends ComputeCliOptions {
   retrainPrecision: Precision;
   retrainMemoryFormat: MemoryFormat;
   run: string;
@@ -57,12 +57,6 @@ interface StudyCliOptions {
   logitBias?: string;
   skip?: string;
   quick?: boolean;
-  batchSize: number;
-  seed: number;
-  device: DeviceName;
-  threads?: number;
-  backend?: Backend;
-  timeout?: number;
   best: boolean;
 }
 

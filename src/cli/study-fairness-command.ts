@@ -9,23 +9,17 @@ import { DeviceName } from '../model';
 import { formatFindings, writeReport } from '../report/study-report';
 import { ATTACK_SPEC_HELP } from '../run';
 import { DEFAULT_FAIRNESS_ATTACKS, fairnessReport, fairnessStudy } from '../study/fairness';
-import { Backend, setDefaultProcessGroup } from '../distributed/group';
+import { setDefaultProcessGroup } from '../distributed/group';
 import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
-import { addRankOptions, joinRanks } from './ranks';
+import { addRankOptions, ComputeCliOptions, joinRanks } from './ranks';
 
-interface FairnessCliOptions {
+interface FairnessCliOptions extends ComputeCliOptions {
   runs: string;
   baseline?: string;
   attacks: string;
   perClass?: number | 'all';
   eps?: number;
   out: string;
-  batchSize: number;
-  seed: number;
-  device: DeviceName;
-  threads?: number;
-  backend?: Backend;
-  timeout?: number;
 }
 
 export function fairnessCommand(): Command {
