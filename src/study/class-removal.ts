@@ -239,7 +239,10 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     overrides.push(`epochs ${options.retrainEpochs} (run: ${run.epochs})`);
   }
   // The retrained model depends on the selection's targets and on the retraining recipe.
-  const retrainSettings = { selection: selectionSettings, config, evalAttack: attackLabel(options.removalAttacks[0]) };
+  const retrainSettings = {
+    selection: selectionSettings, config, evalAttack: attackLabel(options.removalAttacks[0]),
+    precision: options.retrainPrecision ?? 'auto', memoryFormat: options.retrainMemoryFormat ?? 'auto',
+  };
   let retrain = await readStage<ClassRemovalResult['retrain']>(retrainFile);
   if (retrain && !checkStage(2, retrainFile, retrain.settings, retrainSettings)) retrain = undefined;
   const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
