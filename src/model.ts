@@ -7,6 +7,7 @@ import fs from 'fs';
 import { CHECKPOINT_FORMAT, CheckpointMeta, decodeSafetensors, loadCheckpoint, saveCheckpoint, TensorMap } from './checkpoint';
 import { CheckpointError, ClasswiseError, invalidArgument } from './errors';
 import { nativeAddon, NativeModel, NativeModelInfo, NativeTensor } from './native';
+import { checkClassNames } from './class-names';
 
 export const ARCHITECTURES = ['smallcnn', 'preact-resnet18', 'wide-resnet34-10', 'resnet50'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -46,7 +47,7 @@ export class Model {
   static create(options: CreateModelOptions): Model {
     if (!options || typeof options !== 'object') throw invalidArgument('Model.create needs { architecture, inputShape, classNames, mean, std }');
     if (!Array.isArray(options.inputShape) || options.inputShape.length !== 3) throw invalidArgument(`Model.create options.inputShape must be [channels, height, width], got ${JSON.stringify(options.inputShape)}`);
-    if (!Array.isArray(options.classNames)) throw invalidArgument('Model.create options.classNames must be an array of class names');
+    checkClassNames(options.classNames, 'Model.create options.classNames');
     if (!Array.isArray(options.mean) || !Array.isArray(options.std)) throw invalidArgument('Model.create options.mean and options.std must be arrays, one number per channel');
     const [channels, height, width] = options.inputShape;
     const config: ModelConfig = {
@@ -77,6 +78,10 @@ export class Model {
    * with the export recipe.
    */
   static loadTorchScript(filePath: string, options: { inputShape: [number, number, number]; classNames: string[]; device?: DeviceName }): Model {
+    if (!options || typeof options !== 'object' || !Array.isArray(options.inputShape) || options.inputShape.length !== 3) {
+      throw invalidArgument(`Model.loadTorchScript needs { inputShape: [channels, height, width], classNames }, got inputShape ${JSON.stringify(options?.inputShape)}`);
+    }
+    checkClassNames(options.classNames, 'Model.loadTorchScript options.classNames');
     const [channels, height, width] = options.inputShape;
     const native = new (nativeAddon().NativeModel)({
       torchscript: filePath,

@@ -9,6 +9,7 @@ import { ProcessGroup } from '../distributed/group';
 import { shuffledIndices } from '../data/random';
 import { nativeData } from '../data/native-dataset';
 import { invalidArgument } from '../errors';
+import { checkClassNames } from '../class-names';
 import { FastPathOptions, FastPathUsed, nativeFastPath } from '../fast-path';
 import { ClassEvaluation, evaluate } from '../evaluate';
 import { Model } from '../model';
@@ -157,6 +158,10 @@ const DEFAULT_PREFETCH_CHUNKS = 2;
 
 /** Seed of everything random in one epoch. */
 export function epochSeed(seed: number, epoch: number): number {
+  // NaN or a fraction would give a NaN or non-repeatable seed that the addon then truncates silently.
+  for (const [name, value] of [['seed', seed], ['epoch', epoch]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw invalidArgument(`epochSeed: ${name} must be an integer >= 0, got ${value}`);
+  }
   return (seed * 100003 + epoch * 7919 + 1) % 2 ** 31;
 }
 
@@ -171,6 +176,20 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   const seed = options.seed ?? 0;
   if (!Number.isInteger(options.epochs) || options.epochs < 1) {
     throw invalidArgument(`epochs must be an integer >= 1, got ${options.epochs}`);
+  }
+  const startEpoch = options.startEpoch ?? 0;
+  if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch > options.epochs) {
+    throw invalidArgument(`startEpoch must be an integer in [0, epochs = ${options.epochs}] (the number of epochs already trained), got ${options.startEpoch}`);
+  }
+  const described = data as { classNames?: unknown; shape?: unknown };
+  if (described.classNames !== undefined) {
+    checkClassNames(described.classNames, 'train data.classNames');
+    if (described.classNames.length !== model.numClasses) {
+      throw invalidArgument(`train data has ${described.classNames.length} classes but the model has ${model.numClasses}; create the model with the dataset's classNames`);
+    }
+  }
+  if (Array.isArray(described.shape) && JSON.stringify(described.shape) !== JSON.stringify(model.config.inputShape)) {
+    throw invalidArgument(`train data has images of shape ${described.shape.join('x')} but the model takes ${model.config.inputShape.join('x')}; create the model with inputShape ${JSON.stringify(described.shape)}`);
   }
   if (options.method !== 'standard' && !options.attack) {
     throw invalidArgument(`method "${options.method}" needs options.attack, e.g. { kind: "pgd", eps: 0.1, steps: 10 }`);
