@@ -354,12 +354,18 @@ async function trainStreamedEpoch(
     { seen: 0, lossSum: 0, correct: 0, seconds: 0, dataWaitSeconds: 0, precision: 'fp32', memoryFormat: 'contiguous' };
   let step = 0;
   let chunkIndex = 0;
+  let excluded = 0;
   const started = process.hrtime.bigint();
   let waitStarted = process.hrtime.bigint();
   for await (const chunk of prefetch(producers, options.prefetchChunks ?? DEFAULT_PREFETCH_CHUNKS)) {
     totals.dataWaitSeconds += Number(process.hrtime.bigint() - waitStarted) / 1e9;
     // A skipped file can leave a batch of one, which breaks batch norm in training mode: leave it out.
     const usable = chunk.count % batchSize === 1 && chunk.count > 1 ? chunk.count - 1 : chunk.count;
+    // The progress total drops by the images this chunk skipped or left out, so the count ends at its total.
+    const requested = Math.min(chunkSize, order.length - chunkIndex * chunkSize);
+    excluded += requested - usable;
+    const total = order.length - excluded;
+    if (usable === 0) onProgress?.({ done: totals.seen, total, lossSum: totals.lossSum, correct: totals.correct });
     if (usable > 0) {
       const steps = Math.ceil(usable / batchSize);
       const chunkRates = Float64Array.from({ length: steps }, (_, i) => rates[Math.min(step + i, rates.length - 1)]);
@@ -368,7 +374,7 @@ async function trainStreamedEpoch(
         { images: chunk.images, labels: chunk.labels, order: Int32Array.from({ length: usable }, (_, i) => i), learningRates: chunkRates },
         { ...nativeOptions, seed: chunkSeed(chunkIndex) },
         onProgress &&
-          ((progress) => onProgress({ done: before.seen + progress.done, total: order.length, lossSum: before.lossSum + progress.lossSum, correct: before.correct + progress.correct })),
+          ((progress) => onProgress({ done: before.seen + progress.done, total, lossSum: before.lossSum + progress.lossSum, correct: before.correct + progress.correct })),
       );
       step += steps;
       totals.seen += result.seen;

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { decodeBatch, decodeToMemory, loadFolderDataset, loadImageFolder, prefetch, restrictToClasses, takePerClass } from '../../src/data';
 import { IMAGENET_FIXTURE_CLASSES, writeImageNetFolder } from './fixtures/official-formats';
 import { makeTempFolder, thrownBy } from './idx-fixtures';
+import { Model, train as trainModel } from '../../src';
+import { streamedTrainData } from '../../src/run/data';
 
 let temp: ReturnType<typeof makeTempFolder>;
 beforeAll(async () => {
@@ -115,6 +117,22 @@ describe('ImageNet folder layout', () => {
       expect(batch.count).toBe(5);
       expect(Array.from(batch.labels)).toEqual([0, 0, 1, 2, 2]);
       expect(batch.skipped.map((s) => path.basename(s.file))).toEqual(['n01443537_1.JPEG']);
+    });
+
+    test('a streamed epoch with a skipped file counts its progress up to its own total', async () => {
+      const train = loadImageFolder('train', broken.folder, { imageSize: 16 });
+      const model = Model.create({ architecture: 'smallcnn', inputShape: [3, 16, 16], classNames: train.classNames, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], device: 'cpu' });
+      const progress: { done: number; total: number }[] = [];
+      const skipped: string[] = [];
+      // 6 files, one undecodable: 5 images, and the batch of one they would leave is left out, so 4 are trained.
+      await trainModel(model, streamedTrainData(train, 'skip', (file) => skipped.push(path.basename(file))), {
+        method: 'standard', epochs: 1, batchSize: 2, schedule: { kind: 'constant', lr: 0.01 }, precision: 'fp32', memoryFormat: 'contiguous',
+        onProgress: (_epoch, p) => progress.push({ done: p.done, total: p.total }),
+      });
+      expect(skipped).toEqual(['n01443537_1.JPEG']);
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress[progress.length - 1]).toEqual({ done: 4, total: 4 });
+      expect(progress.every((p) => p.done <= p.total)).toBe(true);
     });
   });
 });
