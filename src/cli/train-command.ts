@@ -16,6 +16,7 @@ import { TRAIN_METHODS } from '../train/trainer';
 import { ClasswiseError } from '../errors';
 import { collapsedClassWarnings } from '../collapsed-classes';
 import { cpuLoadNote } from './cpu-load';
+import { refuseIgnoredOptions } from './ignored-options';
 import { fastPathHeader } from './fast-path-header';
 import { closingLines } from './first-run';
 import { describeQuickPreset, studyCommand } from './study-command';
@@ -72,7 +73,7 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run folder for checkpoint.safetensors and metrics.jsonl (default: runs/<dataset>-<method>)')
     .option('--resume', 'continue the run in --out from its last checkpoint', false)
     .addOption(new Option('--study <preset>', `after training, study the run: "quick" is \`study all --quick\` (${describeQuickPreset()}), then the report's reading and the next commands (npm start)`).argParser(parseChoice(['quick'] as const)))
-    .action(async (options) => {
+    .action(async (options, command: Command) => {
       if (options.dataThreads !== undefined) setDataThreads(options.dataThreads);
       const dataset = options.dataset as DatasetName;
       const recipe = RECIPES[dataset];
@@ -116,6 +117,7 @@ export function trainCommand(): Command {
         validationPerClass: options.validationPerClass,
         initFrom: options.initFrom,
       });
+      refuseIgnoredOptions(command, config, { momentum: options.momentum, evalStepSize: options.evalStepSize });
       const eps = config.eps;
       const evalSteps = config.evalSteps;
       const addon = nativeAddon();
