@@ -34,6 +34,14 @@ describe('attack specs', () => {
   test('an unknown kind is still refused with the accepted kinds', () => {
     expect(() => parseAttackSpec('pdg-20', { eps: 0.1 }, '--attack')).toThrow('--attack "pdg-20": unknown attack kind "pdg"; accepted: fgsm, pgd,');
   });
+
+  test('zero steps, queries or restarts are refused, not run as a clean evaluation', () => {
+    expect(() => parseAttackSpec('pgd@0', { eps: 0.1 }, '--attack')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: '--attack "pgd@0": steps must be at least 1 (pgd@0 never perturbs an image); e.g. pgd@20' }));
+    expect(() => parseAttackSpec('PGD-0', { eps: 0.1 }, '--attack')).toThrow('--attack "PGD-0": steps must be at least 1');
+    expect(() => parseAttackSpec('square@0', { eps: 0.1 }, '--attack')).toThrow('--attack "square@0": queries must be at least 1 (square@0 never perturbs an image); e.g. square@5000');
+    expect(() => parseAttackSpec('pgd@20x0', { eps: 0.1 }, '--attack')).toThrow('--attack "pgd@20x0": restarts must be at least 1 (x0 runs no attack); e.g. pgd@20x1');
+    expect(parseAttackSpec('pgd@1x1', { eps: 0.1 })).toEqual({ eps: 0.1, kind: 'pgd', steps: 1, restarts: 1 });
+  });
 });
 
 describe('numbers', () => {
