@@ -1,5 +1,5 @@
 /** The library refuses class lists, epochs and data that would otherwise be trained or labelled silently wrong. */
-import { ClasswiseError, Model, train } from '../src';
+import { ClasswiseError, Model, study, train } from '../src';
 import { epochSeed } from '../src/train/trainer';
 
 const spec = { architecture: 'smallcnn' as const, inputShape: [1, 28, 28] as [number, number, number], mean: [0], std: [1], device: 'cpu' as const };
@@ -64,5 +64,20 @@ describe('epochSeed', () => {
   });
   test.each([[NaN, 0, 'seed', 'NaN'], [0, NaN, 'epoch', 'NaN'], [1.5, 0, 'seed', '1.5'], [0, -1, 'epoch', '-1']])('refuses seed %p, epoch %p', (seed, epoch, name, shown) => {
     expect(() => epochSeed(seed as number, epoch as number)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: `epochSeed: ${name} must be an integer >= 0, got ${shown}` }));
+  });
+});
+
+describe('study.temperatureSweep', () => {
+  const model = Model.create({ ...spec, classNames: ['a', 'b'] });
+  const data = { images: new Uint8Array(2 * 784), labels: Int32Array.of(0, 1), count: 2 };
+  const base = { kind: 'pgd' as const, eps: 0.1, steps: 1 };
+  test.each([
+    [[], 'temperatures is empty; give at least one value of T, e.g. --temperatures 0.5,2,5,10'],
+    [[2, NaN], 'temperatures[1] is NaN; every temperature must be a finite number above 0, e.g. 0.5,2,5,10'],
+    [[0], 'temperatures[0] is 0; every temperature must be a finite number above 0, e.g. 0.5,2,5,10'],
+  ])('refuses temperatures %p before any attack', async (temperatures, message) => {
+    const error = await errorOf(() => study.temperatureSweep(model, data, { base, temperatures, seed: 0 }));
+    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(error.message).toBe(message);
   });
 });

@@ -3,6 +3,7 @@
  * per class, beside plain PGD (T = 1). The attack is built by `attackForTemperature`, by default the base
  * attack as kind 'tpgd' with that temperature.
  */
+import { invalidArgument } from '../errors';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
@@ -36,6 +37,13 @@ export function withTemperature(base: AttackOptions, temperature: number): Attac
 
 export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: TemperatureOptions): Promise<TemperatureStudy> {
   const build = options.attackForTemperature ?? withTemperature;
+  // An empty sweep would write a section with a PGD baseline and no temperature: refused before any attack.
+  if (!Array.isArray(options.temperatures) || options.temperatures.length === 0) {
+    throw invalidArgument('temperatures is empty; give at least one value of T, e.g. --temperatures 0.5,2,5,10');
+  }
+  options.temperatures.forEach((t, k) => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw invalidArgument(`temperatures[${k}] is ${t}; every temperature must be a finite number above 0, e.g. 0.5,2,5,10`);
+  });
   options.onStage?.(`PGD: ${attackLabel(options.base)} on ${data.count} examples`);
   const base = await evaluate(model, data, { attack: options.base, seed: options.seed, batchSize: options.batchSize });
   const pgd = base.robustAccuracy;
