@@ -33,9 +33,9 @@ export function parseAttackSpec(text: string, fields: Omit<AttackOptions, 'kind'
   if (!(ATTACK_KINDS as readonly string[]).includes(kind)) {
     throw invalidArgument(`${option} "${text}": unknown attack kind "${kind}"; accepted: ${ATTACK_KINDS.join(', ')}`);
   }
-  // pgd@0 would "attack" with no step and report clean accuracy as robust; x0 would run no restart at all.
+  // pgd@0 takes no step (at most a random start), so its "robust" accuracy is not that of an attack; x0 runs none.
   if (steps !== undefined && Number(steps) === 0) {
-    throw invalidArgument(`${option} "${text}": ${kind === 'square' ? 'queries' : 'steps'} must be at least 1 (${kind}@0 never perturbs an image); e.g. ${kind}@${kind === 'square' ? 5000 : 20}`);
+    throw invalidArgument(`${option} "${text}": ${kind === 'square' ? 'queries' : 'steps'} must be at least 1 (${kind}@0 takes no attack step); e.g. ${kind}@${kind === 'square' ? 5000 : 20}`);
   }
   if (restarts !== undefined && Number(restarts) === 0) throw invalidArgument(`${option} "${text}": restarts must be at least 1 (x0 runs no attack); e.g. ${kind}${steps !== undefined ? `@${steps}` : ''}x1`);
   const options: AttackOptions = { ...fields, kind: kind as AttackKind };

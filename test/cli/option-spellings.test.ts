@@ -36,9 +36,9 @@ describe('attack specs', () => {
   });
 
   test('zero steps, queries or restarts are refused, not run as a clean evaluation', () => {
-    expect(() => parseAttackSpec('pgd@0', { eps: 0.1 }, '--attack')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: '--attack "pgd@0": steps must be at least 1 (pgd@0 never perturbs an image); e.g. pgd@20' }));
+    expect(() => parseAttackSpec('pgd@0', { eps: 0.1 }, '--attack')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: '--attack "pgd@0": steps must be at least 1 (pgd@0 takes no attack step); e.g. pgd@20' }));
     expect(() => parseAttackSpec('PGD-0', { eps: 0.1 }, '--attack')).toThrow('--attack "PGD-0": steps must be at least 1');
-    expect(() => parseAttackSpec('square@0', { eps: 0.1 }, '--attack')).toThrow('--attack "square@0": queries must be at least 1 (square@0 never perturbs an image); e.g. square@5000');
+    expect(() => parseAttackSpec('square@0', { eps: 0.1 }, '--attack')).toThrow('--attack "square@0": queries must be at least 1 (square@0 takes no attack step); e.g. square@5000');
     expect(() => parseAttackSpec('pgd@20x0', { eps: 0.1 }, '--attack')).toThrow('--attack "pgd@20x0": restarts must be at least 1 (x0 runs no attack); e.g. pgd@20x1');
     expect(parseAttackSpec('pgd@1x1', { eps: 0.1 })).toEqual({ eps: 0.1, kind: 'pgd', steps: 1, restarts: 1 });
   });
