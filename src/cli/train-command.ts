@@ -117,7 +117,7 @@ export function trainCommand(): Command {
         validationPerClass: options.validationPerClass,
         initFrom: options.initFrom,
       });
-      refuseIgnoredOptions(command, config, { momentum: options.momentum, evalStepSize: options.evalStepSize });
+      refuseIgnoredOptions(command, config);
       const eps = config.eps;
       const evalSteps = config.evalSteps;
       const addon = nativeAddon();

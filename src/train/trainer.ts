@@ -236,12 +236,12 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   const validate = (withModel: Model) => evaluate(withModel, options.validation!.data, { attack: options.validation!.attack, seed: seed + 1, processGroup: group, ...nativeFastPath(options) });
   const fairnessContext = (epoch: number) => ({ epoch, epochs: options.epochs, classes, dafaLam: dafaLambda(options.fairness!, classes) });
   // FRL measures the validation split before every epoch: the first measurement precedes any training.
-  if (fairness && fairnessState?.frl && (options.startEpoch ?? 0) === 0) {
+  if (fairness && fairnessState?.frl && startEpoch === 0) {
     const measured = await validate(model);
     fairnessState = nextFairnessState(fairnessState, fairness, fairnessContext(-1), { validation: measured });
   }
   const records: EpochRecord[] = [];
-  for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
+  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const rates = learningRatesForEpoch(options.schedule, epoch, stepsPerEpoch, options.epochs);
     if (options.autoMitigation && epoch > 0) {
       const heldOut = await evaluate(model, options.autoMitigation.data, { attack: options.autoMitigation.attack, seed, processGroup: group, ...nativeFastPath(options) });
@@ -365,8 +365,9 @@ async function trainStreamedEpoch(
     const requested = Math.min(chunkSize, order.length - chunkIndex * chunkSize);
     excluded += requested - usable;
     const total = order.length - excluded;
-    if (usable === 0) onProgress?.({ done: totals.seen, total, lossSum: totals.lossSum, correct: totals.correct });
-    if (usable > 0) {
+    if (usable === 0) {
+      onProgress?.({ done: totals.seen, total, lossSum: totals.lossSum, correct: totals.correct });
+    } else {
       const steps = Math.ceil(usable / batchSize);
       const chunkRates = Float64Array.from({ length: steps }, (_, i) => rates[Math.min(step + i, rates.length - 1)]);
       const before = { ...totals };
