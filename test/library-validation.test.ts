@@ -46,6 +46,14 @@ describe('train arguments', () => {
       "train data has 2 classes but the model has 3; create the model with the dataset's classNames"],
     ['data of another image shape', () => ({ data: dataset(classNames, [1, 32, 32]), options: { method: 'standard' as const, epochs: 1, schedule } }),
       'train data has images of shape 1x32x32 but the model takes 1x28x28; create the model with inputShape [1,32,32]'],
+    ['a class weight of NaN', () => ({ data: dataset(classNames), options: { method: 'standard' as const, epochs: 1, schedule, classWeights: [1, NaN, 1] } }),
+      "classWeights[1] (b) is NaN; a class's loss weight must be a finite number >= 0"],
+    ['a negative class weight', () => ({ data: dataset(classNames), options: { method: 'standard' as const, epochs: 1, schedule, classWeights: [1, 1, -2] } }),
+      "classWeights[2] (c) is -2; a class's loss weight must be a finite number >= 0"],
+    ['class weights all 0', () => ({ data: dataset(classNames), options: { method: 'standard' as const, epochs: 1, schedule, classWeights: [0, 0, 0] } }),
+      'classWeights (--class-weight) are 0 for every class, so no example contributes to the loss; give at least one class a weight above 0 (others default to 1)'],
+    ['a class eps above 1', () => ({ data: dataset(classNames), options: { method: 'pgd' as const, epochs: 1, schedule, attack: { kind: 'pgd' as const, eps: 0.1 }, classEps: [0.1, 1.5, 0.1] } }),
+      "classEps[1] (b) is 1.5; a class's attack budget must be a finite number in [0, 1] (pixel units)"],
   ])('train refuses %s before any step', async (_case, make, message) => {
     const model = Model.create({ ...spec, classNames });
     const { data, options } = make();
@@ -54,6 +62,21 @@ describe('train arguments', () => {
     expect(error.code).toBe('ERR_INVALID_ARGUMENT');
     expect(error.message).toBe(message);
   });
+});
+
+test('train warns through onWarning when the schedule gives lr 0 at every step', async () => {
+  const classNames = ['a', 'b', 'c'];
+  const model = Model.create({ ...spec, classNames });
+  const data = { name: 'fixture', split: 'train' as const, images: new Uint8Array(6 * 784), labels: Int32Array.of(0, 1, 2, 0, 1, 2), shape: [1, 28, 28] as [number, number, number], classNames, count: 6, source: 'test' };
+  const warnings: string[] = [];
+  const before = await model.state();
+  await train(model, data, { method: 'standard', epochs: 1, batchSize: 6, schedule: { kind: 'cyclic', lrMax: 0.1, peakFraction: 0.4 }, onWarning: (w) => warnings.push(w) });
+  expect(warnings).toEqual(["the learning-rate schedule (cyclic lr 0 -> 0.1 at 40% of training -> 0) gives lr 0 at every one of the run's 1 step, so the weights will not change; " +
+    'train more steps (epochs, images) or choose another schedule or rate']);
+  // And it is true: the one step at lr 0 leaves the first convolution as it was.
+  const after = await model.state();
+  const name = Object.keys(before).find((key) => key.endsWith('weight'))!;
+  expect(Buffer.from(after[name].data).equals(Buffer.from(before[name].data))).toBe(true);
 });
 
 describe('epochSeed', () => {

@@ -12,7 +12,7 @@ import { DeviceName, Model } from '../model';
 import { nativeAddon } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
-import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
+import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, normalizeAttackSpec, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
 import { AUTOATTACK_FP32_NOTE, autoAttackPrecision, MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { collapsedClassWarnings } from '../collapsed-classes';
 import { checkDatasetMatch } from '../dataset-match';
@@ -20,6 +20,7 @@ import { cpuLoadNote } from './cpu-load';
 import { fastPathHeader } from './fast-path-header';
 import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue, PRECISION_HELP } from './parse';
 import { ProgressLine } from './progress';
+import { refuseIgnoredAttackOptions } from './ignored-options';
 import { addRankOptions, joinRanks } from './ranks';
 import { writeFileAtomic } from '../checkpoint';
 
@@ -52,7 +53,7 @@ export function evaluateCommand(): Command {
     .option('--allow-dataset-mismatch', 'evaluate on another dataset (class names, input shape) than the checkpoint was trained on, deliberately', false)
     .option('--json <file>', 'also write the full per-class result (confusion matrices included) as JSON')
     .option('--force', '--json may replace an existing file that is not an evaluation result', false)
-    .action(async (options) => {
+    .action(async (options, command: Command) => {
       if (!options.checkpoint === !options.model) {
         throw invalidArgument('give exactly one of --checkpoint (a classwise-at checkpoint) or --model (a TorchScript file)');
       }
@@ -60,6 +61,7 @@ export function evaluateCommand(): Command {
         throw invalidArgument('--model needs --dataset (the test images and class names to use), e.g. --dataset fashion-mnist');
       }
       // Refused before any work, not after the evaluation ran.
+      refuseIgnoredAttackOptions(command, normalizeAttackSpec(String(options.attack)));
       const checkpoint = options.checkpoint ? checkpointPath(options.checkpoint, options.best ? 'best' : 'last') : undefined;
       if (options.json) {
         checkOutputFile(options.json, '--json', { inputs: [checkpoint ?? options.model], isOwnKind: isEvaluationJson, force: options.force });

@@ -9,4 +9,4 @@ export type { FolderLock } from './lock';
 export type { CheckpointChoice, EpochMetrics } from './folder';
 export { classRows, metricsLine, runTraining } from './train';
 export type { RunOptions, RunReporter } from './train';
-export { ATTACK_SPEC_HELP, parseAttackList, parseAttackSpec } from './attack-spec';
+export { ATTACK_SPEC_HELP, normalizeAttackSpec, parseAttackList, parseAttackSpec } from './attack-spec';

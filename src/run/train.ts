@@ -23,6 +23,7 @@ import { FairnessState, selectionScore } from '../train/fairness';
 import { EpochRecord, train } from '../train/trainer';
 import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
 import { loadRunData, RunTrainData, streamedTrainData } from './data';
+import { perClassShortfall } from './per-class-request';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
 import { FolderLock, lockFolder } from './lock';
 
@@ -226,6 +227,10 @@ async function trainLockedFolder(config: RunConfig, options: RunOptions, schedul
 
   const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
   const { train: trainSet, test: testSet, heldOut, validation } = await loadRunData(config, onSkip);
+  for (const warning of [perClassShortfall(trainSet.labels, trainSet.classNames, config.trainPerClass, '--train-per-class'),
+    perClassShortfall(testSet.labels, testSet.classNames, config.evalPerClass, '--eval-per-class')]) {
+    if (warning) reporter.message?.(`warning: ${warning}`);
+  }
   const classWeights = config.classWeights ? parseClassValues(config.classWeights, trainSet.classNames, 1, 'class weights', [0, 1e6]) : undefined;
   const classEps = config.classEps ? parseClassValues(config.classEps, trainSet.classNames, config.eps, 'class eps', [0, 1]) : undefined;
   const recipe = RECIPES[config.dataset];
@@ -273,6 +278,7 @@ async function trainLockedFolder(config: RunConfig, options: RunOptions, schedul
       memoryFormat: options.memoryFormat,
       evaluation: { data: testSet, attack: evaluationAttack },
       onProgress: reporter.progress,
+      onWarning: (message) => reporter.message?.(`warning: ${message}`),
       onEpochEnd: async (record) => {
         // The score that chooses best.safetensors: on the validation split (carved from training data) or the test subset.
         const robust = config.selectOn

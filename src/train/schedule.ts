@@ -56,6 +56,17 @@ export function learningRatesForEpoch(
   return rates;
 }
 
+/**
+ * True when every step from `startEpoch` to the end gets learning rate 0 (in float32, as the addon receives it):
+ * e.g. a cyclic schedule of one step in all (the triangle ends at 0) or a rate below float32's smallest.
+ */
+export function learningRateIsZeroThroughout(schedule: LrSchedule, stepsPerEpoch: number, totalEpochs: number, startEpoch = 0): boolean {
+  for (let epoch = startEpoch; epoch < totalEpochs; epoch++) {
+    if (learningRatesForEpoch(schedule, epoch, stepsPerEpoch, totalEpochs).some((rate) => rate > 0)) return false;
+  }
+  return startEpoch < totalEpochs;
+}
+
 /** One line for logs, e.g. "piecewise lr 0.1, x0.1 at epochs 15, 22.5". */
 export function describeSchedule(schedule: LrSchedule): string {
   switch (schedule.kind) {

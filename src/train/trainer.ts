@@ -20,7 +20,7 @@ import {
   checkFiniteSettings, dafaLambda, fairnessEpochSettings, FairnessOptions, FairnessState, fawaAverage, fawaGate, initialFairnessState,
   nextFairnessState, resolveFairness, ResolvedFairness, TrainClassStatistics,
 } from './fairness';
-import { learningRatesForEpoch, LrSchedule } from './schedule';
+import { describeSchedule, learningRateIsZeroThroughout, learningRatesForEpoch, LrSchedule } from './schedule';
 
 export const TRAIN_METHODS = ['standard', 'pgd', 'fgsm-rs', 'trades', 'mart'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
@@ -81,6 +81,8 @@ export interface TrainOptions extends FastPathOptions {
    */
   processGroup?: ProcessGroup;
   onProgress?: (epoch: number, progress: NativeProgress) => void;
+  /** A setting that runs but is almost surely a mistake (default: console.warn). */
+  onWarning?: (message: string) => void;
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
 }
 
@@ -207,6 +209,12 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   if (examplesPerEpoch % batchSize === ranks && examplesPerEpoch > ranks) examplesPerEpoch -= ranks;
   if (examplesPerEpoch < ranks) throw invalidArgument(`${data.count} training examples cannot be shared by ${ranks} ranks`);
   const stepsPerEpoch = Math.ceil(examplesPerEpoch / batchSize);
+  if (learningRateIsZeroThroughout(options.schedule, stepsPerEpoch, options.epochs, startEpoch)) {
+    const steps = (options.epochs - startEpoch) * stepsPerEpoch;
+    (options.onWarning ?? ((message: string) => console.warn(`classwise-at warning: ${message}`)))(
+      `the learning-rate schedule (${describeSchedule(options.schedule)}) gives lr 0 at every one of the run's ${steps} step${steps === 1 ? '' : 's'}, ` +
+        'so the weights will not change; train more steps (epochs, images) or choose another schedule or rate');
+  }
   if (group) await model.native.synchronize({ processGroup: group.native, parameters: true });
   const classes = model.numClasses;
   const perClass = (name: string, values: number[] | undefined) => {
@@ -216,6 +224,16 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
   };
   let classWeights = perClass('classWeights', options.classWeights);
   let classEps = perClass('classEps', options.classEps);
+  if (classWeights) {
+    const bad = classWeights.findIndex((w) => !Number.isFinite(w) || w < 0);
+    if (bad >= 0) throw invalidArgument(`classWeights[${bad}] (${model.config.classNames[bad]}) is ${classWeights[bad]}; a class's loss weight must be a finite number >= 0`);
+    // Every example's loss times 0: the run would take its steps and learn nothing.
+    if (classWeights.every((w) => w === 0)) throw invalidArgument('classWeights (--class-weight) are 0 for every class, so no example contributes to the loss; give at least one class a weight above 0 (others default to 1)');
+  }
+  if (classEps) {
+    const bad = classEps.findIndex((e) => !Number.isFinite(e) || e < 0 || e > 1);
+    if (bad >= 0) throw invalidArgument(`classEps[${bad}] (${model.config.classNames[bad]}) is ${classEps[bad]}; a class's attack budget must be a finite number in [0, 1] (pixel units)`);
+  }
   let fairness: ResolvedFairness | undefined;
   let fairnessState: FairnessState | undefined;
   let fawa = options.fawa;
