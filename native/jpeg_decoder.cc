@@ -27,6 +27,9 @@ constexpr double kKernelRadius = 3.0;
 // The reduction left after DCT-domain scaling is at least this factor (libvips' "gap").
 constexpr double kShrinkGap = 2.0;
 constexpr double kPi = 3.14159265358979323846;
+// The decoder's ceiling, sharp's default limitInputPixels (0x3FFF squared): a header may declare 65,535 x 65,535
+// (12.9 GB of RGB); such a file goes to sharp, which refuses it by the same limit.
+constexpr int64_t kMaxInputPixels = 268402689;
 
 // Mulberry32, bit for bit as seededRandom in src/data/random.ts.
 class Mulberry32 {
@@ -313,6 +316,11 @@ DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTrans
   if (tjDecompressHeader3(handle, data, static_cast<unsigned long>(length), &width, &height, &subsampling, &colourspace) != 0 ||
       width <= 0 || height <= 0) {
     *reason = std::string("TurboJPEG: ") + tjGetErrorStr2(handle);
+    return DecodeStatus::kNeedsFallback;
+  }
+  if (static_cast<int64_t>(width) * height > kMaxInputPixels) {
+    *reason = std::to_string(width) + "x" + std::to_string(height) + " pixels, above the decoder's ceiling of " +
+              std::to_string(kMaxInputPixels);
     return DecodeStatus::kNeedsFallback;
   }
   if (colourspace == TJCS_CMYK || colourspace == TJCS_YCCK) {

@@ -10,6 +10,8 @@ import { DatasetError } from './errors';
 
 const HEADER_BYTES = 128;
 const VERSION = 0x0100;
+/** The reader's ceiling, per file and per inflated element: what fs.readFileSync reads at once (2 GiB - 1). */
+export const MAT_MAX_BYTES = 2 ** 31 - 1;
 const MI_INT8 = 1, MI_UINT8 = 2, MI_INT16 = 3, MI_UINT16 = 4, MI_INT32 = 5, MI_UINT32 = 6;
 const MI_SINGLE = 7, MI_DOUBLE = 9, MI_INT64 = 12, MI_UINT64 = 13, MI_MATRIX = 14, MI_COMPRESSED = 15;
 const BYTES_PER_TYPE: Record<number, number> = {
@@ -48,6 +50,26 @@ class MatReader {
       throw this.corrupt(`data element at byte ${offset} declares ${size} bytes but only ${bytes.length - dataStart} remain`);
     }
     return { type: first, size, dataStart, next: dataStart + (padded ? Math.ceil(size / 8) * 8 : size) };
+  }
+
+  /** Bytes a compressed element inflates to by its own inner tag (tag included), refused above the ceiling. */
+  inflatedSize(compressed: Buffer, offset: number): number {
+    // A 4 KiB prefix inflated with a sync flush gives the stream's first bytes (at most ~4 MB) without the rest.
+    let head: Buffer;
+    try {
+      head = zlib.inflateSync(compressed.subarray(0, 4096), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 16 << 20 });
+    } catch (cause) {
+      throw this.corrupt(`compressed element at byte ${offset} does not inflate (${(cause as Error).message})`);
+    }
+    if (head.length < 8) throw this.corrupt(`compressed element at byte ${offset} inflates to ${head.length} bytes, less than a tag`);
+    const word = (at: number) => (this.littleEndian ? head.readUInt32LE(at) : head.readUInt32BE(at));
+    // A small data element (size in the type word's upper half) is the 8-byte tag alone.
+    const size = word(0) >>> 16 !== 0 ? 0 : word(4);
+    const declared = 8 + size;
+    if (declared > MAT_MAX_BYTES) {
+      throw this.corrupt(`compressed element at byte ${offset} declares ${size} bytes, above the reader's ceiling of ${MAT_MAX_BYTES}`);
+    }
+    return declared;
   }
 
   numbers(bytes: Buffer, type: number, start: number, size: number): Uint8Array | Float64Array {
@@ -101,9 +123,14 @@ class MatReader {
       let element = bytes.subarray(tag.dataStart, tag.dataStart + tag.size);
       let type = tag.type;
       if (type === MI_COMPRESSED) {
+        // The inner tag (the stream's first 8 bytes) declares the element's size: inflate no further than that.
+        const declared = this.inflatedSize(element, offset);
         try {
-          element = zlib.inflateSync(element);
+          element = zlib.inflateSync(element, { maxOutputLength: declared });
         } catch (cause) {
+          if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+            throw this.corrupt(`compressed element at byte ${offset} inflates past the ${declared} bytes its tag declares`);
+          }
           throw this.corrupt(`compressed element at byte ${offset} does not inflate (${(cause as Error).message})`);
         }
         const inner = this.tag(element, 0);
@@ -122,6 +149,10 @@ class MatReader {
 
 /** The named arrays of a level-5 MAT-file; throws DatasetError naming the file for a wrong header or a missing array. */
 export function readMatArrays(filePath: string, names: string[]): Map<string, MatArray> {
+  const size = fs.statSync(filePath).size;
+  if (size > MAT_MAX_BYTES) {
+    throw new DatasetError('ERR_DATASET_CORRUPT', `${filePath} has ${size} bytes, above the MAT-file reader's ceiling of ${MAT_MAX_BYTES} (SVHN's largest, extra_32x32.mat, has 1.3 GB); is it the right file?`);
+  }
   const bytes = fs.readFileSync(filePath);
   if (bytes.length < HEADER_BYTES) {
     throw new DatasetError('ERR_DATASET_CORRUPT', `${filePath} has ${bytes.length} bytes, less than the 128-byte MAT-file header; the file is truncated, download it again`);

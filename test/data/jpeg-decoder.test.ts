@@ -150,6 +150,26 @@ describe('native JPEG decoding (TurboJPEG on native threads)', () => {
     expect(Buffer.from(native.images.subarray(imageBytes)).equals(Buffer.from(reference.images.subarray(imageBytes)))).toBe(true);
   });
 
+  test('a header declaring more pixels than the ceiling is refused without allocating them', async () => {
+    // A real JPEG whose frame header (SOF0/SOF2: marker, length, precision, height, width) says 30000 x 30000.
+    const bytes = Buffer.from(fs.readFileSync(train.files[0]));
+    let sof = -1;
+    for (let i = 2; i + 9 < bytes.length && sof < 0; i++) if (bytes[i] === 0xff && (bytes[i + 1] === 0xc0 || bytes[i + 1] === 0xc2)) sof = i;
+    expect(sof).toBeGreaterThan(0);
+    bytes.writeUInt16BE(30000, sof + 5);
+    bytes.writeUInt16BE(30000, sof + 7);
+    const huge = path.join(temp.folder, 'huge.JPEG');
+    fs.writeFileSync(huge, bytes);
+    const { nativeAddon } = require('../../src/native') as typeof import('../../src/native');
+    const peakBefore = process.resourceUsage().maxRSS;
+    const direct = await nativeAddon().decodeImageBatch([huge], new Uint8Array(3 * 64 * 64), { size: 64, augment: false, seed: 0, indices: Int32Array.from([0]), threads: 1 });
+    expect(Array.from(direct.status)).toEqual([1]);
+    expect(direct.reasons).toEqual(["30000x30000 pixels, above the decoder's ceiling of 268402689"]);
+    // sharp, the fallback, keeps the same limit: the file is a decode error, never 2.7 GB of RGB.
+    await expect(decodeBatch(datasetOf([huge]), [0], { augment: false, decoder: 'native' })).rejects.toMatchObject({ code: 'ERR_DATASET_CORRUPT' });
+    expect(process.resourceUsage().maxRSS - peakBefore).toBeLessThan(256 * 1024);
+  });
+
   test('a corrupt file stops the batch naming it, or is skipped under onDecodeError skip', async () => {
     const broken = path.join(temp.folder, 'broken.JPEG');
     const good = train.files[0];
