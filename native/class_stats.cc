@@ -24,6 +24,9 @@ uint64_t BatchNoiseSeed(uint64_t seed, int64_t batch) {
   return (z ^ (z >> 31)) >> 1;
 }
 
+// Salt of the TRADES start noise's seed, so that the evaluation attack's noise is the same with or without it.
+constexpr uint64_t kTradesNoiseSalt = 0x7a3d5e11ULL;
+
 }  // namespace
 
 torch::Tensor FinalLayerRowNorms(Classifier& net) {
@@ -44,6 +47,7 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
   stats.adversarialConfusion = torch::zeros({classes, classes}, onDevice(torch::kInt64));
   stats.cleanLossSum = torch::zeros({classes}, onDevice(torch::kFloat64));
   stats.gradientNormSum = torch::zeros({classes}, onDevice(torch::kFloat64));
+  if (config.tradesAttack.enabled) stats.tradesKlSum = torch::zeros({classes}, onDevice(torch::kFloat64));
   // Rows of the batches other ranks attack stay zero, so the sum over the ranks fills every row once.
   stats.cleanPredictions = torch::zeros({total}, onDevice(torch::kInt64));
   stats.adversarialPredictions = torch::zeros({total}, onDevice(torch::kInt64));
@@ -88,6 +92,15 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
       stats.cleanLossSum.index_add_(0, labels, loss.detach().to(torch::kFloat64));
       stats.gradientNormSum.index_add_(0, labels, grad.flatten(1).norm(2, 1).to(torch::kFloat64));
     }
+    if (config.tradesAttack.enabled) {
+      at::Generator tradesGenerator = MakeGenerator(model.device, BatchNoiseSeed(config.seed ^ kTradesNoiseSalt, batch));
+      torch::Tensor adversarial = TradesAdversarial(net, images, config.tradesAttack, tradesGenerator);
+      torch::NoGradGuard noGrad;
+      torch::Tensor kl = F::kl_div(torch::log_softmax(net.forward(adversarial), 1), torch::softmax(net.forward(images), 1),
+                                   F::KLDivFuncOptions().reduction(torch::kNone))
+                             .sum(1);
+      stats.tradesKlSum.index_add_(0, labels, kl.to(torch::kFloat64));
+    }
     AttackResult attacked = RunAttack(net, images, labels, targets, config.attack, generator);
 
     torch::NoGradGuard noGrad;
@@ -109,12 +122,13 @@ ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, c
     std::vector<torch::Tensor> sums{stats.cleanConfusion, stats.adversarialConfusion, stats.cleanLossSum,
                                     stats.gradientNormSum, stats.cleanPredictions, stats.adversarialPredictions};
     if (stats.brokenBy.defined()) sums.push_back(stats.brokenBy);
+    if (stats.tradesKlSum.defined()) sums.push_back(stats.tradesKlSum);
     config.group->AllReduceSum(sums, "the evaluation's per-class sums");
   }
   stats.weightNorms = FinalLayerRowNorms(net);
   for (torch::Tensor* t : {&stats.cleanConfusion, &stats.adversarialConfusion, &stats.cleanLossSum,
                            &stats.gradientNormSum, &stats.cleanPredictions, &stats.adversarialPredictions,
-                           &stats.brokenBy}) {
+                           &stats.brokenBy, &stats.tradesKlSum}) {
     if (t->defined()) *t = t->cpu();
   }
   return stats;

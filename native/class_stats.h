@@ -13,6 +13,9 @@ struct EvaluationConfig {
   int64_t batchSize = 256;
   uint64_t seed = 0;
   torch::Tensor logitBias;  // optional double [K], added to the logits during this evaluation
+  // When enabled: TRADES' inner maximisation with these eps / steps / step size on every example, and the
+  // per-class sum of KL(p(x) || p(x')) (WAT's validation loss is CE + beta * this KL, as its official code).
+  AttackConfig tradesAttack;
   // Data parallelism: rank r attacks batches r, r + W, ... and the statistics are summed over the ranks, so
   // every rank returns what one process returns for the whole set. Null: one process.
   std::shared_ptr<DistributedGroup> group;
@@ -33,6 +36,7 @@ struct ClassStatistics {
   torch::Tensor adversarialPredictions;  // int64 [N]
   torch::Tensor weightNorms;           // double [K]: L2 norm of each row of the final linear layer
   torch::Tensor brokenBy;              // int64 [N], ensemble only: which stage broke each example (attacks.h)
+  torch::Tensor tradesKlSum;           // double [K], with EvaluationConfig.tradesAttack: sum of the TRADES KL
 };
 
 ClassStatistics EvaluateClasses(ModelState& model, const EvaluationData& data, const EvaluationConfig& config,

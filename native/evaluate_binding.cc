@@ -31,6 +31,7 @@ class EvaluateWorker : public ModelWorker {
     result.Set("adversarialPredictions", TensorToTypedArray(env, stats_.adversarialPredictions));
     result.Set("weightNorms", TensorToTypedArray(env, stats_.weightNorms));
     if (stats_.brokenBy.defined()) result.Set("brokenBy", TensorToTypedArray(env, stats_.brokenBy));
+    if (stats_.tradesKlSum.defined()) result.Set("tradesKlSum", TensorToTypedArray(env, stats_.tradesKlSum));
     result.Set("seconds", Napi::Number::New(env, seconds_));
     SetFastPathResult(result, fastPath_);
     return result;
@@ -57,6 +58,11 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     EvaluationConfig config;
     config.attack = ParseAttack(options.Get("attack"), "options.attack");
     if (config.attack.targeted) batch.targets = LabelsFor(data, "targets", count, spec.numClasses, "data");
+    config.tradesAttack = ParseAttack(options.Get("tradesAttack"), "options.tradesAttack");
+    if (config.tradesAttack.enabled && (config.tradesAttack.algorithm != AttackAlgorithm::Pgd || config.tradesAttack.targeted)) {
+      throw ClasswiseError(kInvalidArgument, "options.tradesAttack is TRADES' inner maximisation: an untargeted pgd attack whose eps, "
+                                             "steps and stepSize it uses");
+    }
     config.batchSize = IntegerOption(options, "batchSize", 256, 1, kMaxBatch, "options");
     config.seed = SeedOption(options, "options");
     config.logitBias = LogitBiasOption(options, spec.numClasses, "options");

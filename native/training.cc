@@ -38,33 +38,6 @@ constexpr double kLogFloor = 1e-12;
 // TRADES starts its inner maximisation this close to the clean image (Gaussian noise).
 constexpr double kTradesStartScale = 0.001;
 
-// TRADES' inner maximisation: PGD on KL(p(x) || p(x')) from x + N(0, 0.001^2), in eval mode.
-torch::Tensor TradesAdversarial(Classifier& net, const torch::Tensor& images, const AttackConfig& attack,
-                                at::Generator& generator) {
-  FrozenParameters frozen(net);
-  torch::Tensor cleanProbabilities;
-  {
-    torch::NoGradGuard noGrad;
-    cleanProbabilities = torch::softmax(net.forward(images), 1);
-  }
-  torch::Tensor noise = torch::empty_like(images).normal_(0.0, kTradesStartScale, generator);
-  torch::Tensor delta = ProjectPerturbation(images, noise, attack);
-  torch::Tensor stepScale = attack.exampleEps.defined() && attack.eps > 0 ? attack.exampleEps / attack.eps
-                                                                          : torch::ones({}, images.options());
-  for (int64_t step = 0; step < attack.steps; ++step) {
-    delta.requires_grad_(true);
-    torch::Tensor logProbabilities = torch::log_softmax(net.forward(images + delta), 1);
-    torch::Tensor kl = F::kl_div(logProbabilities, cleanProbabilities, F::KLDivFuncOptions().reduction(torch::kSum));
-    torch::Tensor grad = torch::autograd::grad({kl}, {delta})[0];
-    torch::NoGradGuard noGrad;
-    torch::Tensor move = attack.norm == AttackNorm::Linf
-                             ? grad.sign()
-                             : grad / grad.flatten(1).norm(2, 1).clamp_min(kLogFloor).view({-1, 1, 1, 1});
-    delta = ProjectPerturbation(images, delta.detach() + attack.stepSize * move * stepScale, attack);
-  }
-  return (images + delta.detach()).clamp(0.0, 1.0);
-}
-
 // Mean over the batch of per-example losses, each weighted by its class's weight when weights are set.
 torch::Tensor WeightedMean(const torch::Tensor& perExample, const torch::Tensor& labels, const TrainConfig& config) {
   if (!config.classWeights.defined()) return perExample.mean();
@@ -135,6 +108,32 @@ StepLoss MartLoss(Classifier& net, const torch::Tensor& images, const torch::Ten
 }
 
 }  // namespace
+
+torch::Tensor TradesAdversarial(Classifier& net, const torch::Tensor& images, const AttackConfig& attack,
+                                at::Generator& generator) {
+  FrozenParameters frozen(net);
+  torch::Tensor cleanProbabilities;
+  {
+    torch::NoGradGuard noGrad;
+    cleanProbabilities = torch::softmax(net.forward(images), 1);
+  }
+  torch::Tensor noise = torch::empty_like(images).normal_(0.0, kTradesStartScale, generator);
+  torch::Tensor delta = ProjectPerturbation(images, noise, attack);
+  torch::Tensor stepScale = attack.exampleEps.defined() && attack.eps > 0 ? attack.exampleEps / attack.eps
+                                                                          : torch::ones({}, images.options());
+  for (int64_t step = 0; step < attack.steps; ++step) {
+    delta.requires_grad_(true);
+    torch::Tensor logProbabilities = torch::log_softmax(net.forward(images + delta), 1);
+    torch::Tensor kl = F::kl_div(logProbabilities, cleanProbabilities, F::KLDivFuncOptions().reduction(torch::kSum));
+    torch::Tensor grad = torch::autograd::grad({kl}, {delta})[0];
+    torch::NoGradGuard noGrad;
+    torch::Tensor move = attack.norm == AttackNorm::Linf
+                             ? grad.sign()
+                             : grad / grad.flatten(1).norm(2, 1).clamp_min(kLogFloor).view({-1, 1, 1, 1});
+    delta = ProjectPerturbation(images, delta.detach() + attack.stepSize * move * stepScale, attack);
+  }
+  return (images + delta.detach()).clamp(0.0, 1.0);
+}
 
 TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& requested,
                         const ProgressSink& report) {

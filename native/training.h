@@ -70,6 +70,11 @@ struct TrainSummary {
 
 using ProgressSink = std::function<void(const Progress&)>;
 
+// TRADES' inner maximisation: PGD on KL(p(x) || p(x')) from x + N(0, 0.001^2) drawn from `generator`, with the
+// attack's eps, steps, step size and norm (exampleEps when set). The caller puts the network in eval mode.
+torch::Tensor TradesAdversarial(Classifier& net, const torch::Tensor& images, const AttackConfig& attack,
+                                at::Generator& generator);
+
 TrainSummary TrainEpoch(ModelState& model, const TrainData& data, const TrainConfig& config,
                         const ProgressSink& report);
 

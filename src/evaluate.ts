@@ -19,6 +19,12 @@ export interface EvaluateOptions extends FastPathOptions {
   seed?: number;
   /** Class-wise mitigation at inference: added to the logits (one value per class); attacks see it too. */
   logitBias?: number[];
+  /**
+   * Also run TRADES' inner maximisation (PGD on KL(p(x) || p(x')) from x + N(0, 0.001^2), in eval mode) with this
+   * pgd attack's eps, steps and stepSize, and return each class's mean KL as `meanTradesKl` (WAT's validation loss
+   * is meanLoss + beta * meanTradesKl). Its start noise is drawn apart from `attack`'s, which it leaves unchanged.
+   */
+  tradesAttack?: AttackOptions;
   onProgress?: ProgressCallback;
   /**
    * Data parallelism: rank r attacks batches r, r + W, ... and the counts, confusion matrices, losses, gradient
@@ -46,6 +52,8 @@ export interface ClassEvaluation extends FastPathUsed {
   meanLoss: number[];
   /** Mean L2 norm of the input gradient of the clean loss, per class. */
   meanGradientNorm: number[];
+  /** With options.tradesAttack: mean KL(p(x) || p(x')) of each class's examples, x' from TRADES' inner maximisation. */
+  meanTradesKl?: number[];
   /** L2 norm of each class's row of the final linear layer. */
   weightNorms: number[];
   cleanPredictions: Int32Array;
@@ -72,11 +80,15 @@ export async function evaluate(
   if (!data || typeof data !== 'object') throw invalidArgument('evaluate data must be a dataset { images: Uint8Array, labels: Int32Array } (e.g. loadDataset(...))');
   if (options === null || typeof options !== 'object') throw invalidArgument('evaluate options must be an object such as { attack: { kind: "pgd", eps: 0.1 } }');
   checkDatasetMatch(model, data, options.allowDatasetMismatch);
+  if (options.tradesAttack !== undefined && (options.tradesAttack === null || typeof options.tradesAttack !== 'object' || options.tradesAttack.kind !== 'pgd')) {
+    throw invalidArgument(`evaluate options.tradesAttack is ${JSON.stringify(options.tradesAttack)}; pass a pgd attack such as { kind: "pgd", eps: 0.1, steps: 10 } (TRADES' inner maximisation uses its eps, steps and stepSize)`);
+  }
   const classes = model.numClasses;
   const raw = await model.native.evaluate(
     nativeData(data),
     {
       attack: toNativeAttack(options.attack),
+      tradesAttack: options.tradesAttack && toNativeAttack(options.tradesAttack),
       batchSize: options.batchSize ?? 256,
       seed: options.seed ?? 0,
       logitBias: options.logitBias && Float64Array.from(options.logitBias),
@@ -113,6 +125,7 @@ export async function evaluate(
     adversarialConfusion,
     meanLoss: perClass((k) => raw.cleanLossSum[k]),
     meanGradientNorm: perClass((k) => raw.gradientNormSum[k]),
+    ...(raw.tradesKlSum ? { meanTradesKl: perClass((k) => raw.tradesKlSum![k]) } : {}),
     weightNorms: Array.from(raw.weightNorms),
     cleanPredictions: raw.cleanPredictions,
     adversarialPredictions: raw.adversarialPredictions,

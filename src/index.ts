@@ -16,7 +16,7 @@ export { train, TRAIN_METHODS, epochSeed } from './train/trainer';
 export type { EpochRecord, StreamedTrainData, TrainMethod, TrainOptions } from './train/trainer';
 export {
   FAIRNESS_KINDS, FAIRNESS_BASE_METHODS, resolveFairness, normalizeMultipliers, frlErrors, frlMultipliers, frlWeights, rmMultipliers, rmEpsScale,
-  cfaClassEps, cfaClassBeta, cfaTradesWeights, fawaGate, fawaAverage, watWeights, watLossEntry, dafaWeights, selectionScore,
+  cfaClassEps, cfaClassBeta, cfaTradesWeights, fawaGate, fawaAverage, watWeights, watRoundWeights, watClassLoss, watLossEntry, dafaWeights, selectionScore,
 } from './train/fairness';
 export type { FairnessKind, FairnessOptions, FairnessState, SelectRule, SelectSplit } from './train/fairness';
 export { runConfig, runTraining, streamedTrainData, loadRunData, loadRunTestSet, parseAttackSpec, parseAttackList, readMetrics, checkpointPath, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE } from './run';

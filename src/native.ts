@@ -107,6 +107,8 @@ export interface NativeEvaluation extends FastPathUsed {
   weightNorms: Float64Array;
   /** Ensemble only: per example, -1 robust, 0 clean-misclassified, k the k-th stage broke it. */
   brokenBy?: Int32Array;
+  /** With options.tradesAttack: per true class, the sum of KL(p(x) || p(x')) over TRADES' adversarial examples. */
+  tradesKlSum?: Float64Array;
   seconds: number;
 }
 
@@ -173,7 +175,7 @@ export interface NativeModel {
   ): Promise<NativeTrainResult>;
   evaluate(
     data: NativeImages & { targets?: Int32Array },
-    options: FastPathOptions & { attack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array; processGroup?: NativeProcessGroupHandle },
+    options: FastPathOptions & { attack?: NativeAttackConfig; tradesAttack?: NativeAttackConfig; batchSize: number; seed: number; logitBias?: Float64Array; processGroup?: NativeProcessGroupHandle },
     onProgress?: ProgressCallback,
   ): Promise<NativeEvaluation>;
   attack(

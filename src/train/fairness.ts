@@ -73,7 +73,7 @@ export const FAIRNESS_OURS: Record<FairnessKind, string> = {
   'frl-rm': 'the validation split is scaled to a fifth of the smallest class when it has fewer than 1,500 images',
   'frl-rwrm': 'the validation split is scaled to a fifth of the smallest class when it has fewer than 1,500 images',
   cfa: 'FAWA starts at epoch 10 of any schedule (CFA starts it at a fixed epoch of its 100- or 200-epoch runs)',
-  wat: 'the Hedge losses are the validation split\'s per-class clean cross-entropy (the official code uses the TRADES loss); the split is 2% per class, as CFA\'s',
+  wat: 'the validation split is 2% per class (as CFA\'s; the official code holds out its own split)',
   dafa: 'W is clamped at 0.01 (the formula lets it go negative); the validation split is used for selection only',
   faal: 'the validation split is used for selection only',
 };
@@ -254,7 +254,8 @@ export function fawaAverage(average: Float32Array | undefined, theta: Float32Arr
 
 /**
  * Hedge over C + 1 entries (the classes and their average): w = C softmax(eta * cumulative loss); class c's
- * weight on the per-example loss is w_c + w_avg.
+ * weight on the per-example loss is w_c + w_avg. Before the first round every entry is 1 (the official code's
+ * initial weights), so every class weighs 2: see watRoundWeights.
  */
 export function watWeights(cumulativeLoss: readonly number[], eta: number): number[] {
   const classes = cumulativeLoss.length - 1;
@@ -266,9 +267,28 @@ export function watWeights(cumulativeLoss: readonly number[], eta: number): numb
   return w.slice(0, classes).map((value) => value + w[classes]);
 }
 
-/** WAT's per-epoch input: the class losses followed by their average. */
-export function watLossEntry(classLoss: readonly number[]): number[] {
-  return [...classLoss, classLoss.reduce((a, b) => a + b, 0) / classLoss.length];
+/** The class weights of an epoch after `rounds` Hedge rounds: 2 for every class before the first (entries all 1). */
+export function watRoundWeights(cumulativeLoss: readonly number[], rounds: number, eta: number): number[] {
+  return rounds === 0 ? new Array<number>(cumulativeLoss.length - 1).fill(2) : watWeights(cumulativeLoss, eta);
+}
+
+/**
+ * WAT's per-class loss on the validation split, as its official code: the mean TRADES loss of the class's
+ * examples, natural cross-entropy + beta KL(p(x) || p(x')) with x' from TRADES' inner maximisation.
+ */
+export function watClassLoss(meanLoss: readonly number[], meanTradesKl: readonly number[], beta: number): number[] {
+  return meanLoss.map((loss, k) => loss + beta * meanTradesKl[k]);
+}
+
+/**
+ * WAT's per-epoch input: the class losses followed by the mean loss over all examples (the class losses
+ * weighted by their counts; the plain mean of the class losses without counts).
+ */
+export function watLossEntry(classLoss: readonly number[], counts?: readonly number[]): number[] {
+  const weights = counts ?? classLoss.map(() => 1);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const average = total > 0 ? classLoss.reduce((sum, loss, k) => sum + weights[k] * loss, 0) / total : 0;
+  return [...classLoss, average];
 }
 
 // ---------- DAFA ----------
@@ -303,8 +323,8 @@ export interface FairnessState {
   frl?: { natural: number[]; boundary: number[]; margin: number[] };
   /** CFA: each class's training robust accuracy of the last epoch (null before the first), FAWA updates so far. */
   cfa?: { trainRobust: number[] | null; fawaUpdates: number };
-  /** WAT: the Hedge sums over C + 1 entries. */
-  wat?: { cumulativeLoss: number[] };
+  /** WAT: the Hedge sums over C + 1 entries and the rounds summed so far. */
+  wat?: { cumulativeLoss: number[]; rounds: number };
   /** DAFA: the weights once computed at the end of the warm-up (null before). */
   dafa?: { weights: number[] | null };
 }
@@ -313,7 +333,7 @@ export function initialFairnessState(kind: FairnessKind, classes: number): Fairn
   const zeros = () => new Array<number>(classes).fill(0);
   if (kind.startsWith('frl')) return { kind, frl: { natural: zeros(), boundary: zeros(), margin: zeros() } };
   if (kind === 'cfa') return { kind, cfa: { trainRobust: null, fawaUpdates: 0 } };
-  if (kind === 'wat') return { kind, wat: { cumulativeLoss: new Array<number>(classes + 1).fill(0) } };
+  if (kind === 'wat') return { kind, wat: { cumulativeLoss: new Array<number>(classes + 1).fill(0), rounds: 0 } };
   if (kind === 'dafa') return { kind, dafa: { weights: null } };
   return { kind };
 }
@@ -362,7 +382,7 @@ export function fairnessEpochSettings(
     }
     return out;
   }
-  if (state.wat) return { classStatistics: false, classWeights: watWeights(state.wat.cumulativeLoss, settings.eta) };
+  if (state.wat) return { classStatistics: false, classWeights: watRoundWeights(state.wat.cumulativeLoss, state.wat.rounds, settings.eta) };
   if (state.dafa) {
     const warmup = dafaWarmupEpochs(settings, context.epochs);
     // The last warm-up epoch measures the class similarities DAFA's weights come from.
@@ -405,8 +425,12 @@ export interface TrainClassStatistics {
 export function nextFairnessState(
   state: FairnessState,
   settings: ResolvedFairness,
-  context: { epoch: number; epochs: number; classes: number; dafaLam: number },
-  measured: { train?: TrainClassStatistics; validation?: { cleanAccuracy: number[]; robustAccuracy: number[]; meanLoss: number[] }; fawaUpdated?: boolean },
+  context: { epoch: number; epochs: number; classes: number; dafaLam: number; beta: number },
+  measured: {
+    train?: TrainClassStatistics;
+    validation?: { counts: number[]; cleanAccuracy: number[]; robustAccuracy: number[]; meanLoss: number[]; meanTradesKl?: number[] };
+    fawaUpdated?: boolean;
+  },
 ): FairnessState {
   const classes = context.classes;
   if (state.frl && measured.validation) {
@@ -421,9 +445,10 @@ export function nextFairnessState(
     return { kind: state.kind, cfa: { trainRobust, fawaUpdates: state.cfa.fawaUpdates + (measured.fawaUpdated ? 1 : 0) } };
   }
   if (state.wat && measured.validation) {
-    // WAT's class losses: the validation split's per-class loss (see docs/fairness.md for the loss used).
-    const entry = watLossEntry(measured.validation.meanLoss);
-    return { kind: state.kind, wat: { cumulativeLoss: state.wat.cumulativeLoss.map((sum, k) => sum + entry[k]) } };
+    const { meanLoss, meanTradesKl, counts } = measured.validation;
+    if (!meanTradesKl) throw new Error('WAT needs the validation split\'s TRADES KL (evaluate with options.tradesAttack)');
+    const entry = watLossEntry(watClassLoss(meanLoss, meanTradesKl, context.beta), counts);
+    return { kind: state.kind, wat: { cumulativeLoss: state.wat.cumulativeLoss.map((sum, k) => sum + entry[k]), rounds: state.wat.rounds + 1 } };
   }
   if (state.dafa && !state.dafa.weights && measured.train && context.epoch === dafaWarmupEpochs(settings, context.epochs) - 1) {
     const train = measured.train;

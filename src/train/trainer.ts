@@ -251,8 +251,11 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       throw invalidArgument(`options.fairnessState is of ${fairnessState.kind}, the run trains ${fairness.kind}; pass the state this run saved`);
     }
   }
-  const validate = (withModel: Model) => evaluate(withModel, options.validation!.data, { attack: options.validation!.attack, seed: seed + 1, processGroup: group, ...nativeFastPath(options) });
-  const fairnessContext = (epoch: number) => ({ epoch, epochs: options.epochs, classes, dafaLam: dafaLambda(options.fairness!, classes) });
+  // WAT's Hedge input is the validation split's TRADES loss: the same pass also runs the training attack's TRADES
+  // inner maximisation (as WAT's official code) and returns each class's KL natively.
+  const tradesAttack = fairness?.kind === 'wat' ? options.attack : undefined;
+  const validate = (withModel: Model) => evaluate(withModel, options.validation!.data, { attack: options.validation!.attack, tradesAttack, seed: seed + 1, processGroup: group, ...nativeFastPath(options) });
+  const fairnessContext = (epoch: number) => ({ epoch, epochs: options.epochs, classes, dafaLam: dafaLambda(options.fairness!, classes), beta: options.beta ?? 6 });
   // FRL measures the validation split before every epoch: the first measurement precedes any training.
   if (fairness && fairnessState?.frl && startEpoch === 0) {
     const measured = await validate(model);

@@ -87,7 +87,7 @@ describe('CFA', () => {
     expect(first.classEps).toBeUndefined();
     expect(first.classStatistics).toBe(true);
     const train = { count: Float64Array.from([10, 4]), correct: Float64Array.from([2, 2]), probabilitySum: new Float64Array(4), marginSum: new Float64Array(2) };
-    const state = nextFairnessState(initialFairnessState('cfa', 2), settings, context, { train, fawaUpdated: true });
+    const state = nextFairnessState(initialFairnessState('cfa', 2), settings, { ...context, beta: 6 }, { train, fawaUpdated: true });
     expect(state.cfa).toEqual({ trainRobust: [0.2, 0.5], fawaUpdates: 1 });
     const second = fairnessEpochSettings(state, settings, { ...context, epoch: 1, eps: 0.1, beta: 6, method: 'pgd' });
     expect(second.classEps!.map((e) => Number(e.toFixed(12)))).toEqual([0.07, 0.1]);
@@ -104,6 +104,22 @@ describe('WAT', () => {
     for (let c = 0; c < 3; c++) expect(weights[c]).toBeCloseTo((3 * (exps[c] + exps[3])) / total, 14);
     // No loss yet: every entry 3/4, every class 3/2.
     expect(watWeights([0, 0, 0, 0], 0.1)).toEqual([1.5, 1.5, 1.5]);
+  });
+
+  test('the Hedge input is the validation split\'s mean TRADES loss per class, CE + beta KL, and their mean over all examples', () => {
+    const settings = resolveFairness({ kind: 'wat' }, 'trades');
+    const initial = initialFairnessState('wat', 2);
+    const context = { epoch: 0, epochs: 3, classes: 2, dafaLam: 1, beta: 6 };
+    // Before the first round the official code's weights are all 1: each class weighs w_c + w_avg = 2.
+    expect(fairnessEpochSettings(initial, settings, { ...context, eps: 0.1, method: 'trades' }).classWeights).toEqual([2, 2]);
+    const validation = { counts: [3, 1], cleanAccuracy: [1, 1], robustAccuracy: [1, 1], meanLoss: [0.5, 1.25], meanTradesKl: [0.25, 0.125] };
+    const state = nextFairnessState(initial, settings, context, { validation });
+    // Class 0: 0.5 + 6 * 0.25 = 2; class 1: 1.25 + 6 * 0.125 = 2; average over the 4 examples (3 * 2 + 1 * 2) / 4.
+    expect(state.wat).toEqual({ cumulativeLoss: [2, 2, 2], rounds: 1 });
+    const next = nextFairnessState(state, settings, { ...context, epoch: 1 }, { validation: { ...validation, meanTradesKl: [0, 0.5] } });
+    // Round 2: class 0 0.5, class 1 1.25 + 3 = 4.25, average (3 * 0.5 + 4.25) / 4 = 1.4375.
+    expect(next.wat).toEqual({ cumulativeLoss: [2.5, 6.25, 3.4375], rounds: 2 });
+    expect(fairnessEpochSettings(next, settings, { ...context, epoch: 2, eps: 0.1, method: 'trades' }).classWeights).toEqual(watWeights([2.5, 6.25, 3.4375], 0.1));
   });
 });
 
