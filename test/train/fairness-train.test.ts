@@ -1,7 +1,8 @@
 /**
- * Robust-fairness training end to end: every method trains 2 epochs on a 100-class random fixture; a CFA run
- * killed with SIGKILL and resumed ends bit for bit where an uninterrupted one ends (FAWA average included);
- * selection on validation; --init-from of another class count is refused.
+ * Robust-fairness training end to end: every method trains 2 epochs on a 100-class random fixture; a CFA, FRL,
+ * WAT and DAFA run killed with SIGKILL after epoch 1 and resumed ends bit for bit where an uninterrupted one ends
+ * (FAWA average and the method's state included); selection on validation; `train --init-from` starts from the
+ * baseline run's weights and refuses a checkpoint of another architecture or class count.
  */
 import { spawn } from 'child_process';
 import fs from 'fs';
@@ -122,8 +123,16 @@ test('--init-from a checkpoint of another class count is refused before training
     .rejects.toThrow(`--init-from ${source} was trained on 2 classes (a, b, ...), this run has 10 (0, 1, 2, ...); pass a checkpoint of the same classes`);
 });
 
-function cfaArgs(out: string, extra: string[] = []): string[] {
-  return ['dist/cli/main.js', 'train', '--dataset', 'mnist', '--method', 'trades', '--fairness', 'cfa', '--fairness-options', 'delta=0', '--fairness-begin', '1',
+/** A 3-epoch CLI run of `kind` on 10 training images per class, small enough for seconds. */
+function fairnessArgs(kind: string, out: string, extra: string[] = []): string[] {
+  const options: Record<string, string[]> = {
+    cfa: ['--fairness-options', 'delta=0', '--fairness-begin', '1'],
+    'frl-rwrm': ['--fairness-options', 'validationSteps=2'],
+    wat: ['--fairness-options', 'eta=0.5'],
+    // The warm-up ends after epoch 1: W is computed from epoch 1 and carried across the kill.
+    dafa: ['--fairness-options', 'warmup=0.5'],
+  };
+  return ['dist/cli/main.js', 'train', '--dataset', 'mnist', '--method', 'trades', '--fairness', kind, ...options[kind],
     '--validation-per-class', '3', '--train-per-class', '10', '--eval-per-class', '5', '--epochs', '3', '--batch-size', '50', '--train-steps', '2',
     '--eval-steps', '2', '--threads', '1', '--out', out, ...extra];
 }
@@ -141,29 +150,38 @@ function run(args: string[], untilLine?: RegExp): { exit: Promise<number | null>
   return { exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))), output: () => output, line, pid: child.pid! };
 }
 
-test('a CFA run killed with SIGKILL and resumed ends bit for bit where an uninterrupted one ends, FAWA average included', async () => {
-  const killed = path.join(tmp, 'killed');
-  const first = run(cfaArgs(killed), /^epoch 1: train loss/);
+/** Kills a run with SIGKILL once epoch 1 is reported, resumes it, and runs it uninterrupted beside it. */
+async function killResumeAndStraight(kind: string): Promise<{ killed: string; straight: string; output: string }> {
+  const killed = path.join(tmp, `killed-${kind}`);
+  const first = run(fairnessArgs(kind, killed), /^epoch 1: train loss/);
   await Promise.race([first.line, first.exit]);
   process.kill(first.pid, 'SIGKILL');
   await first.exit;
   expect(loadCheckpoint(path.join(killed, 'checkpoint.safetensors')).meta.epoch).toBe(1);
-  const resumed = run(cfaArgs(killed, ['--resume']));
+  const resumed = run(fairnessArgs(kind, killed, ['--resume']));
   expect(await resumed.exit).toBe(0);
   expect(resumed.output()).toContain('resuming');
-  const straight = path.join(tmp, 'straight');
-  const uninterrupted = run(cfaArgs(straight));
+  const straight = path.join(tmp, `straight-${kind}`);
+  const uninterrupted = run(fairnessArgs(kind, straight));
   expect(await uninterrupted.exit).toBe(0);
-  expect(uninterrupted.output()).toContain('fairness: cfa on trades: l1 0.3, l2 0.5, alpha 0.85, delta 0, begin 1, validationSteps 10; ours:');
-  expect(uninterrupted.output()).toContain('checkpoint selection: best.safetensors by robust on the validation split (carved from the training data)');
-  expect(uninterrupted.output()).toContain('best epoch so far by robust on the validation split: ');
-  for (const file of ['checkpoint.safetensors', 'fawa.safetensors']) {
-    const a = loadCheckpoint(path.join(killed, file));
-    const b = loadCheckpoint(path.join(straight, file));
-    expect(Object.keys(a.tensors).sort()).toEqual(Object.keys(b.tensors).sort());
-    for (const name of Object.keys(b.tensors)) expect(Buffer.from(a.tensors[name].data).equals(Buffer.from(b.tensors[name].data))).toBe(true);
-    expect(a.meta.config.fairnessState).toEqual(b.meta.config.fairnessState);
-  }
+  return { killed, straight, output: uninterrupted.output() };
+}
+
+/** Every tensor of the two checkpoints bit for bit, and the method's state. */
+function expectSameCheckpoint(a: string, b: string): void {
+  const left = loadCheckpoint(a);
+  const right = loadCheckpoint(b);
+  expect(Object.keys(left.tensors).sort()).toEqual(Object.keys(right.tensors).sort());
+  for (const name of Object.keys(right.tensors)) expect(Buffer.from(left.tensors[name].data).equals(Buffer.from(right.tensors[name].data))).toBe(true);
+  expect(left.meta.config.fairnessState).toEqual(right.meta.config.fairnessState);
+}
+
+test('a CFA run killed with SIGKILL and resumed ends bit for bit where an uninterrupted one ends, FAWA average included', async () => {
+  const { killed, straight, output } = await killResumeAndStraight('cfa');
+  expect(output).toContain('fairness: cfa on trades: l1 0.3, l2 0.5, alpha 0.85, delta 0, begin 1, validationSteps 10; ours:');
+  expect(output).toContain('checkpoint selection: best.safetensors by robust on the validation split (carved from the training data)');
+  expect(output).toContain('best epoch so far by robust on the validation split: ');
+  for (const file of ['checkpoint.safetensors', 'fawa.safetensors']) expectSameCheckpoint(path.join(killed, file), path.join(straight, file));
   expect(Object.keys(loadCheckpoint(path.join(straight, 'checkpoint.safetensors')).tensors).some((name) => name.startsWith('fairness.fawa.'))).toBe(true);
   // The FAWA average opens as a model.
   const { model } = await Model.load(path.join(straight, 'fawa.safetensors'), { device: 'cpu' });
@@ -171,4 +189,82 @@ test('a CFA run killed with SIGKILL and resumed ends bit for bit where an uninte
   const metrics = readMetrics(straight) as unknown as { fawaUpdated: boolean; fairness: { kind: string } }[];
   expect(metrics.map((m) => m.fawaUpdated)).toEqual([true, true, true]);
   expect(metrics[0].fairness.kind).toBe('cfa');
+});
+
+describe('the method state survives SIGKILL: resumed equals uninterrupted in every tensor and the state', () => {
+  test.each([['frl-rwrm'], ['wat'], ['dafa']])('%s', async (kind) => {
+    const { killed, straight } = await killResumeAndStraight(kind);
+    expectSameCheckpoint(path.join(killed, 'checkpoint.safetensors'), path.join(straight, 'checkpoint.safetensors'));
+    expectSameCheckpoint(path.join(killed, 'best.safetensors'), path.join(straight, 'best.safetensors'));
+    const state = loadCheckpoint(path.join(straight, 'checkpoint.safetensors')).meta.config.fairnessState as FairnessState;
+    // The state the resumed run had to carry over from epoch 1 is there and has moved.
+    if (kind === 'frl-rwrm') expect(state.frl!.margin.some((l) => l !== 0)).toBe(true);
+    if (kind === 'wat') expect(state.wat!.rounds).toBe(3);
+    if (kind === 'dafa') expect(state.dafa!.weights).toHaveLength(10);
+  });
+});
+
+/** The model's own tensors (BatchNorm's running statistics move in a training-mode forward even at lr 0). */
+function weightsOf(file: string): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, tensor] of Object.entries(loadCheckpoint(file).tensors)) {
+    if (name.startsWith('optimizer.') || name.startsWith('fairness.') || /running_|num_batches/.test(name) || tensor.dtype !== 'F32') continue;
+    out[name] = new Float32Array(tensor.data.slice().buffer);
+  }
+  return out;
+}
+
+function largestDifference(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
+  let largest = 0;
+  for (const name of Object.keys(b)) b[name].forEach((value, i) => (largest = Math.max(largest, Math.abs(a[name][i] - value))));
+  return largest;
+}
+
+describe('train --fairness frl-rwrm --init-from RUN (CLI)', () => {
+  const base = path.join(tmp, 'init-base');
+  const tiny = ['--dataset', 'mnist', '--train-per-class', '10', '--eval-per-class', '5', '--batch-size', '50', '--train-steps', '2', '--eval-steps', '2', '--threads', '1'];
+  const frl = (out: string, from: string, extra: string[] = []) => ['dist/cli/main.js', 'train', ...tiny, '--method', 'trades', '--fairness', 'frl-rwrm',
+    '--fairness-options', 'validationSteps=2', '--validation-per-class', '3', '--init-from', from, '--epochs', '1', '--out', out, ...extra];
+
+  beforeAll(async () => {
+    const baseline = run(['dist/cli/main.js', 'train', ...tiny, '--method', 'trades', '--epochs', '2', '--seed', '3', '--out', base]);
+    expect(await baseline.exit).toBe(0);
+  });
+
+  test('starts from the run\'s best checkpoint (its last without one): at lr 1e-30 the weights stay those', async () => {
+    // At learning rate 1e-30 an SGD step moves a weight by less than half an ulp (an exact 0 by ~1e-34), so the
+    // run's saved weights are its start to 1e-20; the two candidate starts, best and last, differ far more.
+    const fromRun = path.join(tmp, 'init-frl');
+    const first = run(frl(fromRun, base, ['--lr', '1e-30', '--schedule', 'constant']));
+    expect(await first.exit).toBe(0);
+    expect(first.output()).toContain(`initial weights: ${base}`);
+    const best = weightsOf(path.join(base, 'best.safetensors'));
+    const started = weightsOf(path.join(fromRun, 'checkpoint.safetensors'));
+    expect(Object.keys(started).sort()).toEqual(Object.keys(best).sort());
+    expect(largestDifference(started, best)).toBeLessThan(1e-20);
+    // The same run folder without best.safetensors: its last checkpoint.
+    const lastOnly = path.join(tmp, 'init-last-only');
+    fs.mkdirSync(lastOnly);
+    fs.copyFileSync(path.join(base, 'checkpoint.safetensors'), path.join(lastOnly, 'checkpoint.safetensors'));
+    const fromLast = path.join(tmp, 'init-frl-last');
+    const second = run(frl(fromLast, lastOnly, ['--lr', '1e-30', '--schedule', 'constant']));
+    expect(await second.exit).toBe(0);
+    const last = weightsOf(path.join(base, 'checkpoint.safetensors'));
+    const startedLast = weightsOf(path.join(fromLast, 'checkpoint.safetensors'));
+    expect(largestDifference(startedLast, last)).toBeLessThan(1e-20);
+    // The two starts are told apart: best is epoch 1, last epoch 2.
+    expect(loadCheckpoint(path.join(base, 'best.safetensors')).meta.epoch).toBe(1);
+    expect(largestDifference(best, last)).toBeGreaterThan(1e-6);
+  });
+
+  test('a checkpoint of another architecture or class count is refused in one line before training', async () => {
+    const file = path.join(base, 'best.safetensors');
+    const arch = run(frl(path.join(tmp, 'init-arch'), base, ['--arch', 'preact-resnet18']));
+    expect(await arch.exit).not.toBe(0);
+    expect(arch.output().trim().split('\n').pop()).toBe(`error: --init-from ${file} holds a smallcnn model of input [1,28,28], this run trains preact-resnet18 of input [1,28,28]; pass a checkpoint of the same --arch and dataset`);
+    const classes = run(frl(path.join(tmp, 'init-classes'), base, ['--classes', '0,1']));
+    expect(await classes.exit).not.toBe(0);
+    expect(classes.output().trim().split('\n').pop()).toBe(`error: --init-from ${file} was trained on 10 classes (0, 1, 2, ...), this run has 2 (0, 1, ...); pass a checkpoint of the same classes`);
+    for (const refused of [arch, classes]) expect(refused.output()).not.toMatch(/^epoch 1/m);
+  });
 });
