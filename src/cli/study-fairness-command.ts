@@ -20,6 +20,7 @@ interface FairnessCliOptions extends ComputeCliOptions {
   perClass?: number | 'all';
   eps?: number;
   out: string;
+  cache?: string;
 }
 
 export function fairnessCommand(): Command {
@@ -31,6 +32,7 @@ export function fairnessCommand(): Command {
     .addOption(new Option('--per-class <n|all>', 'test images per class (default: the runs\' evaluation subset, which must agree)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the runs\' eps, which must agree)').argParser(parseNumberIn(0, 1e6)))
     .option('--out <dir>', 'report folder', 'study-fairness')
+    .option('--cache <dir>', 'folder of finished evaluations: one whose checkpoint bytes, attack, test images, seed, batch size and device match is read back, each new one written as it finishes (a rerun redoes only what is missing)')
     .addOption(new Option('--batch-size <n>', 'examples per native batch').default(256).argParser(parseInteger(1, 1 << 20)))
     .addOption(new Option('--seed <n>', 'seed of the attack noise; the test subset is drawn with seed + 1, as evaluate --seed draws it').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
@@ -51,6 +53,7 @@ export function fairnessCommand(): Command {
         eps: options.eps,
         seed: options.seed,
         batchSize: options.batchSize,
+        cache: options.cache,
         device: ranks.group ? (ranks.device as DeviceName) : options.device,
         onStage: (text) => log(text),
       });

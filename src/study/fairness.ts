@@ -5,6 +5,7 @@
  * the worst 10% of classes (20 or more classes), DAFA's trade-off score rho against a baseline, and mean +- std
  * over the runs that share a method and its settings (seeds).
  */
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 
@@ -48,7 +49,44 @@ export interface FairnessOptions {
   seed?: number;
   batchSize?: number;
   device?: DeviceName;
+  /**
+   * A folder of finished evaluations: one whose checkpoint bytes, attack, test subset, seed, batch size and
+   * device match is read back instead of run again, and each new one is written there as it finishes, so a study
+   * interrupted and run again redoes only what is missing.
+   */
+  cache?: string;
   onStage?: (text: string) => void;
+}
+
+interface CachedEvaluation {
+  counts: number[];
+  cleanAccuracy: number[];
+  robustAccuracy: number[];
+}
+
+/** The cache file of one evaluation: a hash of the checkpoint's bytes and of everything else that sets the numbers. */
+function cacheFile(cache: string, checkpoint: string, settings: Record<string, unknown>): string {
+  const hash = createHash('sha256').update(fs.readFileSync(checkpoint)).update(JSON.stringify(settings)).digest('hex');
+  return path.join(cache, `${hash.slice(0, 32)}.json`);
+}
+
+function readCached(file: string): CachedEvaluation | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as CachedEvaluation;
+    return Array.isArray(cached.counts) && Array.isArray(cached.cleanAccuracy) && Array.isArray(cached.robustAccuracy) ? cached : undefined;
+  } catch {
+    // A file cut short by a kill: evaluated again and rewritten.
+    return undefined;
+  }
+}
+
+/** Written whole or not at all (renamed into place), so a kill never leaves a partial entry that reads as finished. */
+function writeCached(file: string, evaluation: CachedEvaluation): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  fs.writeFileSync(partial, JSON.stringify(evaluation));
+  fs.renameSync(partial, file);
 }
 
 /** Summary numbers of one class-wise accuracy vector. */
@@ -273,9 +311,21 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
         // best and last of the same epoch hold the same weights: evaluated once.
         let measured = checkpoint.kind === 'fawa' ? undefined : byEpoch.get(checkpoint.epoch);
         if (!measured) {
-          options.onStage?.(`${run.label} ${checkpoint.kind} (epoch ${checkpoint.epoch}): ${attackLabel(attack)} on ${test.count} test images`);
-          const { model } = await Model.load(checkpoint.file, { device: options.device });
-          const evaluation = await evaluate(model, test, { attack, seed, batchSize: options.batchSize ?? 256 });
+          const batchSize = options.batchSize ?? 256;
+          const cached = options.cache
+            ? cacheFile(options.cache, checkpoint.file, { attack, dataset: first.dataset, classes: test.classNames, perClass, seed, batchSize, device: options.device ?? 'auto' })
+            : undefined;
+          let evaluation = cached ? readCached(cached) : undefined;
+          const stage = `${run.label} ${checkpoint.kind} (epoch ${checkpoint.epoch}): ${attackLabel(attack)} on ${test.count} test images`;
+          if (evaluation) {
+            options.onStage?.(`${stage}: read from ${cached}`);
+          } else {
+            options.onStage?.(stage);
+            const { model } = await Model.load(checkpoint.file, { device: options.device });
+            const { counts, cleanAccuracy, robustAccuracy } = await evaluate(model, test, { attack, seed, batchSize });
+            evaluation = { counts, cleanAccuracy, robustAccuracy };
+            if (cached) writeCached(cached, evaluation);
+          }
           measured = {
             run: run.label,
             group: groups[i],

@@ -150,6 +150,32 @@ describe('tiny runs trained here', () => {
     expect(result.epochs.map((e) => e.points.length)).toEqual([1, 1]);
   }, 120_000);
 
+  test('with a cache, a second study reads every evaluation back with the same numbers; a cut-short entry is redone', async () => {
+    const cache = path.join(dir, 'cache');
+    const stages: string[] = [];
+    const options = { runs: [pgd, trades], attacks: ATTACK, perClass: PER_CLASS, seed: 0, device: 'cpu' as const, cache };
+    const first = await study.fairness({ ...options, onStage: (text) => stages.push(text) });
+    // best and last are one epoch: one evaluation per run.
+    const files = fs.readdirSync(cache).filter((name) => name.endsWith('.json'));
+    expect(files).toHaveLength(2);
+    expect(stages.filter((text) => text.includes('read from'))).toEqual([]);
+    stages.length = 0;
+    const second = await study.fairness({ ...options, onStage: (text) => stages.push(text) });
+    expect(second.runs).toEqual(first.runs);
+    expect(stages).toHaveLength(2);
+    expect(stages.every((text) => text.includes(`read from ${cache}`))).toBe(true);
+    // A kill mid-write leaves at most a cut-short file: it is evaluated again and rewritten.
+    fs.writeFileSync(path.join(cache, files[0]), '{"counts": [5,');
+    stages.length = 0;
+    const third = await study.fairness({ ...options, onStage: (text) => stages.push(text) });
+    expect(third.runs).toEqual(first.runs);
+    expect(stages.filter((text) => !text.includes('read from'))).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(cache, files[0]), 'utf8')).counts).toEqual([5, 5]);
+    // Another seed is another evaluation.
+    await study.fairness({ ...options, seed: 1 });
+    expect(fs.readdirSync(cache).filter((name) => name.endsWith('.json'))).toHaveLength(4);
+  }, 120_000);
+
   test('the CLI writes report.html, report.json runs[] and CSV, and its numbers equal `evaluate --json`', () => {
     const out = path.join(dir, 'report');
     const fawaRun = withSettings(pgdSeed1, path.join(dir, 'cfa'), (run) => { run.fairness = { kind: 'cfa', l1: 0.5 }; });
