@@ -8,7 +8,7 @@ import path from 'path';
 import { DeviceName } from '../model';
 import { formatFindings, writeReport } from '../report/study-report';
 import { ATTACK_SPEC_HELP } from '../run';
-import { DEFAULT_FAIRNESS_ATTACKS, fairnessReport, fairnessStudy } from '../study/fairness';
+import { DEFAULT_FAIRNESS_ATTACKS, FairnessCheckpoint, fairnessReport, fairnessStudy } from '../study/fairness';
 import { setDefaultProcessGroup } from '../distributed/group';
 import { parseDevice, parseInteger, parseNumberIn, parsePerClass, perClassValue } from './parse';
 import { addRankOptions, ComputeCliOptions, joinRanks } from './ranks';
@@ -21,6 +21,7 @@ interface FairnessCliOptions extends ComputeCliOptions {
   eps?: number;
   out: string;
   cache?: string;
+  checkpoints?: string;
 }
 
 export function fairnessCommand(): Command {
@@ -32,6 +33,7 @@ export function fairnessCommand(): Command {
     .addOption(new Option('--per-class <n|all>', 'test images per class (default: the runs\' evaluation subset, which must agree)').argParser(parsePerClass))
     .addOption(new Option('--eps <e>', 'attack budget (default: the runs\' eps, which must agree)').argParser(parseNumberIn(0, 1e6)))
     .option('--out <dir>', 'report folder', 'study-fairness')
+    .option('--checkpoints <list>', 'which checkpoints of each run to evaluate, comma-separated: best, last, fawa (default: all three)')
     .option('--cache <dir>', 'folder of finished evaluations: one whose checkpoint bytes, attack, test images, seed, batch size and device match is read back, each new one written as it finishes (a rerun redoes only what is missing)')
     .addOption(new Option('--batch-size <n>', 'examples per native batch').default(256).argParser(parseInteger(1, 1 << 20)))
     .addOption(new Option('--seed <n>', 'seed of the attack noise; the test subset is drawn with seed + 1, as evaluate --seed draws it').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
@@ -54,6 +56,7 @@ export function fairnessCommand(): Command {
         seed: options.seed,
         batchSize: options.batchSize,
         cache: options.cache,
+        checkpoints: options.checkpoints?.split(',').map((part) => part.trim()) as FairnessCheckpoint[] | undefined,
         device: ranks.group ? (ranks.device as DeviceName) : options.device,
         onStage: (text) => log(text),
       });

@@ -25,7 +25,8 @@ export const WORST_SHARE_MIN_CLASSES = 20;
 export const WORST_SHARE = 0.1;
 export const DEFAULT_FAIRNESS_ATTACKS = 'pgd@20';
 
-export type FairnessCheckpoint = 'best' | 'last' | 'fawa';
+export const FAIRNESS_CHECKPOINTS = ['best', 'last', 'fawa'] as const;
+export type FairnessCheckpoint = (typeof FAIRNESS_CHECKPOINTS)[number];
 const CHECKPOINT_FILES: Record<FairnessCheckpoint, string> = { best: BEST_CHECKPOINT_FILE, last: CHECKPOINT_FILE, fawa: FAWA_CHECKPOINT_FILE };
 
 /** The run config's robust-fairness method (absent: the plain method). */
@@ -47,6 +48,8 @@ export interface FairnessOptions {
   eps?: number;
   /** Attack noise; the test subset is drawn with seed + 1, as `evaluate --seed` draws it. */
   seed?: number;
+  /** Which of each run's checkpoints to evaluate (default all: best, last and fawa where there is one). */
+  checkpoints?: FairnessCheckpoint[];
   batchSize?: number;
   device?: DeviceName;
   /**
@@ -286,6 +289,11 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
   if (options.eps !== undefined && !(Number.isFinite(options.eps) && options.eps >= 0)) {
     throw fairnessError(`study fairness: eps is ${String(options.eps)}; expected a finite number >= 0`);
   }
+  const kinds = options.checkpoints ?? FAIRNESS_CHECKPOINTS;
+  const unknown = Array.isArray(kinds) ? kinds.find((kind) => !FAIRNESS_CHECKPOINTS.includes(kind)) : kinds;
+  if (!Array.isArray(kinds) || kinds.length === 0 || unknown !== undefined) {
+    throw fairnessError(`study fairness: checkpoints is ${JSON.stringify(unknown ?? kinds)}; name one or more of ${FAIRNESS_CHECKPOINTS.join(', ')}`);
+  }
   const labels = runLabels(options.runs);
   const baselineIndex = options.baseline === undefined ? 0 : options.runs.findIndex((dir, i) => dir === options.baseline || labels[i] === options.baseline);
   if (baselineIndex < 0) throw fairnessError(`--baseline ${options.baseline} is not one of --runs ${options.runs.join(',')}; name one of them`);
@@ -307,7 +315,7 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
   for (const [i, run] of opened.entries()) {
     for (const attack of attacks) {
       const byEpoch = new Map<number, Omit<FairnessRow, 'rho' | 'checkpoint'>>();
-      for (const checkpoint of run.checkpoints) {
+      for (const checkpoint of run.checkpoints.filter((c) => kinds.includes(c.kind))) {
         // best and last of the same epoch hold the same weights: evaluated once.
         let measured = checkpoint.kind === 'fawa' ? undefined : byEpoch.get(checkpoint.epoch);
         if (!measured) {

@@ -176,6 +176,13 @@ describe('tiny runs trained here', () => {
     expect(fs.readdirSync(cache).filter((name) => name.endsWith('.json'))).toHaveLength(4);
   }, 120_000);
 
+  test('checkpoints: ["best"] evaluates each run\'s best checkpoint only; an unknown kind is refused', async () => {
+    const result = await study.fairness({ runs: [pgd, trades], attacks: ATTACK, perClass: PER_CLASS, seed: 0, device: 'cpu', checkpoints: ['best'] });
+    expect(result.runs.map((r) => `${r.run} ${r.checkpoint}`)).toEqual(['pgd best', 'trades best']);
+    await expect(study.fairness({ runs: [pgd], checkpoints: ['first' as 'best'] }))
+      .rejects.toThrow('study fairness: checkpoints is "first"; name one or more of best, last, fawa');
+  }, 120_000);
+
   test('the CLI writes report.html, report.json runs[] and CSV, and its numbers equal `evaluate --json`', () => {
     const out = path.join(dir, 'report');
     const fawaRun = withSettings(pgdSeed1, path.join(dir, 'cfa'), (run) => { run.fairness = { kind: 'cfa', l1: 0.5 }; });
