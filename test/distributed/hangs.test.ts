@@ -176,3 +176,23 @@ test('a rank started with another WORLD_SIZE is named with both sizes, not as a 
   ranks[1].child.kill('SIGKILL');
   await ranks[1].exit;
 });
+
+test('a rank stopped before an evaluation: the other ends at the per-class sums, naming it', async () => {
+  const checkpoint = path.join(tmp, 'evaluated.safetensors');
+  const port = await freePort();
+  const rankEnv = (rank: number) => ({ ...process.env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
+  // One process writes the checkpoint both ranks evaluate.
+  const trained = startProcess([rankScript, JSON.stringify({ kind: 'train', count: 32, batchSize: 32, steps: 1, epochs: 1, save: checkpoint })]);
+  expect((await trained.exit).code).toBe(0);
+  const job = JSON.stringify({ kind: 'evaluate', checkpoint, count: 64, batchSize: 32, timeoutSeconds: TIMEOUT_SECONDS });
+  const ranks = [startProcess([rankScript, job], rankEnv(0)), startProcess([rankScript, job], rankEnv(1))];
+  await ranks[1].until(/"event":"joined"/);
+  ranks[1].child.kill('SIGSTOP');
+  const since = Date.now();
+  const zero = await ranks[0].exit;
+  const seconds = (Date.now() - since) / 1000;
+  console.log(`rank 1 stopped before evaluating: rank 0 exited with ${zero.code} after ${seconds.toFixed(1)} s: ${ranks[0].stderr}`);
+  expect(zero.code).toBe(1);
+  expect(ranks[0].stderr).toContain("[ERR_RANK_FAILED] rank 0 of 2: the evaluation's per-class sums failed: rank 1 stopped answering (died or hung) within --timeout 3 s");
+  expect(seconds).toBeLessThan(TIMEOUT_SECONDS + END_SLACK_SECONDS);
+});
