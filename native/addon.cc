@@ -131,6 +131,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("NativeProcessGroup", DistributedWrap::Define(env));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow));
+  exports.Set("exitWithParent", Napi::Function::New(env, ExitWithParent));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   exports.Set("faalClassWeights", Napi::Function::New(env, FaalClassWeightsBinding));

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 
+import { exitRank, stopWithLauncher } from '../distributed/rank-process';
 import { ClasswiseError, ioError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { launchCommand } from './launch-command';
@@ -13,6 +14,7 @@ import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
 export async function main(argv: string[]): Promise<void> {
+  stopWithLauncher();
   const program = new Command('classwise-at')
     .description('adversarial training and class-wise robustness diagnosis of image classifiers')
     .showHelpAfterError('(add --help for the options and their defaults)')
@@ -20,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
     .addCommand(evaluateCommand())
     .addCommand(studyCommand())
     .addCommand(launchCommand());
+  let failed = false;
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (caught) {
@@ -33,10 +36,13 @@ export async function main(argv: string[]): Promise<void> {
       console.error((error as Error)?.stack ?? String(error));
     }
     process.exitCode = 1;
+    failed = true;
   } finally {
     // A bar short of its total (skipped files, an error mid-epoch) would otherwise redraw forever.
     stopAllProgress();
   }
+  // A failed rank may have a native thread still blocked in a collective with a dead or hung peer.
+  if (failed && process.env.RANK !== undefined) exitRank(1);
 }
 
 if (require.main === module) {

@@ -24,6 +24,7 @@ import { EpochRecord, train } from '../train/trainer';
 import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
 import { loadRunData, RunTrainData, streamedTrainData } from './data';
 import { perClassShortfall } from './per-class-request';
+import { checkRunSplits } from './splits';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
 import { FolderLock, lockFolder } from './lock';
 
@@ -227,6 +228,7 @@ async function trainLockedFolder(config: RunConfig, options: RunOptions, schedul
 
   const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
   const { train: trainSet, test: testSet, heldOut, validation } = await loadRunData(config, onSkip);
+  checkRunSplits(config.dataset, trainSet, testSet);
   for (const warning of [perClassShortfall(trainSet.labels, trainSet.classNames, config.trainPerClass, '--train-per-class'),
     perClassShortfall(testSet.labels, testSet.classNames, config.evalPerClass, '--eval-per-class')]) {
     if (warning) reporter.message?.(`warning: ${warning}`);
