@@ -163,7 +163,7 @@ void ResampleToPlanar(const uint8_t* rgb, int width, int height, const SourceBox
 
 // Block averages of `factorX` x `factorY` pixels from the top-left corner (libvips' shrink, which sharp's resize runs
 // before its Lanczos reduction when the reduction exceeds twice the gap); partial edge blocks average what they hold.
-std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int height, int factorX, int factorY,
+std::vector<uint8_t> BoxShrink(const uint8_t* rgb, int width, int height, int factorX, int factorY,
                                int* shrunkWidth, int* shrunkHeight) {
   *shrunkWidth = (width + factorX - 1) / factorX;
   *shrunkHeight = (height + factorY - 1) / factorY;
@@ -173,7 +173,7 @@ std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int h
     std::fill(sums.begin(), sums.end(), 0u);
     const int rowFrom = by * factorY, rowTo = std::min(height, rowFrom + factorY);
     for (int y = rowFrom; y < rowTo; ++y) {
-      const uint8_t* row = rgb.data() + static_cast<size_t>(y) * width * 3;
+      const uint8_t* row = rgb + static_cast<size_t>(y) * width * 3;
       for (int x = 0; x < width; ++x) {
         uint32_t* sum = sums.data() + static_cast<size_t>(x / factorX) * 3;
         sum[0] += row[3 * x];
@@ -188,6 +188,34 @@ std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int h
     }
   }
   return shrunk;
+}
+
+// The crop `box` (in the source image's pixels) of `rgb`, an interleaved image `per` times the source's size: an
+// integer box shrink down to twice the output, then the Lanczos resample into out[3][size][size].
+void CropFromRgb(const uint8_t* rgb, int width, int height, double per, const SourceBox& box, bool flip,
+                 const ImageTransform& transform, uint8_t* out) {
+  double perX = per, perY = per;
+  int sampledWidth = width, sampledHeight = height;
+  const uint8_t* pixels = rgb;
+  std::vector<uint8_t> shrunk;
+  const int shrinkX = std::max(1, static_cast<int>(std::floor(box.width * perX / transform.outputSize / kShrinkGap)));
+  const int shrinkY = std::max(1, static_cast<int>(std::floor(box.height * perY / transform.outputSize / kShrinkGap)));
+  if (shrinkX > 1 || shrinkY > 1) {
+    shrunk = BoxShrink(rgb, width, height, shrinkX, shrinkY, &sampledWidth, &sampledHeight);
+    pixels = shrunk.data();
+    perX /= shrinkX;
+    perY /= shrinkY;
+  }
+  const SourceBox scaled{box.left * perX, box.top * perY, box.width * perX, box.height * perY};
+  int lowX = 0, highX = sampledWidth, lowY = 0, highY = sampledHeight;
+  if (transform.augment) {
+    // sharp extracts the crop before resizing: the kernel never reads outside it.
+    lowX = std::max(0, static_cast<int>(std::floor(scaled.left + 1e-6)));
+    highX = std::min(sampledWidth, std::max(lowX + 1, static_cast<int>(std::ceil(scaled.left + scaled.width - 1e-6))));
+    lowY = std::max(0, static_cast<int>(std::floor(scaled.top + 1e-6)));
+    highY = std::min(sampledHeight, std::max(lowY + 1, static_cast<int>(std::ceil(scaled.top + scaled.height - 1e-6))));
+  }
+  ResampleToPlanar(pixels, sampledWidth, sampledHeight, scaled, lowX, highX, lowY, highY, transform.outputSize, flip, out);
 }
 
 // What makes sharp's output differ from a plain sRGB decode: an EXIF orientation other than 1 (sharp rotates) or an
@@ -348,27 +376,21 @@ DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTrans
     return DecodeStatus::kNeedsFallback;
   }
   // libjpeg scales by exactly 1/denominator; a last partial row or column is the edge's padding.
-  double perX = 1.0 / denominator, perY = 1.0 / denominator;
-  int sampledWidth = scaledWidth, sampledHeight = scaledHeight;
-  const int shrinkX = std::max(1, static_cast<int>(std::floor(box.width * perX / transform.outputSize / kShrinkGap)));
-  const int shrinkY = std::max(1, static_cast<int>(std::floor(box.height * perY / transform.outputSize / kShrinkGap)));
-  if (shrinkX > 1 || shrinkY > 1) {
-    rgb = BoxShrink(rgb, scaledWidth, scaledHeight, shrinkX, shrinkY, &sampledWidth, &sampledHeight);
-    perX /= shrinkX;
-    perY /= shrinkY;
-  }
-  const SourceBox scaled{box.left * perX, box.top * perY, box.width * perX, box.height * perY};
-  int lowX = 0, highX = sampledWidth, lowY = 0, highY = sampledHeight;
-  if (transform.augment) {
-    // sharp extracts the crop before resizing: the kernel never reads outside it.
-    lowX = std::max(0, static_cast<int>(std::floor(scaled.left + 1e-6)));
-    highX = std::min(sampledWidth, std::max(lowX + 1, static_cast<int>(std::ceil(scaled.left + scaled.width - 1e-6))));
-    lowY = std::max(0, static_cast<int>(std::floor(scaled.top + 1e-6)));
-    highY = std::min(sampledHeight, std::max(lowY + 1, static_cast<int>(std::ceil(scaled.top + scaled.height - 1e-6))));
-  }
-  ResampleToPlanar(rgb.data(), sampledWidth, sampledHeight, scaled, lowX, highX, lowY, highY, transform.outputSize, flip, out);
+  CropFromRgb(rgb.data(), scaledWidth, scaledHeight, 1.0 / denominator, box, flip, transform, out);
   return DecodeStatus::kDecoded;
 #endif
+}
+
+DecodeStatus DecodeRgbCrop(const uint8_t* rgb, int width, int height, const ImageTransform& transform, uint8_t* out,
+                           std::string* reason) {
+  if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxInputPixels) {
+    *reason = "raw image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels";
+    return DecodeStatus::kNeedsFallback;
+  }
+  bool flip = false;
+  const SourceBox box = TransformBox(width, height, transform, &flip);
+  CropFromRgb(rgb, width, height, 1.0, box, flip, transform, out);
+  return DecodeStatus::kDecoded;
 }
 
 }  // namespace classwise

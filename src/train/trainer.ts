@@ -144,6 +144,8 @@ export function mitigationWeights(robustAccuracy: readonly number[]): number[] {
  */
 export interface StreamedTrainData {
   count: number;
+  /** The epoch's permutation of 0..count-1 for `seed`, when the data has its own (a pack's page-local order). */
+  epochOrder?: (seed: number) => Int32Array;
   load(indices: Int32Array, seed: number): Promise<{ images: Uint8Array; labels: Int32Array; count: number }>;
 }
 
@@ -272,7 +274,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       classWeights = epochFairness.classWeights && Float64Array.from(epochFairness.classWeights);
       classEps = epochFairness.classEps && Float64Array.from(epochFairness.classEps);
     }
-    const permutation = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
+    const permutation = (isStreamed(data) && data.epochOrder ? data.epochOrder(epochSeed(seed, epoch)) : shuffledIndices(data.count, epochSeed(seed, epoch))).subarray(0, examplesPerEpoch);
     // Rank r's shard: permutation[r], permutation[r + W], ...; its k-th local batch holds the rows r::W of the
     // k-th global batch, which is why the native attack keeps those rows of the global batch's random start.
     const order = group ? permutation.filter((_, i) => i % ranks === group.rank) : permutation;
