@@ -56,17 +56,27 @@ export function isStreamedDataset(config: RunDataSettings): boolean {
  * The whole test split of a streamed dataset (ImageNet folder or pack), decoded with the evaluation transform
  * `chunkSize` images at a time, `depth` chunks ahead of the consumer (evaluateStream).
  */
-export function streamRunTestSet(config: RunDataSettings, chunkSize: number, onSkip?: SkipReporter, depth = EVALUATION_PREFETCH_CHUNKS): { data: ImageFolderDataset; chunks: AsyncIterable<DecodedBatch> } {
+export function streamRunTestSet(config: RunDataSettings, chunkSize: number, onSkip?: SkipReporter, depth = EVALUATION_PREFETCH_CHUNKS): { data: ImageFolderDataset; chunks: AsyncIterable<DecodedBatch>; ahead: () => number } {
   const data = loadRunSplit(config, 'test', null, 0);
   if (!('files' in data)) throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${config.dataset} is held in memory; stream only ImageNet`);
   const chunkCount = Math.ceil(data.count / chunkSize);
+  let started = 0;
+  let handedOver = 0;
   const producers = Array.from({ length: chunkCount }, (_, k) => async () => {
+    started++;
     const indices = Int32Array.from({ length: Math.min(chunkSize, data.count - k * chunkSize) }, (_, i) => k * chunkSize + i);
     const batch = await decodeBatch(data, indices, { augment: false, onDecodeError: config.onDecodeError ?? 'fail' });
     for (const { file, message } of batch.skipped) onSkip?.(file, message);
     return batch;
   });
-  return { data, chunks: prefetch(producers, depth) };
+  async function* counted(): AsyncGenerator<DecodedBatch> {
+    for await (const chunk of prefetch(producers, depth)) {
+      handedOver++;
+      yield chunk;
+    }
+  }
+  // ahead(): chunks decoded or decoding beyond those handed to the evaluation (the prefetch depth while any remain).
+  return { data, chunks: counted(), ahead: () => started - handedOver };
 }
 
 /** The evaluation subset a run measured every epoch, so that later numbers line up with metrics.jsonl. */
