@@ -43,7 +43,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--image-size <n>', 'imagenet: side of the decoded images (default: 224)').argParser(parseInteger(16, 1024)))
     .addOption(new Option('--on-decode-error <policy>', 'imagenet: a file that fails to decode is fatal, or skipped with a warning').default('fail').argParser(parseChoice(['fail', 'skip'] as const)))
     .addOption(new Option('--data-threads <n>', 'imagenet: native JPEG decoding threads (default: every core)').argParser(parseInteger(1, 256)))
-    .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched)').default(8).argParser(parseInteger(1, 100000)))
+    .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched, at least three batches)').default(8).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--beta <b>', 'trades / mart: weight of the KL term (default 6)').argParser(parseNumberIn(0, 1e6)))
     .option('--class-weight <list>', 'mitigation: loss weight per class, "name=w,index=w" (others 1), e.g. "shirt=2,pullover=1.5"')
     .option('--class-eps <list>', 'mitigation: training budget per class, "name=e,..." (others --eps), e.g. "shirt=0.05"')
