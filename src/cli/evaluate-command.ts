@@ -83,9 +83,9 @@ export function evaluateCommand(): Command {
       const settings = { ...run, dataset, dataDir: options.dataDir ?? run.dataDir, dataPacks: options.dataPack.length > 0 ? options.dataPack : run.dataPacks } as RunConfig;
       const perClass = perClassValue(options.perClass) ?? null;
       // The whole ImageNet val split streams batch by batch (memory: the chunks prefetched); --per-class N decodes
-      // its subset into memory.
+      // its subset into memory. A chunk holds one batch per rank, as each rank attacks its own batch of a call.
       const streamed = perClass === null && isStreamedDataset(settings)
-        ? streamRunTestSet(settings, options.batchSize, (file, message) => log(`warning: skipped ${file}: ${message}`))
+        ? streamRunTestSet(settings, options.batchSize * (ranks.group?.worldSize ?? 1), (file, message) => log(`warning: skipped ${file}: ${message}`))
         : undefined;
       const test = streamed
         ? { name: dataset, classNames: streamed.data.classNames, shape: streamed.data.shape, count: streamed.data.count, source: streamed.data.source }

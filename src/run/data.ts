@@ -113,12 +113,14 @@ export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Pro
   }
   if (config.trainPerClass !== null) train = takePerClass(train, config.trainPerClass, config.seed);
   const { perClass, seed } = runTestSubset(config);
+  // The training set goes into the addon first, then the test set (the order the addon's copies are made in).
+  const trainData = 'files' in train ? train : loadIntoNative(train);
   const test = await loadRunTestSet(config, perClass, seed, onSkip);
   if (JSON.stringify(train.classNames) !== JSON.stringify(test.classNames)) {
     throw new DatasetError('ERR_DATASET_CORRUPT', `the training data (${train.source}) has ${train.classNames.length} classes, the test data (${test.source}) ${test.classNames.length}, not the same list; pack both splits from the same --data-dir`);
   }
   return {
-    train: 'files' in train ? train : loadIntoNative(train),
+    train: trainData,
     test,
     heldOut: heldOut && loadIntoNative(heldOut),
     validation: validation && loadIntoNative(validation),

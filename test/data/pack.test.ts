@@ -146,6 +146,11 @@ describe('resume', () => {
     expect(resumed.stdout).toContain(`resumed ${killed}.partial after its 2 intact blocks`);
     expect(Buffer.compare(fs.readFileSync(killed), fs.readFileSync(whole))).toBe(0);
     expect(fs.existsSync(`${killed}.partial`)).toBe(false);
+    // A partial pack is resumed only with the settings it was started with.
+    expect(cli(args(killed), { CLASSWISE_PACK_KILL_AFTER_BLOCKS: '1' }).signal).toBe('SIGKILL');
+    const other = cli([...args(killed), '--quality', '80']);
+    expect(other.status).toBe(1);
+    expect(other.stderr.trim()).toBe(`error: ${killed}.partial is an unfinished pack of other settings or files (its header differs); delete it to start over, or rerun with the options it was started with`);
   });
 });
 
@@ -211,6 +216,11 @@ describe('bad input', () => {
     expect(() => openPack(versioned)).toThrow(`${versioned}: pack format version 9, this classwise-at reads version 1; write it again with classwise-at pack`);
     expect(() => openPack(good(), { split: 'val' })).toThrow(`${good()}: a pack of the train split, not val; pass the val pack (classwise-at pack --split val)`);
     expect(() => openPack(good(), { imageSize: 64 })).toThrow(`${good()}: images packed with --max-side 48, below the crop size 64; write it again with classwise-at pack with --max-side 74 or more`);
+    const renamed = path.join(temp.folder, 'renamed.cwpack');
+    const header = fs.readFileSync(good());
+    header.write('"dataset":"imagenex"', header.indexOf('"dataset":"imagenet"'), 'latin1');
+    fs.writeFileSync(renamed, header);
+    expect(() => openPack(renamed, { dataset: 'imagenet' })).toThrow(`${renamed}: a pack of dataset "imagenex", not imagenet; pass a pack of imagenet or write it again with classwise-at pack`);
     const text = path.join(temp.folder, 'text.cwpack');
     fs.writeFileSync(text, 'hello, not a pack at all');
     expect(() => openPack(text)).toThrow(`${text}: not a classwise-at pack (no CWATPACK header); pass a file written by classwise-at pack, or write it again with classwise-at pack`);
