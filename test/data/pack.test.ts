@@ -172,6 +172,12 @@ describe('train and evaluate read packs', () => {
     expect(evaluated.stderr).not.toMatch(/error/i);
     expect(evaluated.stdout).toContain(`data: 6 imagenet test images streamed from pack ${path.join(dataDir, 'imagenet-val.cwpack')}`);
     expect(evaluated.stdout).toContain('per-class accuracy on 6 imagenet test images');
+    // --data-pack names a pack anywhere; it serves the split its header names.
+    const elsewhere = path.join(temp.folder, 'elsewhere.cwpack');
+    fs.copyFileSync(path.join(dataDir, 'imagenet-val.cwpack'), elsewhere);
+    const named = cli(['evaluate', '--checkpoint', out, '--attack', 'none', '--threads', '2', '--data-pack', elsewhere]);
+    expect(named.stderr).not.toMatch(/error/i);
+    expect(named.stdout).toContain(`data: 6 imagenet test images streamed from pack ${elsewhere}`);
   });
 });
 
