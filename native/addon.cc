@@ -137,6 +137,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   exports.Set("faalClassWeights", Napi::Function::New(env, FaalClassWeightsBinding));
   exports.Set("decodeImageBatch", Napi::Function::New(env, DecodeImageBatch));
+  exports.Set("decodePackedBatch", Napi::Function::New(env, DecodePackedBatch));
   exports.Set("jpegDecoderInfo", Napi::Function::New(env, JpegDecoderInfo));
   return exports;
 }

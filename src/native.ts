@@ -242,6 +242,15 @@ export interface NativeAddon {
     out: Uint8Array,
     options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number },
   ): Promise<{ status: Int32Array; reasons: string[] }>;
+  /** Entries of a packed dataset (memory-mapped), as decodeImageBatch; raw[k] = 1: widths[k] x heights[k] RGB bytes. */
+  decodePackedBatch(
+    pack: string,
+    out: Uint8Array,
+    options: {
+      size: number; augment: boolean; seed: number; indices: Int32Array; threads: number;
+      offsets: Float64Array; lengths: Int32Array; widths: Int32Array; heights: Int32Array; raw: Uint8Array;
+    },
+  ): Promise<{ status: Int32Array; reasons: string[] }>;
   jpegDecoderInfo(): { turbojpeg: boolean };
 }
 

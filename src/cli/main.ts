@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The classwise-at command line: `train`, `evaluate`, `study` and `launch` (their ranks). A ClasswiseError (anything the user can fix)
+ * The classwise-at command line: `train`, `evaluate`, `study`, `launch` (their ranks) and `pack` (a packed dataset). A ClasswiseError (anything the user can fix)
  * prints one line; anything else is a bug and prints its stack.
  */
 import { Command } from 'commander';
@@ -9,6 +9,7 @@ import { exitRank, stopWithLauncher } from '../distributed/rank-process';
 import { ClasswiseError, ioError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { launchCommand } from './launch-command';
+import { packCommand } from './pack-command';
 import { stopAllProgress } from './progress';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
@@ -21,7 +22,8 @@ export async function main(argv: string[]): Promise<void> {
     .addCommand(trainCommand())
     .addCommand(evaluateCommand())
     .addCommand(studyCommand())
-    .addCommand(launchCommand());
+    .addCommand(launchCommand())
+    .addCommand(packCommand());
   let failed = false;
   try {
     await program.parseAsync(argv, { from: 'user' });
