@@ -29,3 +29,9 @@ export function availableMin(shares: readonly (number | null)[]): number {
 export function unavailableClasses(shares: readonly (number | null)[]): number[] {
   return shares.flatMap((share, k) => (isAvailable(share) ? [] : [k]));
 }
+
+/** The pairs (x[k], y[k]) where both are available, as two arrays: correlations over the measured classes. */
+export function measuredPairs(x: readonly (number | null)[], y: readonly (number | null)[]): [number[], number[]] {
+  const kept = x.flatMap((value, k) => (isAvailable(value) && isAvailable(y[k]) ? [k] : []));
+  return [kept.map((k) => x[k] as number), kept.map((k) => y[k] as number)];
+}

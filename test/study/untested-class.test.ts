@@ -11,13 +11,19 @@ import { selectExamples } from '../../src/data/subset';
 import { formatClassTable } from '../../src/report/class-table';
 import { toCsv } from '../../src/report/escape';
 import { classRows } from '../../src/run/train';
+import { attackStrengthFromAccuracies, attackStrengthSection } from '../../src/study/attack-strength';
+import { confusionSection, targetStatistics } from '../../src/study/confusion';
 import { robustnessOverEpochs, robustnessOverEpochsSection } from '../../src/study/epochs';
+import { summarizeClasswise } from '../../src/study/fairness';
 import { mitigationComparison, mitigationSection } from '../../src/study/mitigation';
+import { temperatureSection } from '../../src/study/temperature';
+import { weightNormSection, weightNormStudy } from '../../src/study/weight-norm';
 import { fawaGate, frlErrors, selectionScore } from '../../src/train/fairness';
 import { mitigationWeights } from '../../src/train/trainer';
 import { mnistModel } from '../helpers/mnist-model';
 
 const WARNING_3 = 'warning: class "3" has no test images: n/a, left out of the mean, best and worst';
+const WARNING_B = 'warning: class "b" has no test images: n/a, left out of the mean, best and worst';
 
 /** 120 real test digits without any 3. */
 function digitsWithoutThree() {
@@ -94,7 +100,7 @@ test('study epochs: metrics.jsonl with a class without test examples (null, or 0
     const section = robustnessOverEpochsSection(saved);
     expect(section.findings[0]).toBe('epoch 2: robust accuracy ranges from 30.0% (c) to 70.0% (d), a class-wise gap of 40.0 points; mean 53.3% robust, 73.3% clean.');
     expect(section.findings[1]).toBe('weakest classes at epoch 2: c 30.0%, a 60.0%, d 70.0%.');
-    expect(section.findings).toContain('warning: class "b" has no test images: n/a, left out of the mean, best and worst');
+    expect(section.findings).toContain(WARNING_B);
     const [perClass, band] = section.tables;
     expect(perClass.rows[1].slice(0, 2)).toEqual(['b', 0]);
     expect(perClass.rows[1].slice(2).every((cell) => Number.isNaN(cell))).toBe(true);
@@ -114,4 +120,41 @@ test('training: a class without held-out examples gets mitigation weight 1 and i
   expect(errors.averageBoundary).toBeCloseTo(0.3, 12);
   expect(errors.natural[1]).toBeCloseTo(0.2, 12);
   expect(errors.boundary[1]).toBeCloseTo(0.3, 12);
+});
+
+test('confusion, weight norm, attack strength, temperature and fairness leave the class out and warn', () => {
+  // Class 1 has no example: labels 0, 0, 2, 2, 3, 3.
+  const labels = Int32Array.from([0, 0, 2, 2, 3, 3]);
+  const confusion = targetStatistics(labels, [Int32Array.from([0, 2, 2, 2, 0, 3])], 4);
+  expect(confusion.robustAccuracy).toEqual([0.5, NaN, 1, 0.5]);
+  const classNames = ['a', 'b', 'c', 'd'];
+  const confusionStudy = { ...confusion, classNames, attacks: ['PGD-20'], seeds: 1 };
+  for (const saved of [confusionStudy, JSON.parse(JSON.stringify(confusionStudy))]) {
+    const section = confusionSection(saved);
+    expect(section.findings.slice(0, 3).map((line) => line.split(':')[0])).toEqual(['a', 'd', 'c']);
+    expect(section.findings).toContain(WARNING_B);
+    expect(section.tables[0].rows[1].slice(0, 5)).toEqual(['b', 0, NaN, NaN, NaN]);
+  }
+
+  const norms = weightNormStudy([{ epoch: 1, attack: 'PGD-20', classNames, counts: [2, 0, 2, 2], cleanAccuracy: [1, NaN, 1, 1], robustAccuracy: [0.2, NaN, 0.4, 0.6], weightNorms: [1, 9, 2, 3] }]);
+  expect(norms.epochs[0].spearman.n).toBe(3);
+  expect(norms.epochs[0].spearman.coefficient).toBeCloseTo(1, 12);
+  expect(weightNormSection(norms).findings).toContain(WARNING_B);
+
+  const strength = attackStrengthFromAccuracies(classNames, ['FGSM', 'PGD'], [1, NaN, 1, 1], [[0.5, NaN, 0.8, 0.9], [0.1, NaN, 0.6, 0.85]], [], [2, 0, 2, 2]);
+  expect(strength.drop[1]).toBeNaN();
+  expect(strength.rankAcrossAttacks[0].spearman.n).toBe(3);
+  const strengthSection = attackStrengthSection(JSON.parse(JSON.stringify(strength)));
+  expect(strengthSection.findings[0]).toBe('mean robust accuracy falls from 73.3% (FGSM) to 51.7% (PGD).');
+  expect(strengthSection.findings[1]).toBe('largest drops: a 40.0 points, c 20.0 points, d 5.0 points; smallest: c 20.0 points, d 5.0 points.');
+  expect(strengthSection.findings).toContain(WARNING_B);
+
+  const temperature = temperatureSection(JSON.parse(JSON.stringify({ classNames, baseAttack: 'PGD', counts: [2, 0, 2, 2], pgd: [0.5, NaN, 0.5, 1], rows: [{ temperature: 5, attack: 'PGD T=5', robust: [0, NaN, 0.5, 1] }] })));
+  expect(temperature.findings[0]).toBe('PGD (T = 1): mean robust 66.7%; strongest T = 5: 50.0%.');
+  expect(temperature.findings).toContain(WARNING_B);
+
+  const summary = summarizeClasswise([0.5, NaN, 1, 0.5], [2, 0, 2, 4]);
+  expect(summary.average).toBeCloseTo(5 / 8, 12);
+  expect(summary.worstClass).toBe(0.5);
+  expect(Number.isFinite(summary.std)).toBe(true);
 });
