@@ -36,8 +36,12 @@ export interface ClassEvaluation extends FastPathUsed {
   classNames: string[];
   /** Test examples per class. */
   counts: number[];
+  /** Share classified correctly; NaN for a class with no test examples (null in JSON): not available. */
   cleanAccuracy: number[];
-  /** Share of ALL examples of the class classified correctly both clean and under attack, so never above clean. */
+  /**
+   * Share of ALL examples of the class classified correctly both clean and under attack, so never above clean;
+   * NaN for a class with no test examples, like cleanAccuracy.
+   */
   robustAccuracy: number[];
   /** [true][predicted] counts. */
   cleanConfusion: number[][];
@@ -95,6 +99,8 @@ function classEvaluation(model: Model, raw: NativeEvaluation, labels: ArrayLike<
   const adversarialConfusion = square(raw.adversarialConfusion, classes);
   const counts = cleanConfusion.map((row) => row.reduce((a, b) => a + b, 0));
   const perClass = (value: (k: number) => number) => counts.map((n, k) => (n > 0 ? value(k) / n : 0));
+  // A class without test examples has no accuracy: NaN (not available), never a 0 that reads as "always wrong".
+  const share = (value: (k: number) => number) => counts.map((n, k) => (n > 0 ? value(k) / n : NaN));
   const total = counts.reduce((a, b) => a + b, 0);
   const diagonal = (m: number[][]) => m.reduce((sum, row, k) => sum + row[k], 0);
   let ensemble: ClassEvaluation['ensemble'];
@@ -113,8 +119,8 @@ function classEvaluation(model: Model, raw: NativeEvaluation, labels: ArrayLike<
     attackLabel: describeAttack(options.attack),
     classNames: model.config.classNames,
     counts,
-    cleanAccuracy: perClass((k) => cleanConfusion[k][k]),
-    robustAccuracy: perClass((k) => adversarialConfusion[k][k]),
+    cleanAccuracy: share((k) => cleanConfusion[k][k]),
+    robustAccuracy: share((k) => adversarialConfusion[k][k]),
     cleanConfusion,
     adversarialConfusion,
     meanLoss: perClass((k) => raw.cleanLossSum[k]),

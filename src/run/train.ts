@@ -7,6 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 
+import { availableMean } from '../class-shares';
 import { appendLineDurable, CHECKPOINT_FORMAT, loadCheckpoint, removeLeftoverTempFiles, saveCheckpoint, TensorMap } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
@@ -117,7 +118,7 @@ function bestSoFar(out: string, epochs: number): { epoch: number; robust: number
   if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
   let best: { epoch: number; robust: number } | undefined;
   for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
-    const robust = line.selectScore ?? line.meanRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    const robust = line.selectScore ?? line.meanRobust ?? availableMean(line.robustAccuracy);
     if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
   }
   return best;

@@ -4,11 +4,13 @@
  * example the set of classes it was attacked into over several attacks and random restarts (seeds).
  * Examples whose successful attacks only ever land in one class are grouped by (class, target).
  */
+import { isAvailable, shareOrNaN, unavailableClasses } from '../class-shares';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue } from './format';
@@ -105,7 +107,7 @@ export function robustAccuracyPerRun(labels: Int32Array, runs: Int32Array[], cla
     runs.map((predictions) => {
       let correct = 0;
       for (let i = 0; i < labels.length; i++) if (labels[i] === k && predictions[i] === k) correct++;
-      return totals[k] ? correct / totals[k] : 0;
+      return totals[k] ? correct / totals[k] : NaN;
     }),
   );
 }
@@ -139,7 +141,8 @@ export function targetStatistics(
   });
   const rowTotals = confusion.map((row) => row.reduce((x, y) => x + y, 0));
   const rowNormalised = confusion.map((row, k) => row.map((count) => (rowTotals[k] ? count / rowTotals[k] : 0)));
-  const robustAccuracy = confusion.map((row, k) => (rowTotals[k] ? row[k] / rowTotals[k] : 0));
+  // A class without test examples has no robust accuracy: NaN (null in report.json), n/a in the tables.
+  const robustAccuracy = confusion.map((row, k) => (rowTotals[k] ? row[k] / rowTotals[k] : NaN));
   const topTargets = confusion.map((row, k) => {
     const broken = rowTotals[k] - row[k];
     return row
@@ -177,7 +180,7 @@ export function targetStatistics(
     rowNormalised,
     counts: rowTotals,
     robustAccuracy,
-    robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : 0)),
+    robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : NaN)),
     topTargets,
     targetSets: targetSets.map((set) => [...set].sort((x, y) => x - y)),
     singleTargetGroups,
@@ -190,14 +193,21 @@ export function targetStatistics(
 function seedSpread(study: ConfusionStudy): { mean: number; std: number }[] | undefined {
   const perSeed = study.robustAccuracyPerSeed;
   if (!perSeed || study.seeds < 2) return undefined;
-  return perSeed.map((values) => meanAndStd(values));
+  return perSeed.map((values) => (values.every(isAvailable) ? meanAndStd(values) : { mean: NaN, std: NaN }));
 }
 
-export function confusionSection(study: ConfusionStudy): ReportSection {
+export function confusionSection(saved: ConfusionStudy): ReportSection {
+  // report.json holds null for a share not available (a class without test examples): NaN again.
+  const study: ConfusionStudy = {
+    ...saved,
+    robustAccuracy: saved.robustAccuracy.map(shareOrNaN),
+    robustAccuracyUnion: saved.robustAccuracyUnion.map(shareOrNaN),
+    robustAccuracyPerSeed: saved.robustAccuracyPerSeed?.map((values) => values.map(shareOrNaN)),
+  };
   const names = displayNames(study.classNames);
   // Studies written before the counts were kept: the rows of the confusion matrix hold them.
   const counts = study.counts ?? study.confusion.map((row) => row.reduce((a, b) => a + b, 0));
-  const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
   const findings = order.slice(0, 3).map(({ k, robust }) => {
     const top = study.topTargets[k][0];
     return top
@@ -212,9 +222,12 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
     `${totalSingle} of ${totalAttackable} attackable (clean-correct, broken at least once) examples (${percent(totalAttackable ? totalSingle / totalAttackable : 0)}) only ever went to one class over ` +
       `${study.attacks.length} attack(s) x ${study.seeds} seeds; largest groups: ${pairs.join(', ') || 'none'}.`,
   );
+  const warning = untestedWarning(unavailableClasses(study.robustAccuracy).map((k) => study.classNames[k]));
+  if (warning) findings.push(warning);
   const spread = seedSpread(study);
-  if (spread) {
-    const widest = spread.reduce((best, entry, k) => (entry.std > spread[best].std ? k : best), 0);
+  const firstMeasured = order[0]?.k;
+  if (spread && firstMeasured !== undefined) {
+    const widest = spread.reduce((best, entry, k) => (entry.std > spread[best].std ? k : best), firstMeasured);
     findings.push(
       `Over ${study.seeds} seeds (random starts) of ${study.attacks[0]}, per-class robust accuracy varies by a standard deviation of at most ` +
         `${(100 * spread[widest].std).toFixed(1)} points (${names[widest]}: ${(100 * spread[widest].mean).toFixed(1)} ± ${(100 * spread[widest].std).toFixed(1)}%).`,

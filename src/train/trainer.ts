@@ -3,6 +3,7 @@
  * optional class-wise evaluation after each epoch. Epoch e's shuffle and attack noise derive from
  * (seed, e) alone, so a run resumed at an epoch boundary ends exactly where an uninterrupted one would.
  */
+import { availableMean, isAvailable } from '../class-shares';
 import { attackDefaults, AttackOptions, toNativeAttack } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
@@ -134,9 +135,13 @@ function averageWeights(average: TensorMap | undefined, current: TensorMap, alph
   return next;
 }
 
-/** Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. */
+/**
+ * Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. A class
+ * without held-out examples (robust NaN) gets the mean weakness, so weight 1.
+ */
 export function mitigationWeights(robustAccuracy: readonly number[]): number[] {
-  const weakness = robustAccuracy.map((r) => 1 - r);
+  const measured = availableMean(robustAccuracy.map((r) => (isAvailable(r) ? 1 - r : NaN)));
+  const weakness = robustAccuracy.map((r) => (isAvailable(r) ? 1 - r : isAvailable(measured) ? measured : 0));
   const mean = weakness.reduce((a, b) => a + b, 0) / weakness.length;
   return mean > 0 ? weakness.map((w) => w / mean) : weakness.map(() => 1);
 }
