@@ -254,8 +254,9 @@ class PackedBatchWorker : public Napi::AsyncWorker {
     DecodePool::Instance().Run(threads_, static_cast<int64_t>(indices.size()), [this, plane, &pack](int64_t k) {
       std::string reason;
       try {
+        // Written so that NaN offsets fail too: an index entry is only trusted inside the mapped bytes.
         const double end = offsets[k] + static_cast<double>(lengths[k]);
-        if (offsets[k] < 0 || end > static_cast<double>(pack.size())) {
+        if (!(offsets[k] >= 0) || lengths[k] <= 0 || !(end <= static_cast<double>(pack.size()))) {
           reasons_[k] = "the entry lies beyond the end of the pack";
           return;
         }
@@ -267,7 +268,7 @@ class PackedBatchWorker : public Napi::AsyncWorker {
         transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
         DecodeStatus status;
         if (raw[k]) {
-          if (static_cast<int64_t>(widths[k]) * heights[k] * 3 != lengths[k]) {
+          if (widths[k] <= 0 || heights[k] <= 0 || static_cast<int64_t>(widths[k]) * heights[k] * 3 != lengths[k]) {
             reasons_[k] = "raw entry's length is not width x height x 3";
             return;
           }
