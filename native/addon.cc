@@ -131,10 +131,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("NativeProcessGroup", DistributedWrap::Define(env));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow));
+  exports.Set("exitWithParent", Napi::Function::New(env, ExitWithParent));
   exports.Set("augmentImages", Napi::Function::New(env, AugmentImages));
   exports.Set("interleavedToPlanar", Napi::Function::New(env, InterleavedToPlanar));
   exports.Set("faalClassWeights", Napi::Function::New(env, FaalClassWeightsBinding));
   exports.Set("decodeImageBatch", Napi::Function::New(env, DecodeImageBatch));
+  exports.Set("decodePackedBatch", Napi::Function::New(env, DecodePackedBatch));
   exports.Set("jpegDecoderInfo", Napi::Function::New(env, JpegDecoderInfo));
   return exports;
 }

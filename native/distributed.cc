@@ -9,6 +9,7 @@
 #endif
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -30,6 +31,8 @@ constexpr int64_t kBucketBytes = 25 * 1024 * 1024;
 // After a failed collective, how long a rank waits for the others to report the failure too; the ranks that
 // do not are named as the ones that died or hung.
 constexpr auto kFailureGrace = std::chrono::seconds(5);
+// How long past that grace a store that does not answer at all is waited for.
+constexpr auto kStoreAnswerSlack = std::chrono::seconds(2);
 // How often the store is asked whether the other ranks reported.
 constexpr auto kFailurePoll = std::chrono::milliseconds(50);
 // This run's keys in the store, apart from those c10d's process group writes itself.
@@ -50,6 +53,29 @@ std::string Join(const std::vector<int64_t>& ranks) {
   std::string text;
   for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
   return text;
+}
+
+// Reads the other ranks' WORLD_SIZE from their join keys, rank 0's first (it hosts the store, so it is always
+// there), and names the first that differs from this rank's. A rank whose key does not come within the timeout
+// fails the rendezvous.
+void CheckWorldSizes(c10d::Store& store, const GroupConfig& config) {
+  for (int64_t q = 0; q < config.worldSize; ++q) {
+    if (q == config.rank) continue;
+    const std::string key = std::string(kKeyPrefix) + "joined/" + std::to_string(q);
+    // A rank that never sets its key makes this get time out: the caller names the ranks that never joined.
+    const std::vector<uint8_t> value = store.get(key);
+    const std::string theirs(value.begin(), value.end());
+    if (theirs != std::to_string(config.worldSize)) {
+      const int64_t high = std::max(q, config.rank);
+      const int64_t low = std::min(q, config.rank);
+      const std::string highSize = high == config.rank ? std::to_string(config.worldSize) : theirs;
+      const std::string lowSize = low == config.rank ? std::to_string(config.worldSize) : theirs;
+      throw ClasswiseError(kDistributed, "rank " + std::to_string(high) + " has WORLD_SIZE " + highSize + ", rank " +
+                                            std::to_string(low) + " has " + lowSize +
+                                            ": start every rank with the same WORLD_SIZE (classwise-at launch sets "
+                                            "it; do not set WORLD_SIZE in one rank's environment)");
+    }
+  }
 }
 
 }  // namespace
@@ -114,9 +140,14 @@ std::shared_ptr<DistributedGroup> DistributedGroup::Connect(const GroupConfig& c
     impl->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(config.restartCount), tcpStore);
   }
   impl->store->setTimeout(config.timeout);
-  impl->store->set(std::string(kKeyPrefix) + "joined/" + std::to_string(config.rank), std::vector<uint8_t>{1});
+  // Each rank's key holds its WORLD_SIZE: a rank started with another one is named before the process group
+  // waits for ranks that will never come.
+  const std::string ownSize = std::to_string(config.worldSize);
+  impl->store->set(std::string(kKeyPrefix) + "joined/" + std::to_string(config.rank),
+                   std::vector<uint8_t>(ownSize.begin(), ownSize.end()));
   auto groupStore = c10::make_intrusive<c10d::PrefixStore>("classwise-group", impl->store);
   try {
+    CheckWorldSizes(*impl->store, config);
     if (config.backend == "gloo") {
       auto options = c10d::ProcessGroupGloo::Options::create(config.timeout);
       // Ranks on one machine (a loopback master) talk over loopback; otherwise as torchrun's workers do:
@@ -141,6 +172,8 @@ std::shared_ptr<DistributedGroup> DistributedGroup::Connect(const GroupConfig& c
                                                                  static_cast<int>(config.worldSize), options);
     }
 #endif
+  } catch (const ClasswiseError&) {
+    throw;
   } catch (const std::exception& error) {
     std::vector<int64_t> absent;
     try {
@@ -162,25 +195,38 @@ std::shared_ptr<DistributedGroup> DistributedGroup::Connect(const GroupConfig& c
 
 std::string DistributedGroup::DescribeMissingRanks() {
   const std::string prefix = std::string(kKeyPrefix) + "failed/" + std::to_string(failures_) + "/";
+  const auto grace = std::min<std::chrono::milliseconds>(kFailureGrace, config_.timeout);
+  const std::string storeGone =
+      config_.useAgentStore ? "the torchrun agent's store is unreachable"
+                            : "rank 0 stopped answering (died or hung; it hosts the store at " + config_.masterAddr + ":" +
+                                  std::to_string(config_.masterPort) + ")";
+  // A stopped (SIGSTOP) store host still accepts the connection but never answers, and TCPStore's check has no
+  // timeout: the store is asked on a thread of its own, which is left blocked if no answer comes in time (the
+  // run stops; the CLI then exits at once).
+  auto poll = std::make_shared<std::packaged_task<std::string()>>(
+      [store = impl_->store, prefix, grace, rank = config_.rank, worldSize = config_.worldSize]() -> std::string {
+        store->set(prefix + std::to_string(rank), std::vector<uint8_t>{1});
+        const auto deadline = std::chrono::steady_clock::now() + grace;
+        std::vector<int64_t> missing;
+        while (true) {
+          missing.clear();
+          for (int64_t q = 0; q < worldSize; ++q) {
+            if (q != rank && !store->check({prefix + std::to_string(q)})) missing.push_back(q);
+          }
+          if (missing.empty() || std::chrono::steady_clock::now() >= deadline) break;
+          std::this_thread::sleep_for(kFailurePoll);
+        }
+        if (missing.empty()) return "every other rank reported the failure too";
+        return "rank" + std::string(missing.size() > 1 ? "s " : " ") + Join(missing) + " stopped answering (died or hung)";
+      });
+  std::future<std::string> answer = poll->get_future();
+  std::thread([poll] { (*poll)(); }).detach();
+  if (answer.wait_for(grace + kStoreAnswerSlack) != std::future_status::ready) return storeGone;
   try {
-    impl_->store->set(prefix + std::to_string(config_.rank), std::vector<uint8_t>{1});
-    const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(kFailureGrace, config_.timeout);
-    std::vector<int64_t> missing;
-    while (true) {
-      missing.clear();
-      for (int64_t q = 0; q < config_.worldSize; ++q) {
-        if (q != config_.rank && !impl_->store->check({prefix + std::to_string(q)})) missing.push_back(q);
-      }
-      if (missing.empty() || std::chrono::steady_clock::now() >= deadline) break;
-      std::this_thread::sleep_for(kFailurePoll);
-    }
-    if (missing.empty()) return "every other rank reported the failure too";
-    return "rank" + std::string(missing.size() > 1 ? "s " : " ") + Join(missing) + " stopped answering (died or hung)";
+    return answer.get();
   } catch (const std::exception&) {
     // The store lives in rank 0's process (or torchrun's agent): unreachable, it is rank 0 that is gone.
-    return config_.useAgentStore ? "the torchrun agent's store is unreachable"
-                                 : "rank 0 stopped answering (died or hung; it hosts the store at " + config_.masterAddr +
-                                       ":" + std::to_string(config_.masterPort) + ")";
+    return storeGone;
   }
 }
 

@@ -1,5 +1,13 @@
 #include "distributed_wrap.h"
 
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #include "errors.h"
 #include "model_binding.h"
 #include "model_wrap.h"
@@ -185,6 +193,29 @@ Napi::Value DistributedBackends(const Napi::CallbackInfo& info) {
     if (BackendAvailable(name)) backends.Set(backends.Length(), name);
   }
   return backends;
+}
+
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  const int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+  std::fflush(nullptr);
+  _exit(code);
+}
+
+Napi::Value ExitWithParent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ClasswiseError(kInvalidArgument, "exitWithParent takes the parent's pid");
+    const pid_t parent = static_cast<pid_t>(info[0].As<Napi::Number>().Int64Value());
+#ifdef __linux__
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0) {
+      // The parent may have died before the signal was armed: then this process already has another parent.
+      if (getppid() != parent) _exit(1);
+      return Napi::Boolean::New(env, true);
+    }
+#endif
+    if (getppid() != parent) _exit(1);
+    return Napi::Boolean::New(env, false);
+  });
 }
 
 Napi::Value ModelWrap::Synchronize(const Napi::CallbackInfo& info) {

@@ -39,4 +39,12 @@ class DistributedWrap : public Napi::ObjectWrap<DistributedWrap> {
 // distributedBackends(): the backends this build can connect with ("gloo", and "nccl" in the CUDA build).
 Napi::Value DistributedBackends(const Napi::CallbackInfo& info);
 
+// exitNow(code): ends the process at once, without joining threads. A rank whose peer died or hung may have a
+// native thread blocked in a collective or a store call, which a normal exit (and process.exit) waits for forever.
+Napi::Value ExitNow(const Napi::CallbackInfo& info);
+
+// exitWithParent(pid): this process receives SIGKILL when its parent dies (Linux's parent-death signal). Returns
+// false where the system has none (the caller polls instead); exits at once when the parent is already not pid.
+Napi::Value ExitWithParent(const Napi::CallbackInfo& info);
+
 }  // namespace classwise

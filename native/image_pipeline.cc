@@ -13,6 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "errors.h"
 #include "jpeg_decoder.h"
 #include "tensor_bridge.h"
@@ -185,6 +190,128 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
   std::vector<std::string> reasons_;
 };
 
+// A read-only memory map of a whole file, unmapped when it goes out of scope.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& file) {
+    const int descriptor = ::open(file.c_str(), O_RDONLY);
+    if (descriptor < 0) return;
+    struct stat info;
+    if (::fstat(descriptor, &info) == 0 && info.st_size > 0) {
+      void* mapped = ::mmap(nullptr, static_cast<size_t>(info.st_size), PROT_READ, MAP_SHARED, descriptor, 0);
+      if (mapped != MAP_FAILED) {
+        data_ = static_cast<const uint8_t*>(mapped);
+        size_ = static_cast<size_t>(info.st_size);
+      }
+    }
+    ::close(descriptor);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Images of a packed dataset: entry k is `lengths[k]` bytes at `offsets[k]` of the pack, a JPEG or (raw[k]) the
+// widths[k] x heights[k] interleaved RGB pixels. The pack is memory-mapped for the batch: pages, not files.
+class PackedBatchWorker : public Napi::AsyncWorker {
+ public:
+  PackedBatchWorker(Napi::Env env, std::string file, Napi::Uint8Array out, int size, bool augment, double seed, int threads)
+      : Napi::AsyncWorker(env, "classwise-at:decode-pack"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        file_(std::move(file)),
+        out_(out.Data()),
+        size_(size),
+        augment_(augment),
+        seed_(seed),
+        threads_(threads) {
+    outRef_ = Napi::Persistent(out.As<Napi::Object>());
+  }
+
+  std::vector<double> indices, offsets;
+  std::vector<int64_t> lengths;
+  std::vector<int> widths, heights;
+  std::vector<uint8_t> raw;
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    status_.assign(indices.size(), static_cast<int32_t>(DecodeStatus::kNeedsFallback));
+    reasons_.assign(indices.size(), std::string());
+    MappedFile pack(file_);
+    if (!pack.data()) {
+      std::fill(reasons_.begin(), reasons_.end(), "the pack cannot be opened or mapped");
+      return;
+    }
+    const size_t plane = static_cast<size_t>(size_) * size_ * 3;
+    DecodePool::Instance().Run(threads_, static_cast<int64_t>(indices.size()), [this, plane, &pack](int64_t k) {
+      std::string reason;
+      try {
+        // Written so that NaN offsets fail too: an index entry is only trusted inside the mapped bytes.
+        const double end = offsets[k] + static_cast<double>(lengths[k]);
+        if (!(offsets[k] >= 0) || lengths[k] <= 0 || !(end <= static_cast<double>(pack.size()))) {
+          reasons_[k] = "the entry lies beyond the end of the pack";
+          return;
+        }
+        const uint8_t* bytes = pack.data() + static_cast<size_t>(offsets[k]);
+        ImageTransform transform;
+        transform.outputSize = size_;
+        transform.augment = augment_;
+        const double exampleSeed = std::fmod(seed_ * kExampleSeedMultiplier + indices[k], kExampleSeedModulus);
+        transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
+        DecodeStatus status;
+        if (raw[k]) {
+          if (widths[k] <= 0 || heights[k] <= 0 || static_cast<int64_t>(widths[k]) * heights[k] * 3 != lengths[k]) {
+            reasons_[k] = "raw entry's length is not width x height x 3";
+            return;
+          }
+          status = DecodeRgbCrop(bytes, widths[k], heights[k], transform, out_ + k * plane, &reason);
+        } else {
+          status = DecodeJpegCrop(bytes, static_cast<size_t>(lengths[k]), transform, out_ + k * plane, &reason);
+        }
+        status_[k] = static_cast<int32_t>(status);
+        reasons_[k] = reason;
+      } catch (const std::exception& e) {
+        status_[k] = static_cast<int32_t>(DecodeStatus::kNeedsFallback);
+        reasons_[k] = e.what();
+      }
+    });
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Int32Array status = Napi::Int32Array::New(env, status_.size());
+    std::copy(status_.begin(), status_.end(), status.Data());
+    Napi::Array reasons = Napi::Array::New(env, reasons_.size());
+    for (size_t k = 0; k < reasons_.size(); ++k) reasons.Set(static_cast<uint32_t>(k), reasons_[k]);
+    result.Set("status", status);
+    result.Set("reasons", reasons);
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference outRef_;
+  std::string file_;
+  uint8_t* out_;
+  int size_;
+  bool augment_;
+  double seed_;
+  int threads_;
+  std::vector<int32_t> status_;
+  std::vector<std::string> reasons_;
+};
+
 }  // namespace
 
 // decodeImageBatch(files: string[], out: Uint8Array, { size, augment, seed, indices: Int32Array, threads })
@@ -225,6 +352,59 @@ Napi::Value DecodeImageBatch(const Napi::CallbackInfo& info) {
                                                std::to_string(size) + " need " + std::to_string(needed));
     }
     auto* worker = new DecodeBatchWorker(env, std::move(files), std::move(indices), out, size, augment, seed, threads);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+// decodePackedBatch(pack: string, out: Uint8Array, { size, augment, seed, indices: Int32Array, threads,
+//   offsets: Float64Array, lengths: Int32Array, widths: Int32Array, heights: Int32Array, raw: Uint8Array })
+//   -> Promise<{ status: Int32Array, reasons: string[] }>, as decodeImageBatch for entries of a packed dataset.
+Napi::Value DecodePackedBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    const std::string where = "decodePackedBatch";
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw ClasswiseError(kInvalidArgument, where + " takes (pack: string, out: Uint8Array, { size, augment, seed, indices, threads, offsets, lengths, widths, heights, raw })");
+    }
+    Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+    Napi::Object options = ObjectArgument(info, 2, where + " options");
+    const int size = static_cast<int>(IntegerOption(options, "size", 224, 1, 4096, where + " options"));
+    const bool augment = BoolOption(options, "augment", false, where + " options");
+    const double seed = static_cast<double>(IntegerOption(options, "seed", 0, 0, (int64_t(1) << 53) - 1, where + " options"));
+    const int threads = static_cast<int>(IntegerOption(options, "threads", 1, 1, kMaxDecodeThreads, where + " options"));
+    auto typed = [&](const char* key, napi_typedarray_type type) {
+      Napi::Value value = options.Get(key);
+      if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+        throw ClasswiseError(kInvalidArgument, where + " options." + key + " has the wrong type");
+      }
+      return value.As<Napi::TypedArray>();
+    };
+    Napi::Int32Array indices = typed("indices", napi_int32_array).As<Napi::Int32Array>();
+    Napi::Float64Array offsets = typed("offsets", napi_float64_array).As<Napi::Float64Array>();
+    Napi::Int32Array lengths = typed("lengths", napi_int32_array).As<Napi::Int32Array>();
+    Napi::Int32Array widths = typed("widths", napi_int32_array).As<Napi::Int32Array>();
+    Napi::Int32Array heights = typed("heights", napi_int32_array).As<Napi::Int32Array>();
+    Napi::Uint8Array raw = typed("raw", napi_uint8_array).As<Napi::Uint8Array>();
+    const size_t count = indices.ElementLength();
+    if (offsets.ElementLength() != count || lengths.ElementLength() != count || widths.ElementLength() != count ||
+        heights.ElementLength() != count || raw.ElementLength() != count) {
+      throw ClasswiseError(kInvalidArgument, where + ": indices, offsets, lengths, widths, heights and raw must have one entry per image");
+    }
+    const size_t needed = count * static_cast<size_t>(size) * size * 3;
+    if (out.ElementLength() < needed) {
+      throw ClasswiseError(kShapeMismatch, where + ": out has " + std::to_string(out.ElementLength()) + " bytes, " +
+                                               std::to_string(count) + " images need " + std::to_string(needed));
+    }
+    auto* worker = new PackedBatchWorker(env, info[0].As<Napi::String>().Utf8Value(), out, size, augment, seed, threads);
+    worker->indices.assign(indices.Data(), indices.Data() + count);
+    worker->offsets.assign(offsets.Data(), offsets.Data() + count);
+    worker->lengths.assign(lengths.Data(), lengths.Data() + count);
+    worker->widths.assign(widths.Data(), widths.Data() + count);
+    worker->heights.assign(heights.Data(), heights.Data() + count);
+    worker->raw.assign(raw.Data(), raw.Data() + count);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -108,62 +108,58 @@ uint8_t ClampToByte(float value) {
   return static_cast<uint8_t>(rounded < 0 ? 0 : (rounded > 255 ? 255 : rounded));
 }
 
-// Resamples the box of an interleaved RGB image into out[3][size][size], mirrored when `flip`.
+// Resamples the box of an interleaved RGB image into out[3][size][size], mirrored when `flip`. Both passes run over
+// contiguous float rows so that the compiler vectorizes them: the vertical pass first, over the columns the
+// horizontal taps reach, written transposed (one row per source column); the horizontal pass then sums those rows.
 void ResampleToPlanar(const uint8_t* rgb, int width, int height, const SourceBox& box, int lowX, int highX, int lowY,
                       int highY, int size, bool flip, uint8_t* out) {
+  (void)height;
   const ResampleTaps across = MakeTaps(box.left, box.width, size, lowX, highX);
   const ResampleTaps down = MakeTaps(box.top, box.height, size, lowY, highY);
-  int firstRow = height, lastRow = 0;
-  for (int y = 0; y < size; ++y) {
-    firstRow = std::min(firstRow, down.first[y]);
-    lastRow = std::max(lastRow, down.first[y] + down.count[y]);
-  }
-  // Horizontal pass over only the rows the vertical pass reads and the columns the taps reach, each row turned to
-  // floats once (not once per tap).
-  const int rows = lastRow - firstRow;
   const int firstColumn = across.first[0];  // taps move right with x
   int lastColumn = 0;
   for (int x = 0; x < size; ++x) lastColumn = std::max(lastColumn, across.first[x] + across.count[x]);
-  std::vector<float> horizontal(static_cast<size_t>(rows) * size * 3);
-  std::vector<float> rowFloats(static_cast<size_t>(lastColumn - firstColumn) * 3);
-  for (int r = 0; r < rows; ++r) {
-    const uint8_t* source = rgb + (static_cast<size_t>(firstRow + r) * width + firstColumn) * 3;
-    for (size_t v = 0; v < rowFloats.size(); ++v) rowFloats[v] = source[v];
-    float* target = horizontal.data() + static_cast<size_t>(r) * size * 3;
-    for (int x = 0; x < size; ++x) {
-      const float* weight = across.weights.data() + static_cast<size_t>(x) * across.stride;
-      const float* pixel = rowFloats.data() + static_cast<size_t>(across.first[x] - firstColumn) * 3;
-      float red = 0, green = 0, blue = 0;
-      for (int k = 0; k < across.count[x]; ++k) {
-        red += weight[k] * pixel[3 * k];
-        green += weight[k] * pixel[3 * k + 1];
-        blue += weight[k] * pixel[3 * k + 2];
-      }
-      target[3 * x] = red;
-      target[3 * x + 1] = green;
-      target[3 * x + 2] = blue;
+  const int columns = lastColumn - firstColumn;
+  const size_t line = static_cast<size_t>(size) * 3;  // one transposed row: every output row's three channels
+  std::vector<float> transposed(static_cast<size_t>(columns) * line);
+  std::vector<float> sums(static_cast<size_t>(columns) * 3);
+  for (int y = 0; y < size; ++y) {
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    const float* weight = down.weights.data() + static_cast<size_t>(y) * down.stride;
+    for (int k = 0; k < down.count[y]; ++k) {
+      const uint8_t* source = rgb + (static_cast<size_t>(down.first[y] + k) * width + firstColumn) * 3;
+      const float w = weight[k];
+      float* sum = sums.data();
+      for (size_t v = 0; v < sums.size(); ++v) sum[v] += w * static_cast<float>(source[v]);
+    }
+    for (int column = 0; column < columns; ++column) {
+      float* target = transposed.data() + static_cast<size_t>(column) * line + static_cast<size_t>(y) * 3;
+      target[0] = sums[3 * column];
+      target[1] = sums[3 * column + 1];
+      target[2] = sums[3 * column + 2];
     }
   }
   const size_t plane = static_cast<size_t>(size) * size;
-  std::vector<float> line(static_cast<size_t>(size) * 3);
-  for (int y = 0; y < size; ++y) {
-    std::fill(line.begin(), line.end(), 0.0f);
-    const float* weight = down.weights.data() + static_cast<size_t>(y) * down.stride;
-    for (int k = 0; k < down.count[y]; ++k) {
-      const float* row = horizontal.data() + static_cast<size_t>(down.first[y] + k - firstRow) * size * 3;
+  std::vector<float> result(line);
+  for (int x = 0; x < size; ++x) {
+    std::fill(result.begin(), result.end(), 0.0f);
+    const float* weight = across.weights.data() + static_cast<size_t>(x) * across.stride;
+    for (int k = 0; k < across.count[x]; ++k) {
+      const float* row = transposed.data() + static_cast<size_t>(across.first[x] + k - firstColumn) * line;
       const float w = weight[k];
-      for (int v = 0; v < size * 3; ++v) line[v] += w * row[v];
+      float* sum = result.data();
+      for (size_t v = 0; v < line; ++v) sum[v] += w * row[v];
     }
-    for (int x = 0; x < size; ++x) {
-      const int column = flip ? size - 1 - x : x;
-      for (int c = 0; c < 3; ++c) out[c * plane + static_cast<size_t>(y) * size + column] = ClampToByte(line[3 * x + c]);
+    const int column = flip ? size - 1 - x : x;
+    for (int y = 0; y < size; ++y) {
+      for (int c = 0; c < 3; ++c) out[c * plane + static_cast<size_t>(y) * size + column] = ClampToByte(result[3 * y + c]);
     }
   }
 }
 
 // Block averages of `factorX` x `factorY` pixels from the top-left corner (libvips' shrink, which sharp's resize runs
 // before its Lanczos reduction when the reduction exceeds twice the gap); partial edge blocks average what they hold.
-std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int height, int factorX, int factorY,
+std::vector<uint8_t> BoxShrink(const uint8_t* rgb, int width, int height, int factorX, int factorY,
                                int* shrunkWidth, int* shrunkHeight) {
   *shrunkWidth = (width + factorX - 1) / factorX;
   *shrunkHeight = (height + factorY - 1) / factorY;
@@ -173,7 +169,7 @@ std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int h
     std::fill(sums.begin(), sums.end(), 0u);
     const int rowFrom = by * factorY, rowTo = std::min(height, rowFrom + factorY);
     for (int y = rowFrom; y < rowTo; ++y) {
-      const uint8_t* row = rgb.data() + static_cast<size_t>(y) * width * 3;
+      const uint8_t* row = rgb + static_cast<size_t>(y) * width * 3;
       for (int x = 0; x < width; ++x) {
         uint32_t* sum = sums.data() + static_cast<size_t>(x / factorX) * 3;
         sum[0] += row[3 * x];
@@ -188,6 +184,34 @@ std::vector<uint8_t> BoxShrink(const std::vector<uint8_t>& rgb, int width, int h
     }
   }
   return shrunk;
+}
+
+// The crop `box` (in the source image's pixels) of `rgb`, an interleaved image `per` times the source's size: an
+// integer box shrink down to twice the output, then the Lanczos resample into out[3][size][size].
+void CropFromRgb(const uint8_t* rgb, int width, int height, double per, const SourceBox& box, bool flip,
+                 const ImageTransform& transform, uint8_t* out) {
+  double perX = per, perY = per;
+  int sampledWidth = width, sampledHeight = height;
+  const uint8_t* pixels = rgb;
+  std::vector<uint8_t> shrunk;
+  const int shrinkX = std::max(1, static_cast<int>(std::floor(box.width * perX / transform.outputSize / kShrinkGap)));
+  const int shrinkY = std::max(1, static_cast<int>(std::floor(box.height * perY / transform.outputSize / kShrinkGap)));
+  if (shrinkX > 1 || shrinkY > 1) {
+    shrunk = BoxShrink(rgb, width, height, shrinkX, shrinkY, &sampledWidth, &sampledHeight);
+    pixels = shrunk.data();
+    perX /= shrinkX;
+    perY /= shrinkY;
+  }
+  const SourceBox scaled{box.left * perX, box.top * perY, box.width * perX, box.height * perY};
+  int lowX = 0, highX = sampledWidth, lowY = 0, highY = sampledHeight;
+  if (transform.augment) {
+    // sharp extracts the crop before resizing: the kernel never reads outside it.
+    lowX = std::max(0, static_cast<int>(std::floor(scaled.left + 1e-6)));
+    highX = std::min(sampledWidth, std::max(lowX + 1, static_cast<int>(std::ceil(scaled.left + scaled.width - 1e-6))));
+    lowY = std::max(0, static_cast<int>(std::floor(scaled.top + 1e-6)));
+    highY = std::min(sampledHeight, std::max(lowY + 1, static_cast<int>(std::ceil(scaled.top + scaled.height - 1e-6))));
+  }
+  ResampleToPlanar(pixels, sampledWidth, sampledHeight, scaled, lowX, highX, lowY, highY, transform.outputSize, flip, out);
 }
 
 // What makes sharp's output differ from a plain sRGB decode: an EXIF orientation other than 1 (sharp rotates) or an
@@ -348,27 +372,21 @@ DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTrans
     return DecodeStatus::kNeedsFallback;
   }
   // libjpeg scales by exactly 1/denominator; a last partial row or column is the edge's padding.
-  double perX = 1.0 / denominator, perY = 1.0 / denominator;
-  int sampledWidth = scaledWidth, sampledHeight = scaledHeight;
-  const int shrinkX = std::max(1, static_cast<int>(std::floor(box.width * perX / transform.outputSize / kShrinkGap)));
-  const int shrinkY = std::max(1, static_cast<int>(std::floor(box.height * perY / transform.outputSize / kShrinkGap)));
-  if (shrinkX > 1 || shrinkY > 1) {
-    rgb = BoxShrink(rgb, scaledWidth, scaledHeight, shrinkX, shrinkY, &sampledWidth, &sampledHeight);
-    perX /= shrinkX;
-    perY /= shrinkY;
-  }
-  const SourceBox scaled{box.left * perX, box.top * perY, box.width * perX, box.height * perY};
-  int lowX = 0, highX = sampledWidth, lowY = 0, highY = sampledHeight;
-  if (transform.augment) {
-    // sharp extracts the crop before resizing: the kernel never reads outside it.
-    lowX = std::max(0, static_cast<int>(std::floor(scaled.left + 1e-6)));
-    highX = std::min(sampledWidth, std::max(lowX + 1, static_cast<int>(std::ceil(scaled.left + scaled.width - 1e-6))));
-    lowY = std::max(0, static_cast<int>(std::floor(scaled.top + 1e-6)));
-    highY = std::min(sampledHeight, std::max(lowY + 1, static_cast<int>(std::ceil(scaled.top + scaled.height - 1e-6))));
-  }
-  ResampleToPlanar(rgb.data(), sampledWidth, sampledHeight, scaled, lowX, highX, lowY, highY, transform.outputSize, flip, out);
+  CropFromRgb(rgb.data(), scaledWidth, scaledHeight, 1.0 / denominator, box, flip, transform, out);
   return DecodeStatus::kDecoded;
 #endif
+}
+
+DecodeStatus DecodeRgbCrop(const uint8_t* rgb, int width, int height, const ImageTransform& transform, uint8_t* out,
+                           std::string* reason) {
+  if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxInputPixels) {
+    *reason = "raw image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels";
+    return DecodeStatus::kNeedsFallback;
+  }
+  bool flip = false;
+  const SourceBox box = TransformBox(width, height, transform, &flip);
+  CropFromRgb(rgb, width, height, 1.0, box, flip, transform, out);
+  return DecodeStatus::kDecoded;
 }
 
 }  // namespace classwise

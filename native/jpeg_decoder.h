@@ -32,6 +32,10 @@ enum class DecodeStatus : int32_t { kDecoded = 0, kNeedsFallback = 1 };
 DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTransform& transform, uint8_t* out,
                             std::string* reason);
 
+// The same transform from interleaved RGB pixels (a packed dataset's raw small images); needs no libjpeg-turbo.
+DecodeStatus DecodeRgbCrop(const uint8_t* rgb, int width, int height, const ImageTransform& transform, uint8_t* out,
+                           std::string* reason);
+
 // The crop of today's sharp path (src/data/imagenet.ts) for a width x height image; exposed for the tests.
 SourceBox TransformBox(int width, int height, const ImageTransform& transform, bool* flip);
 

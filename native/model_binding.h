@@ -46,6 +46,16 @@ CallImages ImagesAndLabels(const Napi::Object& data, const ModelSpec& spec, cons
 
 // Native work on one model: keeps it alive, runs alone on it under the call's fast path (precision, layout),
 // is timed, and names the batch size to try when memory runs out.
+// Arms the network's check of the call's first logits, and disarms it when the call ends without a forward.
+class FirstLogitsCheck {
+ public:
+  explicit FirstLogitsCheck(Classifier& net) : net_(net) { net_.checkNextLogits = true; }
+  ~FirstLogitsCheck() { net_.checkNextLogits = false; }
+
+ private:
+  Classifier& net_;
+};
+
 class ModelWorker : public PromiseWorker {
  public:
   ModelWorker(Napi::Env env, Napi::Value onProgress, std::shared_ptr<ModelState> model, int64_t batchSize,
@@ -66,6 +76,7 @@ class ModelWorker : public PromiseWorker {
     auto started = std::chrono::steady_clock::now();
     FastPathScope fastPath(*model_->net, fastPath_, model_->device);
     CudaGraphScope graphs(model_->device);
+    FirstLogitsCheck check(*model_->net);
     WithBatchSizeHint(batchSize_, [&] { Work(report); });
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }

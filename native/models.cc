@@ -298,6 +298,24 @@ const std::vector<std::string>& ArchitectureNames() {
   return names;
 }
 
+void Classifier::RefuseNonFiniteLogits(const torch::Tensor& logits) const {
+  torch::NoGradGuard noGrad;
+  if (torch::isfinite(logits).all().item<bool>()) return;
+  const torch::Tensor values = logits.detach();
+  const int64_t nan = values.isnan().sum().item<int64_t>();
+  const int64_t infinite = values.isinf().sum().item<int64_t>();
+  bool finiteWeights = true;
+  for (const torch::Tensor& parameter : parameters()) {
+    if (!torch::isfinite(parameter.detach()).all().item<bool>()) finiteWeights = false;
+  }
+  throw ClasswiseError(kNonFinite, OutputName() + " for the first batch hold " + std::to_string(nan) + " NaN and " +
+                                       std::to_string(infinite) + " infinite values of " + std::to_string(values.numel()) +
+                                       (finiteWeights ? " although its weights are finite: a layer overflows float32 "
+                                                        "(weights far too large) or the model computes NaN; "
+                                                      : " (its weights hold NaN or infinite values); ") +
+                                       "fix or retrain the model before evaluating, attacking or training it");
+}
+
 std::shared_ptr<Classifier> BuildClassifier(const ModelSpec& spec) {
   if (spec.numClasses < 2) {
     throw ClasswiseError(kOutOfRange, "numClasses must be at least 2, got " + std::to_string(spec.numClasses));

@@ -40,8 +40,20 @@ struct Classifier : torch::nn::Module {
   // Logits leave the model in fp32 (bf16 under autocast), so losses, argmax and the attack's arithmetic stay fp32.
   torch::Tensor WithLogitBias(const torch::Tensor& logits) const {
     torch::Tensor full = logits.scalar_type() == torch::kFloat32 ? logits : logits.to(torch::kFloat32);
+    if (checkNextLogits) {
+      checkNextLogits = false;
+      RefuseNonFiniteLogits(full);
+    }
     return logitBias.defined() ? full + logitBias : full;
   }
+
+  // Set by every native call on the model (model_binding.h): its first forward refuses NaN or infinite logits
+  // (finite weights that overflow, a TorchScript model that computes NaN), one check per call, not per step.
+  mutable bool checkNextLogits = false;
+  // How messages name the output: "the model's logits", "the TorchScript model's output".
+  virtual std::string OutputName() const { return "the model's logits"; }
+  // ERR_NON_FINITE naming OutputName() and how many values are NaN or infinite; nothing when all are finite.
+  void RefuseNonFiniteLogits(const torch::Tensor& logits) const;
 
   // The layout a call's fast path gives the input batch (channels_last with channels_last weights; fast_path.h).
   at::MemoryFormat inputFormat = at::MemoryFormat::Contiguous;

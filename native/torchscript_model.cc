@@ -38,6 +38,8 @@ class TorchScriptClassifier : public Classifier {
     return WithLogitBias(output.toTensor());
   }
 
+  std::string OutputName() const override { return "the TorchScript model's logits"; }
+
   // A scripted model does not say which layer is its classifier: per-class weight norms are absent.
   torch::Tensor finalLayerWeight() override { return torch::Tensor(); }
 
@@ -102,6 +104,13 @@ std::shared_ptr<Classifier> LoadTorchScript(const std::string& path, ModelSpec& 
     throw ClasswiseError(kShapeMismatch, "the TorchScript model in \"" + path + "\" has " +
                                              std::to_string(logits.size(1)) + " outputs but " +
                                              std::to_string(spec.numClasses) + " class names were given (the dataset's)");
+  }
+  if (!torch::isfinite(logits).all().item<bool>()) {
+    throw ClasswiseError(kNonFinite, "the TorchScript model in \"" + path + "\" returns NaN or infinite logits for a black image " +
+                                         "of shape [1, " + std::to_string(spec.channels) + ", " + std::to_string(spec.height) + ", " +
+                                         std::to_string(spec.width) + "] (" + std::to_string(logits.isnan().sum().item<int64_t>()) +
+                                         " NaN, " + std::to_string(logits.isinf().sum().item<int64_t>()) + " infinite of " +
+                                         std::to_string(logits.numel()) + "); it must return finite logits: fix the model and export it again");
   }
   spec.numClasses = logits.size(1);
   return net;

@@ -10,7 +10,7 @@ import { checkDatasetMatch } from './dataset-match';
 import { invalidArgument } from './errors';
 import { FastPathOptions, FastPathUsed, nativeFastPath } from './fast-path';
 import { Model } from './model';
-import { NativeDatasetHandle, ProgressCallback } from './native';
+import { NativeDatasetHandle, NativeEvaluation, ProgressCallback } from './native';
 
 export interface EvaluateOptions extends FastPathOptions {
   /** null or omitted: clean evaluation only. */
@@ -42,8 +42,12 @@ export interface ClassEvaluation extends FastPathUsed {
   classNames: string[];
   /** Test examples per class. */
   counts: number[];
+  /** Share classified correctly; NaN for a class with no test examples (null in JSON): not available. */
   cleanAccuracy: number[];
-  /** Share of ALL examples of the class classified correctly both clean and under attack, so never above clean. */
+  /**
+   * Share of ALL examples of the class classified correctly both clean and under attack, so never above clean;
+   * NaN for a class with no test examples, like cleanAccuracy.
+   */
   robustAccuracy: number[];
   /** [true][predicted] counts. */
   cleanConfusion: number[][];
@@ -97,10 +101,18 @@ export async function evaluate(
     },
     options.onProgress,
   );
+  return classEvaluation(model, raw, data.labels, options);
+}
+
+/** Accuracies per class from the native sums (one call's, or a stream's added up). */
+function classEvaluation(model: Model, raw: NativeEvaluation, labels: ArrayLike<number>, options: EvaluateOptions): ClassEvaluation {
+  const classes = model.numClasses;
   const cleanConfusion = square(raw.cleanConfusion, classes);
   const adversarialConfusion = square(raw.adversarialConfusion, classes);
   const counts = cleanConfusion.map((row) => row.reduce((a, b) => a + b, 0));
   const perClass = (value: (k: number) => number) => counts.map((n, k) => (n > 0 ? value(k) / n : 0));
+  // A class without test examples has no accuracy: NaN (not available), never a 0 that reads as "always wrong".
+  const share = (value: (k: number) => number) => counts.map((n, k) => (n > 0 ? value(k) / n : NaN));
   const total = counts.reduce((a, b) => a + b, 0);
   const diagonal = (m: number[][]) => m.reduce((sum, row, k) => sum + row[k], 0);
   let ensemble: ClassEvaluation['ensemble'];
@@ -110,7 +122,7 @@ export async function evaluate(
     const brokenPerClass = Array.from({ length: classes }, () => stages.attacksRun.map(() => 0));
     brokenBy.forEach((stage, i) => {
       const column = stage === null || stage === 'clean' ? -1 : stages.attacksRun.indexOf(stage);
-      if (column >= 0) brokenPerClass[data.labels[i]][column] += 1;
+      if (column >= 0) brokenPerClass[labels[i]][column] += 1;
     });
     ensemble = { ...stages, brokenBy, brokenPerClass };
   }
@@ -119,8 +131,8 @@ export async function evaluate(
     attackLabel: describeAttack(options.attack),
     classNames: model.config.classNames,
     counts,
-    cleanAccuracy: perClass((k) => cleanConfusion[k][k]),
-    robustAccuracy: perClass((k) => adversarialConfusion[k][k]),
+    cleanAccuracy: share((k) => cleanConfusion[k][k]),
+    robustAccuracy: share((k) => adversarialConfusion[k][k]),
     cleanConfusion,
     adversarialConfusion,
     meanLoss: perClass((k) => raw.cleanLossSum[k]),
@@ -134,4 +146,88 @@ export async function evaluate(
     precision: raw.precision,
     memoryFormat: raw.memoryFormat,
   };
+}
+
+/** One chunk of a streamed evaluation set, decoded for evaluation. */
+export interface EvaluationChunk {
+  images: Uint8Array;
+  labels: Int32Array;
+  count: number;
+}
+
+/**
+ * evaluate() over a set too large for memory: `chunks` yields it batch by batch (e.g. a prefetch of decoded
+ * ImageNet batches), each attacked by one native call with the chunk's own seed (seed for chunk 0, as one call over
+ * the whole set, then derived per chunk); counts, confusion matrices, loss and gradient sums and predictions are
+ * added up, so memory stays at the chunks in flight. Chunks of whole batches give evaluate()'s result exactly
+ * for attacks without random starts.
+ */
+export async function evaluateStream(
+  model: Model,
+  data: { classNames: string[]; shape: [number, number, number]; name?: string; count: number },
+  chunks: AsyncIterable<EvaluationChunk>,
+  options: EvaluateOptions = {},
+): Promise<ClassEvaluation> {
+  if (!(model instanceof Model)) throw invalidArgument('evaluate needs a Model as its first argument (Model.create or Model.load)');
+  checkDatasetMatch(model, data, options.allowDatasetMismatch);
+  const classes = model.numClasses;
+  const sum: NativeEvaluation = {
+    cleanConfusion: new Int32Array(classes * classes),
+    adversarialConfusion: new Int32Array(classes * classes),
+    cleanLossSum: new Float64Array(classes),
+    gradientNormSum: new Float64Array(classes),
+    cleanPredictions: new Int32Array(data.count),
+    adversarialPredictions: new Int32Array(data.count),
+    weightNorms: new Float64Array(classes),
+    seconds: 0,
+    precision: 'fp32',
+    memoryFormat: 'contiguous',
+  };
+  const labels = new Int32Array(data.count);
+  const brokenBy: number[] = [];
+  let done = 0;
+  let chunkIndex = 0;
+  for await (const chunk of chunks) {
+    if (done + chunk.count > data.count) throw invalidArgument(`the evaluation stream yielded more than the ${data.count} examples it announced`);
+    const seed = chunkIndex === 0 ? options.seed ?? 0 : ((options.seed ?? 0) * 1009 + chunkIndex) % 2 ** 31;
+    const before = done;
+    const raw = await model.native.evaluate(
+      { images: chunk.images, labels: chunk.labels },
+      {
+        attack: toNativeAttack(options.attack),
+        batchSize: options.batchSize ?? 256,
+        seed,
+        logitBias: options.logitBias && Float64Array.from(options.logitBias),
+        processGroup: (options.processGroup ?? defaultProcessGroup())?.native,
+        ...nativeFastPath(options, options.attack?.kind),
+      },
+      options.onProgress && ((progress) => options.onProgress!({ ...progress, done: before + progress.done, total: data.count })),
+    );
+    for (let v = 0; v < sum.cleanConfusion.length; v++) {
+      sum.cleanConfusion[v] += raw.cleanConfusion[v];
+      sum.adversarialConfusion[v] += raw.adversarialConfusion[v];
+    }
+    for (let k = 0; k < classes; k++) {
+      sum.cleanLossSum[k] += raw.cleanLossSum[k];
+      sum.gradientNormSum[k] += raw.gradientNormSum[k];
+    }
+    sum.cleanPredictions.set(raw.cleanPredictions, done);
+    sum.adversarialPredictions.set(raw.adversarialPredictions, done);
+    labels.set(chunk.labels.subarray(0, chunk.count), done);
+    if (raw.brokenBy) brokenBy.push(...raw.brokenBy);
+    sum.weightNorms = raw.weightNorms;
+    sum.seconds += raw.seconds;
+    sum.precision = raw.precision;
+    sum.memoryFormat = raw.memoryFormat;
+    done += chunk.count;
+    chunkIndex++;
+  }
+  // Files skipped while decoding leave the stream shorter than announced.
+  const result: NativeEvaluation = {
+    ...sum,
+    cleanPredictions: sum.cleanPredictions.slice(0, done),
+    adversarialPredictions: sum.adversarialPredictions.slice(0, done),
+    brokenBy: brokenBy.length > 0 ? Int32Array.from(brokenBy) : undefined,
+  };
+  return classEvaluation(model, result, labels.subarray(0, done), options);
 }

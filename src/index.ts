@@ -1,7 +1,7 @@
 /** classwise-at: the public library API. */
 export { attack, attackDefaults, describeAttack, ATTACK_KINDS, ENSEMBLE_STAGES, STANDARD_AUTOATTACK } from './attack';
 export type { AttackCallOptions, AttackData, AttackKind, AttackOptions, AttackResult, EnsembleReport, EnsembleStage } from './attack';
-export { evaluate } from './evaluate';
+export { evaluate, evaluateStream } from './evaluate';
 export { checkDatasetMatch } from './dataset-match';
 export { collapsedClasses, collapsedClassWarnings } from './collapsed-classes';
 export type { CollapsedClass } from './collapsed-classes';
@@ -9,7 +9,7 @@ export type { DataDescription } from './dataset-match';
 export { autoFastPath, describeFastPath, MEMORY_FORMATS, PRECISIONS } from './fast-path';
 export type { FastPathOptions, FastPathUsed, MemoryFormat, Precision } from './fast-path';
 export { orderingWarnings, randomnessWarning } from './attack-checks';
-export type { ClassEvaluation, EvaluateOptions } from './evaluate';
+export type { ClassEvaluation, EvaluateOptions, EvaluationChunk } from './evaluate';
 export { Model, ARCHITECTURES } from './model';
 export type { Architecture, CreateModelOptions, DeviceName, ModelConfig } from './model';
 export { train, TRAIN_METHODS, epochSeed } from './train/trainer';
@@ -19,7 +19,7 @@ export {
   cfaClassEps, cfaClassBeta, cfaTradesWeights, fawaGate, fawaAverage, watWeights, watRoundWeights, watClassLoss, watLossEntry, dafaWeights, selectionScore,
 } from './train/fairness';
 export type { FairnessKind, FairnessOptions, FairnessState, SelectRule, SelectSplit } from './train/fairness';
-export { runConfig, runTraining, streamedTrainData, loadRunData, loadRunTestSet, parseAttackSpec, parseAttackList, readMetrics, checkpointPath, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE } from './run';
+export { runConfig, runTraining, streamedTrainData, loadRunData, loadRunTestSet, streamRunTestSet, parseAttackSpec, parseAttackList, readMetrics, checkpointPath, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, METRICS_FILE } from './run';
 export type { RunConfig, RunSettings, RunOptions, RunReporter, CheckpointChoice, EpochMetrics } from './run';
 export { loadIntoNative } from './data/native-dataset';
 export type { NativeImageSet } from './data/native-dataset';
@@ -36,6 +36,10 @@ export { loadStl10, loadStl10Unlabeled } from './data/stl10';
 export { decodeBatch, decodeToMemory, loadImageFolder } from './data/imagenet';
 export type { DecodedBatch, DecodeErrorPolicy, DecodeOptions, ImageFolderDataset } from './data/imagenet';
 export { prefetch } from './data/prefetch';
+export { loadPackDataset, openPack, pageLocalOrder } from './data/pack';
+export type { PackHeader, PackIndex } from './data/pack';
+export { writePack } from './data/pack-writer';
+export type { PackOptions, PackResult } from './data/pack-writer';
 export { holdOutPerClass, restrictToClasses, selectExamples, takePerClass, takeFirst } from './data/subset';
 export type { ImageDataset } from './data/dataset';
 export { formatClassTable, summarizeClasses } from './report/class-table';

@@ -228,6 +228,10 @@ export interface NativeAddon {
   }) => NativeProcessGroupHandle;
   /** The process-group backends this build has: gloo, and nccl in the CUDA build. */
   distributedBackends(): string[];
+  /** Ends the process with this code at once, without joining native threads (a rank whose peer died or hung). */
+  exitNow(code: number): never;
+  /** SIGKILL to this process when its parent dies (Linux); false where unsupported. Exits if the parent is not pid. */
+  exitWithParent(pid: number): boolean;
   NativeDataset: new (data: { images: Uint8Array; labels: Int32Array; channels: number; height: number; width: number; classes: number }) => NativeDatasetHandle;
   /** The training augmentation alone (synchronous; for tests and benchmarks). */
   augmentImages(data: { images: Uint8Array; shape: number[] }, options: NativeAugmentConfig & { seed: number }): Uint8Array;
@@ -239,6 +243,15 @@ export interface NativeAddon {
     files: string[],
     out: Uint8Array,
     options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number },
+  ): Promise<{ status: Int32Array; reasons: string[] }>;
+  /** Entries of a packed dataset (memory-mapped), as decodeImageBatch; raw[k] = 1: widths[k] x heights[k] RGB bytes. */
+  decodePackedBatch(
+    pack: string,
+    out: Uint8Array,
+    options: {
+      size: number; augment: boolean; seed: number; indices: Int32Array; threads: number;
+      offsets: Float64Array; lengths: Int32Array; widths: Int32Array; heights: Int32Array; raw: Uint8Array;
+    },
   ): Promise<{ status: Int32Array; reasons: string[] }>;
   jpegDecoderInfo(): { turbojpeg: boolean };
 }

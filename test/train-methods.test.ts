@@ -76,7 +76,7 @@ describe('class-wise mitigation in training', () => {
     await expect(train(mnistModel(), trainSet, { ...base, classWeights: [1, 2] })).rejects.toThrow(
       'classWeights has 2 entries; the model has 10 classes (one value per class)');
     await expect(train(mnistModel(), trainSet, { ...base, classEps: new Array(10).fill(2) })).rejects.toThrow(
-      /classEps\[0\] is 2.000000; expected a number in \[0.000000, 1.000000\]/);
+      "classEps[0] (0) is 2; a class's attack budget must be a finite number in [0, 1] (pixel units)");
   });
 
   test('automatic weights give the weakest class the largest weight, mean 1', () => {

@@ -4,7 +4,9 @@
  * of 224x224 random-resized-crop + flip uint8 batches (batch 128, two batches prefetched) from
  *   sharp      the folder through sharp (libvips on libuv's threads)
  *   native     the folder through the addon's TurboJPEG decoder on --threads native threads
- *   pack       a packed dataset file (null: not in this build)
+ *   pack       the packed dataset (classwise-at pack, --max-side 256, quality 90) of the same files, memory-mapped,
+ *              in its page-local epoch order, through the same native decoder: DIR/imagenet-train.cwpack when
+ *              --data-dir has one, else packed here into a temporary file (packing images/s reported too)
  *   reference  PIL + numpy transforms in a torch.utils.data.DataLoader, one worker per thread, on the torch the
  *              addon links (null when that Python has no Pillow)
  *   trainStep  what the training step consumes: ResNet-50 FGSM-RS at 224 (fp32 on the CPU)
@@ -21,7 +23,7 @@ const { parseArgs } = require('util');
 
 const dist = path.join(__dirname, '..', '..', 'dist');
 const { Model, runtimeInfo, setThreads } = require(path.join(dist, 'index.js'));
-const { decodeBatch, loadImageFolder, prefetch, shuffledIndices } = require(path.join(dist, 'data', 'index.js'));
+const { decodeBatch, loadImageFolder, loadPackDataset, packFileName, pageLocalOrder, prefetch, shuffledIndices, writePack } = require(path.join(dist, 'data', 'index.js'));
 const { nativeJpegDecoding } = require(path.join(dist, 'data', 'imagenet.js'));
 const { train } = require(path.join(dist, 'train', 'trainer.js'));
 
@@ -64,7 +66,7 @@ async function writeSyntheticFolder(folder, count) {
 
 /** Images/s of one epoch of random-resized-crop batches through the prefetch queue. */
 async function folderRate(dataset, decoder) {
-  const order = shuffledIndices(dataset.count, 2);
+  const order = dataset.pack ? pageLocalOrder(Int32Array.from(dataset.pack.entries, (entry) => dataset.pack.index.blockOf[entry]), 2) : shuffledIndices(dataset.count, 2);
   const producers = [];
   for (let from = 0; from < dataset.count; from += BATCH) {
     producers.push(() => decodeBatch(dataset, order.subarray(from, from + BATCH), { augment: true, seed: from, decoder, threads: THREADS }));
@@ -113,7 +115,18 @@ async function trainStepRate() {
     const result = { threads: THREADS, files: dataset.count, meanFileKb: Number(meanFileKb.toFixed(1)) };
     result.sharp = await folderRate(dataset, 'sharp');
     result.native = nativeJpegDecoding() ? await folderRate(dataset, 'native') : null;
-    result.pack = null;
+    let packFile = values['data-dir'] && path.join(root, packFileName('imagenet', 'train'));
+    if (!packFile || !fs.existsSync(packFile)) {
+      packFile = path.join(temp, 'bench.cwpack');
+      const started = process.hrtime.bigint();
+      const packed = await writePack({ dataset: 'imagenet', dataDir: root, split: 'train', out: packFile });
+      result.packWriteRate = packed.images / seconds(started);
+      result.packMeanKb = Number((fs.statSync(packFile).size / packed.images / 1024).toFixed(1));
+    }
+    const packed = loadPackDataset(packFile, 'train', { dataset: 'imagenet', imageSize: SIZE });
+    // Its untimed pass checks each block's CRC once, as a training process does in its first epoch.
+    await folderRate(packed, 'native');
+    result.pack = nativeJpegDecoding() ? await folderRate(packed, 'native') : await folderRate(packed, 'sharp');
     const reference = referenceRate(path.join(root, 'train'));
     result.reference = reference.rate;
     result.trainStep = TRAIN_IMAGES > 0 ? await trainStepRate() : null;
@@ -121,7 +134,7 @@ async function trainStepRate() {
     console.log(`224x224 random-resized crop + flip, batch ${BATCH}, images/s`);
     console.log(`  folder, sharp                 ${show(result.sharp)}`);
     console.log(`  folder, native (TurboJPEG)    ${show(result.native)}${result.native ? `  (${(result.native / result.sharp).toFixed(2)}x sharp)` : ''}`);
-    console.log(`  pack                          n/a (not in this build)`);
+    console.log(`  pack                          ${show(result.pack)}  (${(result.pack / result.sharp).toFixed(2)}x sharp${result.reference ? `, ${(result.pack / result.reference).toFixed(2)}x the reference` : ''}${result.packMeanKb ? `; ${result.packMeanKb} KB an image, packed at ${result.packWriteRate.toFixed(0)} images/s` : ''})`);
     console.log(`  PyTorch DataLoader reference  ${show(result.reference)}${reference.why ? ` (${reference.why})` : ''}${result.reference && result.native ? `  (native ${(result.native / result.reference).toFixed(2)}x)` : ''}`);
     console.log(`  ResNet-50 FGSM-RS step        ${result.trainStep === null ? 'skipped' : result.trainStep.toFixed(1)}`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');

@@ -31,6 +31,7 @@ const Table = require('cli-table3');
 const { runtimeInfo } = require('../../dist/index.js');
 const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js');
 const { selectWorkloads, usageError, workloadArgs } = require('./workloads.js');
+const { benchTable } = require('./table.js');
 
 const { values } = parseArgs({
   options: {
@@ -110,21 +111,6 @@ for (const w of workloads) {
   });
 }
 
-const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
-const rate = (r) => (r ? r.imagesPerSecond.toFixed(1) : 'n/a');
-const times = (x) => (x ? `${x.toFixed(2)}x` : 'n/a');
-const table = new Table({
-  head: ['workload', 'ours img/s', ...references.map((r) => `${r.label} img/s`), ...references.map((r) => `x${r.key}`),
-    's/epoch', ...references.map((r) => `${r.key} s/epoch`), 'peak MiB', ...references.map((r) => `${r.key} peak`)],
-  style: { head: [], border: [] },
-});
-for (const r of results) {
-  table.push([
-    r.name, rate(r.ours), ...references.map((ref) => rate(r.references[ref.name])), ...references.map((ref) => times(r.ratio[ref.name])),
-    r.secondsPerEpoch.toFixed(0), ...references.map((ref) => (r.referenceSecondsPerEpoch[ref.name] ? r.referenceSecondsPerEpoch[ref.name].toFixed(0) : 'n/a')),
-    mib(r.ours.peakBytes), ...references.map((ref) => (r.references[ref.name] ? mib(r.references[ref.name].peakBytes) : 'n/a')),
-  ]);
-}
 const features = runtime.cpuFeatures;
 const chosen = results[0]?.ours;
 console.log(`classwise-at bench: device ${device}, ${threads} threads, LibTorch ${runtime.torchVersion} (addon) vs PyTorch ${Object.values(results[0]?.references ?? {})[0]?.torch ?? 'n/a'} (${python ?? 'no python torch found'})`);
@@ -137,7 +123,7 @@ console.log(`references: (a) robust_overfitting attack_pgd, fp32 eager (loss.bac
   `torch.autograd.grad on the input, fp32 eager; (c) input-only gradients, frozen weights, ${best.precision}${best.precision === 'bf16' ? ' autocast' : ''}, ${best.memoryFormat}` +
   `${best.compile ? ', torch.compile' : ', eager'}`);
 console.log('epoch sizes: Fashion-MNIST train 60,000 / test 10,000; CIFAR-10-sized train 50,000 / test 10,000 (s/epoch extrapolated from the measured images/s)');
-console.log(table.toString());
+console.log(benchTable(results, references));
 console.log(`img/s: each side's median of ${rounds} round${rounds === 1 ? '' : 's'} (a fresh process per side and round: one warm-up pass, one timed pass); ` +
   `ratios: the median of the per-round ratios; peak = process max RSS on CPU, max allocated on CUDA`);
 main().catch((error) => {

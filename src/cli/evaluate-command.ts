@@ -7,9 +7,12 @@ import { DATASET_NAMES, DatasetError, isDatasetName } from '../data/index';
 import { takeFirst } from '../data/subset';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { parseClassValues } from '../train/mitigation';
-import { evaluate } from '../evaluate';
+import { evaluate, evaluateStream } from '../evaluate';
+import { decodeBatch } from '../data/imagenet';
+import type { NativeImageSet } from '../data/native-dataset';
+import { isStreamedDataset, streamRunTestSet } from '../run/data';
 import { DeviceName, Model } from '../model';
-import { nativeAddon } from '../native';
+import { nativeAddon, NativeProgress } from '../native';
 import { RECIPES } from '../recipes';
 import { formatClassTable } from '../report/class-table';
 import { ATTACK_SPEC_HELP, checkpointPath, classRows, loadRunTestSet, normalizeAttackSpec, parseAttackSpec, RunConfig, checkOutputFile } from '../run';
@@ -23,6 +26,7 @@ import { ProgressLine } from './progress';
 import { refuseIgnoredAttackOptions } from './ignored-options';
 import { addRankOptions, joinRanks } from './ranks';
 import { writeFileAtomic } from '../checkpoint';
+import { collectFiles } from './train-command';
 
 export function evaluateCommand(): Command {
   return addRankOptions(new Command('evaluate'))
@@ -43,7 +47,8 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--restarts <n>', 'random restarts, worst case kept per example').default(1).argParser(parseInteger(1, 1000)))
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)')
     .option('--data-dir <dir>', 'dataset folder (default: the checkpoint run\'s)')
-    .addOption(new Option('--per-class <n|all>', 'test examples per class').default(null, 'all').argParser(parsePerClass))
+    .option('--data-pack <file>', 'imagenet: a packed val split (classwise-at pack) read instead of the folder (default: DIR/imagenet-val.cwpack when present)', collectFiles, [])
+    .addOption(new Option('--per-class <n|all>', 'test examples per class (all: an ImageNet val split streams batch by batch; N: that subset decoded into memory)').default(null, 'all').argParser(parsePerClass))
     .addOption(new Option('--batch-size <n>', 'examples per native batch').default(256).argParser(parseInteger(1, 1 << 20)))
     .addOption(new Option('--seed <n>', 'seed of the attack noise and subset').default(0).argParser(parseInteger(0, 2 ** 31 - 1)))
     .addOption(new Option('--device <d>', 'auto | cpu | cuda | cuda:N').default('auto').argParser(parseDevice))
@@ -75,7 +80,17 @@ export function evaluateCommand(): Command {
       const dataset: string = options.dataset ?? run.dataset ?? 'fashion-mnist';
       if (!isDatasetName(dataset)) throw new DatasetError('ERR_DATASET_UNKNOWN', `--dataset is "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
       // The run's class subset, CIFAR-100 labels and image size apply, so the table matches the model's classes.
-      const test = await loadRunTestSet({ ...run, dataset, dataDir: options.dataDir ?? run.dataDir } as RunConfig, perClassValue(options.perClass) ?? null, options.seed + 1);
+      const settings = { ...run, dataset, dataDir: options.dataDir ?? run.dataDir, dataPacks: options.dataPack.length > 0 ? options.dataPack : run.dataPacks } as RunConfig;
+      const perClass = perClassValue(options.perClass) ?? null;
+      // The whole ImageNet val split streams batch by batch (memory: the chunks prefetched); --per-class N decodes
+      // its subset into memory. A chunk holds one batch per rank, as each rank attacks its own batch of a call.
+      const streamed = perClass === null && isStreamedDataset(settings)
+        ? streamRunTestSet(settings, options.batchSize * (ranks.group?.worldSize ?? 1), (file, message) => log(`warning: skipped ${file}: ${message}`))
+        : undefined;
+      const test = streamed
+        ? { name: dataset, classNames: streamed.data.classNames, shape: streamed.data.shape, count: streamed.data.count, source: streamed.data.source }
+        : await loadRunTestSet(settings, perClass, options.seed + 1);
+      if (streamed) log(`data: ${test.count} ${dataset} test images streamed from ${test.source}`);
       let model: Model;
       if (loaded) {
         model = loaded.model;
@@ -100,13 +115,14 @@ export function evaluateCommand(): Command {
       if (logitBias) log(`logit bias at inference (mitigation, ours): ${logitBias.join(' ')}`);
       const parallel = ranks.describe();
       if (parallel) log(`${parallel}; rank r attacks batches r, r + ${ranks.group!.worldSize}, ... of ${options.batchSize}`);
-      const result = await evaluate(model, test, {
+      const evaluateOptions = {
         allowDatasetMismatch: options.allowDatasetMismatch, attack, batchSize: options.batchSize, seed: options.seed, logitBias, precision, memoryFormat: options.memoryFormat,
-        processGroup: ranks.group, onProgress: bar && ((p) => bar.update(p)),
-      });
+        processGroup: ranks.group, onProgress: bar && ((p: NativeProgress) => bar.update(p)),
+      };
+      const result = streamed ? await evaluateStream(model, test, streamed.chunks, evaluateOptions) : await evaluate(model, test as NativeImageSet, evaluateOptions);
       bar?.stop();
       if (!ranks.leads) return;
-      console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${test.count} ${dataset} test images (${result.seconds.toFixed(1)} s, ${result.precision}, ${result.memoryFormat})`, attackLabel: result.attackLabel }));
+      console.log(formatClassTable(classRows(result), { title: `per-class accuracy on ${result.counts.reduce((a, b) => a + b, 0)} ${dataset} test images (${result.seconds.toFixed(1)} s, ${result.precision}, ${result.memoryFormat})`, attackLabel: result.attackLabel }));
       for (const warning of collapsedClassWarnings(result.classNames, result.cleanConfusion)) console.log(`warning: ${warning}`);
       if (result.ensemble) {
         const { attacksRun, attacksMissing, nonStandard, standard, brokenPerClass } = result.ensemble;
@@ -115,7 +131,9 @@ export function evaluateCommand(): Command {
         console.log(`examples first broken by each stage, per class: ` +
           result.classNames.map((name, k) => `${name} ${brokenPerClass[k].join('/')}`).join(', ') + ` (${attacksRun.join('/')})`);
         for (const warning of ensembleWarnings(result)) console.log(`warning: ${warning}`);
-        const randomness = await randomnessWarning(model, takeFirst(test, Math.min(test.count, 256)));
+        const first = Math.min(test.count, 256);
+        const sample = streamed ? await decodeBatch(streamed.data, Int32Array.from({ length: first }, (_, i) => i), { augment: false, onDecodeError: settings.onDecodeError }) : takeFirst(test as NativeImageSet, first);
+        const randomness = await randomnessWarning(model, sample);
         if (randomness) console.log(`warning: ${randomness}`);
       }
       if (options.json) {

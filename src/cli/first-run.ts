@@ -5,6 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 
+import { isAvailable } from '../class-shares';
 import { ClasswiseError } from '../errors';
 
 /** The parts of report.json the reading uses (the confusion section's data is a ConfusionStudy). */
@@ -28,7 +29,9 @@ export function readingOf(report: ReportJson, weakest = 2): string | undefined {
   const confusion = report.sections.find((section) => section.id === 'confusion')?.data as ConfusionData | undefined;
   if (!confusion || !Array.isArray(confusion.robustAccuracy)) return undefined;
   const names = confusion.classNames;
-  const order = confusion.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  // Classes without test examples (null in JSON) have no robust accuracy: left out of the weakest and the best.
+  const order = confusion.robustAccuracy.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
+  if (order.length === 0) return undefined;
   const best = order[order.length - 1];
   const parts = order.slice(0, weakest).map(({ k, robust }) => {
     const [first, second] = confusion.topTargets[k] ?? [];

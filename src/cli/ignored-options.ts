@@ -23,6 +23,7 @@ export function refuseIgnoredOptions(command: Pick<Command, 'getOptionValueSourc
     refuse(`--beta weighs the KL term of TRADES and MART, which --method ${config.method} does not have; leave it out or choose --method trades or mart`);
   }
   if (given('labels') && config.dataset !== 'cifar100') refuse(`--labels chooses CIFAR-100's fine or coarse classes; --dataset ${config.dataset} has one class list; leave it out`);
+  if (given('dataPack') && config.dataset !== 'imagenet') refuse(`--data-pack reads a packed ImageNet split; --dataset ${config.dataset} is read from its own files; leave it out`);
   if (given('imageSize') && config.dataset !== 'imagenet') refuse(`--image-size sets the decoded side of ImageNet images; --dataset ${config.dataset} has a fixed size; leave it out`);
   if (given('nesterov') && config.momentum === 0) refuse('--nesterov needs momentum; with --momentum 0 it has no effect; give --momentum above 0 or leave --nesterov out');
   if (given('evalStepSize') && config.evalStepSize === 0) refuse('--eval-step-size 0 never moves the evaluation attack (robust accuracy would equal clean); give a step above 0 or leave it out (default 2.5*eps/steps)');

@@ -32,7 +32,10 @@ export function launchCommand(): Command {
         args: [...process.execArgv, require.main?.filename ?? __filename.replace(/launch-command\.js$/, 'main.js'), ...command],
       });
       if (result.failure) {
-        console.error(`error: classwise-at launch: rank ${result.failure.rank} ${result.failure.how}; the run stopped (its error, if it printed one, is above)`);
+        const stopped = result.stopped?.length
+          ? ` after rank${result.stopped.length > 1 ? 's' : ''} ${result.stopped.join(', ')} stopped answering (${result.stopped.length > 1 ? 'their processes were' : 'its process was'} stopped)`
+          : '';
+        console.error(`error: classwise-at launch: rank ${result.failure.rank} ${result.failure.how}${stopped}; the run stopped (its error, if it printed one, is above)`);
       }
       process.exitCode = result.exitCode;
     });

@@ -1,25 +1,30 @@
 #!/usr/bin/env node
 /**
- * The classwise-at command line: `train`, `evaluate`, `study` and `launch` (their ranks). A ClasswiseError (anything the user can fix)
+ * The classwise-at command line: `train`, `evaluate`, `study`, `launch` (their ranks) and `pack` (a packed dataset). A ClasswiseError (anything the user can fix)
  * prints one line; anything else is a bug and prints its stack.
  */
 import { Command } from 'commander';
 
+import { exitRank, stopWithLauncher } from '../distributed/rank-process';
 import { ClasswiseError, ioError } from '../errors';
 import { evaluateCommand } from './evaluate-command';
 import { launchCommand } from './launch-command';
+import { packCommand } from './pack-command';
 import { stopAllProgress } from './progress';
 import { studyCommand } from './study-command';
 import { trainCommand } from './train-command';
 
 export async function main(argv: string[]): Promise<void> {
+  stopWithLauncher();
   const program = new Command('classwise-at')
     .description('adversarial training and class-wise robustness diagnosis of image classifiers')
     .showHelpAfterError('(add --help for the options and their defaults)')
     .addCommand(trainCommand())
     .addCommand(evaluateCommand())
     .addCommand(studyCommand())
-    .addCommand(launchCommand());
+    .addCommand(launchCommand())
+    .addCommand(packCommand());
+  let failed = false;
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (caught) {
@@ -33,10 +38,13 @@ export async function main(argv: string[]): Promise<void> {
       console.error((error as Error)?.stack ?? String(error));
     }
     process.exitCode = 1;
+    failed = true;
   } finally {
     // A bar short of its total (skipped files, an error mid-epoch) would otherwise redraw forever.
     stopAllProgress();
   }
+  // A failed rank may have a native thread still blocked in a collective with a dead or hung peer.
+  if (failed && process.env.RANK !== undefined) exitRank(1);
 }
 
 if (require.main === module) {

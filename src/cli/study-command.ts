@@ -263,7 +263,7 @@ async function studyInto(experiments: Experiment[], options: StudyCliOptions, ra
   settings['robust accuracy'] = ROBUST_DEFINITION;
   const auto = autoFastPath(String(options.device).startsWith('cuda') ? 'cuda' : 'cpu');
   settings['fast path'] = `precision auto -> ${auto.precision}, memory format auto -> ${auto.memoryFormat} (${auto.reason}); AutoAttack runs fp32`;
-  settings.protocols = 'docs/study-protocols.md in the classwise-at repository';
+  settings.protocols = 'docs/study.md in the classwise-at repository';
   const report: StudyReport = { title: `Class-wise robustness study: ${options.run}`, settings, sections };
   if (!ranks.leads) return;
   const written = await writeReport(report, out);

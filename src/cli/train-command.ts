@@ -24,6 +24,11 @@ import { MEMORY_FORMAT_HELP, parseChoice, parseDevice, parseInteger, parseNumber
 import { ProgressLine } from './progress';
 import { addRankOptions, joinRanks } from './ranks';
 
+/** A repeatable option's values, in the order given. */
+export function collectFiles(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function trainCommand(): Command {
   return addRankOptions(new Command('train'))
     .description('adversarially train a model and report per-class clean and robust accuracy after every epoch')
@@ -34,10 +39,11 @@ export function trainCommand(): Command {
     .addOption(new Option('--labels <kind>', 'CIFAR-100 classes: fine (100) or coarse (20)').default('fine').argParser(parseChoice(['fine', 'coarse'] as const)))
     .option('--classes <list>', 'keep only these classes, by index or name, comma-separated (labels are remapped in this order)')
     .option('--no-augment', "no training augmentation (default: the recipe's crop/flip)")
+    .option('--data-pack <file>', 'imagenet: a packed split (classwise-at pack) read instead of the folder, for the split its header names; repeat for train and val (default: DIR/imagenet-train.cwpack, DIR/imagenet-val.cwpack when present)', collectFiles, [])
     .addOption(new Option('--image-size <n>', 'imagenet: side of the decoded images (default: 224)').argParser(parseInteger(16, 1024)))
     .addOption(new Option('--on-decode-error <policy>', 'imagenet: a file that fails to decode is fatal, or skipped with a warning').default('fail').argParser(parseChoice(['fail', 'skip'] as const)))
     .addOption(new Option('--data-threads <n>', 'imagenet: native JPEG decoding threads (default: every core)').argParser(parseInteger(1, 256)))
-    .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched)').default(8).argParser(parseInteger(1, 100000)))
+    .addOption(new Option('--chunk-batches <n>', 'imagenet: batches decoded ahead per native training call (two chunks are prefetched, at least three batches)').default(8).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--beta <b>', 'trades / mart: weight of the KL term (default 6)').argParser(parseNumberIn(0, 1e6)))
     .option('--class-weight <list>', 'mitigation: loss weight per class, "name=w,index=w" (others 1), e.g. "shirt=2,pullover=1.5"')
     .option('--class-eps <list>', 'mitigation: training budget per class, "name=e,..." (others --eps), e.g. "shirt=0.05"')
@@ -82,6 +88,7 @@ export function trainCommand(): Command {
       const config = runConfig({
         dataset,
         dataDir: options.dataDir,
+        dataPacks: options.dataPack,
         architecture: options.arch,
         ...(options.augment === false ? { augment: { cropPadding: 0, horizontalFlip: false } } : {}),
         cifar100Labels: options.labels,

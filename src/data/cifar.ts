@@ -79,8 +79,24 @@ function findSource(dir: string, format: CifarFormat, labels: Cifar100Labels): F
     );
   }
   const entries = readTarEntries(archivePath);
-  const byBaseName = new Map([...entries].map(([name, data]) => [path.posix.basename(name), data]));
-  return { describe: (file) => `${archivePath}:${format.folderName}/${file}`, read: (file) => byBaseName.get(file) };
+  // Files are found by base name wherever the archive keeps them: two members of one dataset file's name would
+  // make the choice silent.
+  const wanted = new Set([...format.files.train, ...format.files.test, namesFileOf(format, labels)]);
+  const byBaseName = new Map<string, { member: string; data: Buffer }>();
+  for (const [member, data] of entries) {
+    const base = path.posix.basename(member);
+    if (!wanted.has(base)) continue;
+    const first = byBaseName.get(base);
+    if (first) {
+      throw new DatasetError('ERR_DATASET_CORRUPT', `${archivePath}: the member ${member} has the name of the dataset file ${first.member}; ` +
+        `the archive must hold ${base} once: download it again, or extract it and keep the right copy`);
+    }
+    byBaseName.set(base, { member, data });
+  }
+  return {
+    describe: (file) => `${archivePath}:${byBaseName.get(file)?.member ?? `${format.folderName}/${file}`}`,
+    read: (file) => byBaseName.get(file)?.data,
+  };
 }
 
 function readOrMissing(source: FileSource, file: string, format: CifarFormat, labels: Cifar100Labels): Buffer {

@@ -15,6 +15,7 @@ import { nativeAddon } from '../native';
 
 import type { ImageDataset } from './dataset';
 import { DatasetError } from './errors';
+import { entryColumns, readPackEntry, verifyBlocks, type PackSource } from './pack';
 import { mapLimited } from './prefetch';
 import { seededRandom } from './random';
 
@@ -45,10 +46,13 @@ export interface ImageFolderDataset {
   classNames: string[];
   /** Class identifiers as the folders name them (wnids). */
   classIds: string[];
+  /** The image files; empty when the images come from a pack. */
   files: string[];
   labels: Int32Array;
   count: number;
   source: string;
+  /** Set when the images are read from a packed dataset (pack.ts) instead of files. */
+  pack?: PackSource;
 }
 
 export interface LoadImageFolderOptions {
@@ -229,8 +233,10 @@ export function loadImageFolder(split: ImageDataset['split'], dir: string, optio
 
 /** The files `indices` of a folder dataset, as a new dataset (class names kept). */
 export function selectFiles(dataset: ImageFolderDataset, indices: ArrayLike<number>, note: string): ImageFolderDataset {
-  const files = Array.from(indices, (index) => dataset.files[index]);
-  return { ...dataset, files, labels: Int32Array.from(indices, (index) => dataset.labels[index]), count: files.length, source: `${dataset.source}; ${note}` };
+  const labels = Int32Array.from(indices, (index) => dataset.labels[index]);
+  const pack = dataset.pack && { index: dataset.pack.index, entries: Int32Array.from(indices, (index) => dataset.pack!.entries[index]) };
+  const files = pack ? [] : Array.from(indices, (index) => dataset.files[index]);
+  return { ...dataset, files, pack, labels, count: labels.length, source: `${dataset.source}; ${note}` };
 }
 
 /** Crop box of a random-resized crop (torchvision's RandomResizedCrop.get_params, center crop as fallback). */
@@ -259,8 +265,8 @@ function sharp(): Sharp {
 }
 
 /** Decodes one file to HWC RGB bytes of size x size. */
-async function decodeOne(file: string, size: number, augment: boolean, random: () => number): Promise<Buffer> {
-  const input = sharp()(file, { failOn: 'error' });
+async function decodeOne(file: string | Buffer, size: number, augment: boolean, random: () => number, raw?: { width: number; height: number }): Promise<Buffer> {
+  const input = sharp()(file, raw ? { raw: { ...raw, channels: CHANNELS } } : { failOn: 'error' });
   const { width, height } = await input.metadata();
   if (!width || !height) throw new Error('no image dimensions in the header');
   let pipeline = input.rotate().removeAlpha().toColourspace('srgb');
@@ -304,12 +310,20 @@ export async function decodeBatch(dataset: ImageFolderDataset, indices: ArrayLik
     throw new DatasetError('ERR_DATASET_MISSING', 'the native JPEG decoder is not in this build (libjpeg-turbo was not found); install libturbojpeg0-dev and rebuild (bash scripts/setup.sh), or use the sharp decoder');
   }
   const images = new Uint8Array(list.length * imageBytes);
+  const pack = dataset.pack;
+  const entries = pack && Int32Array.from(list, (index) => pack.entries[index]);
+  // A pack's block is checked against its CRC the first time a batch reads it.
+  if (pack && entries) await verifyBlocks(pack.index, entries);
+  /** What an error names: the file, or the pack and the image's place in it. */
+  const nameOf = (k: number): string => (pack && entries ? `${pack.index.file} (image ${entries[k]})` : dataset.files[list[k]]);
   // Slot k of `images` holds example list[k]; the native pass leaves to sharp what it cannot decode.
   let pending: number[] = Array.from(list.keys());
   if (decoder !== 'sharp' && nativeJpegDecoding() && list.length > 0) {
-    const files = Array.from(list, (index) => dataset.files[index]);
     const threads = options.threads ?? defaultDataThreads();
-    const { status } = await nativeAddon().decodeImageBatch(files, images, { size, augment: options.augment, seed: options.seed ?? 0, indices: list, threads });
+    const settings = { size, augment: options.augment, seed: options.seed ?? 0, indices: list, threads };
+    const { status } = pack && entries
+      ? await nativeAddon().decodePackedBatch(pack.index.file, images, { ...settings, ...entryColumns(pack.index, entries) })
+      : await nativeAddon().decodeImageBatch(Array.from(list, (index) => dataset.files[index]), images, settings);
     pending = pending.filter((k) => status[k] !== 0);
   }
   const failures = new Map<number, { message: string; cause: unknown }>();
@@ -317,7 +331,10 @@ export async function decodeBatch(dataset: ImageFolderDataset, indices: ArrayLik
     const index = list[k];
     const random = seededRandom(((options.seed ?? 0) * 1000003 + index) % 2 ** 52);
     try {
-      const pixels = await decodeOne(dataset.files[index], size, options.augment, random);
+      const pixels = pack && entries
+        ? await decodeOne(await readPackEntry(pack.index, entries[k]), size, options.augment, random,
+          pack.index.raw[entries[k]] ? { width: pack.index.widths[entries[k]], height: pack.index.heights[entries[k]] } : undefined)
+        : await decodeOne(dataset.files[index], size, options.augment, random);
       // HWC from the decoder to the CHW planes the addon takes, natively: no per-pixel loop in JS.
       nativeAddon().interleavedToPlanar(pixels, images, { offset: k * imageBytes, channels: CHANNELS });
     } catch (cause) {
@@ -327,9 +344,9 @@ export async function decodeBatch(dataset: ImageFolderDataset, indices: ArrayLik
   if (policy === 'fail' && failures.size > 0) {
     // The first undecodable file in batch order, whichever decoder finished first.
     const first = Math.min(...failures.keys());
-    throw undecodable(dataset.files[list[first]], failures.get(first)!.message, failures.get(first)!.cause);
+    throw undecodable(nameOf(first), failures.get(first)!.message, failures.get(first)!.cause);
   }
-  const skipped = [...failures.keys()].sort((a, b) => a - b).map((k) => ({ file: dataset.files[list[k]], message: failures.get(k)!.message }));
+  const skipped = [...failures.keys()].sort((a, b) => a - b).map((k) => ({ file: nameOf(k), message: failures.get(k)!.message }));
   const count = list.length - skipped.length;
   const labels = new Int32Array(count);
   let position = 0;

@@ -5,7 +5,11 @@ import { loadMnist, loadMnistSample } from './mnist';
 import { loadCifar10, loadCifar100, type Cifar100Labels } from './cifar';
 import { loadSvhn } from './svhn';
 import { loadStl10 } from './stl10';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { loadImageFolder, type ImageFolderDataset } from './imagenet';
+import { loadPackDataset, packFileName, packHeader } from './pack';
 
 export type { ImageDataset } from './dataset';
 export { imageSize } from './dataset';
@@ -22,6 +26,8 @@ export { decodeBatch, decodeToMemory, loadImageFolder, nativeJpegDecoding, selec
 export { readMatArrays, type MatArray } from './mat';
 export { readTarEntries } from './tar';
 export { prefetch } from './prefetch';
+export { loadPackDataset, openPack, packFileName, pageLocalOrder, type PackHeader, type PackIndex } from './pack';
+export { writePack, type PackOptions, type PackResult } from './pack-writer';
 
 /** Dataset names as the CLI spells them. */
 export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'stl10', 'imagenet'] as const;
@@ -39,6 +45,8 @@ export interface LoadDatasetOptions {
   cifar100Labels?: Cifar100Labels;
   /** ImageNet: side of the decoded square images (default 224). */
   imageSize?: number;
+  /** ImageNet: packed datasets (classwise-at pack) to read instead of the folder, each for the split its header names. */
+  dataPacks?: string[];
 }
 
 /** Datasets too large for memory: indexed now, decoded batch by batch while training. */
@@ -58,7 +66,19 @@ function requireDataDir(name: string, options: LoadDatasetOptions): string {
 /** One split of an image-folder dataset (ImageNet), indexed but not decoded. */
 export function loadFolderDataset(name: string, split: ImageDataset['split'], options: LoadDatasetOptions = {}): ImageFolderDataset {
   if (name !== 'imagenet') throw new DatasetError('ERR_DATASET_UNKNOWN', `"${name}" is not an image-folder dataset; accepted: imagenet`);
-  return loadImageFolder(split, requireDataDir(name, options), { imageSize: options.imageSize });
+  const packSplit = split === 'train' ? 'train' : 'val';
+  const imageSize = options.imageSize ?? 224;
+  let pack = (options.dataPacks ?? []).find((file) => packHeader(file).split === packSplit);
+  if (!pack && options.dataDir !== undefined && fs.existsSync(path.join(options.dataDir, packFileName(name, packSplit)))) {
+    pack = path.join(options.dataDir, packFileName(name, packSplit));
+  }
+  if (!pack) return loadImageFolder(split, requireDataDir(name, options), { imageSize });
+  // The class folders beside the pack, when there are any, must be the pack's own.
+  const classFolder = options.dataDir === undefined ? undefined : ['train', 'val'].map((sub) => path.join(options.dataDir!, sub)).find((folder) => fs.existsSync(folder));
+  const classIds = classFolder && fs.statSync(classFolder).isDirectory()
+    ? fs.readdirSync(classFolder, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort()
+    : undefined;
+  return loadPackDataset(pack, split, { dataset: name, imageSize, classIds: classIds && classIds.length >= 2 ? classIds : undefined });
 }
 
 /** One split of a dataset by name; takes a plain string because names come from the command line. */

@@ -23,7 +23,10 @@ function field(header: Buffer, start: number, length: number): string {
   return raw.subarray(0, end === -1 ? length : end).toString('utf8');
 }
 
-/** Every regular file of the archive at `archivePath`, by its path inside the archive; at most `maxBytes` inflated. */
+/**
+ * Every regular file of the archive at `archivePath`, by its path inside the archive; at most `maxBytes` inflated.
+ * A path that appears twice is refused.
+ */
 export function readTarEntries(archivePath: string, maxBytes = TAR_MAX_BYTES): Map<string, Buffer> {
   const ceiling = () =>
     new DatasetError('ERR_DATASET_CORRUPT', `${archivePath} holds more than the tar reader's ceiling of ${maxBytes} bytes (CIFAR's archives hold under 200 MB); is it the right file?`);
@@ -70,7 +73,14 @@ export function readTarEntries(archivePath: string, maxBytes = TAR_MAX_BYTES): M
     }
     const data = bytes.subarray(dataStart, dataStart + size);
     if (type === GNU_LONG_NAME) longName = field(data, 0, size);
-    else if (REGULAR_FILE.has(type)) entries.set(name, data);
+    else if (REGULAR_FILE.has(type)) {
+      // tar lets an appended member replace an earlier one of the same path; a reader must not pick one silently.
+      if (entries.has(name)) {
+        throw new DatasetError('ERR_DATASET_CORRUPT', `${archivePath}: the member ${name} appears twice (again at byte ${offset}); ` +
+          'an archive must hold each file once: download it again, or extract it and keep the right copy');
+      }
+      entries.set(name, data);
+    }
     else if (type === PAX_HEADER) {
       const pathRecord = /\d+ path=([^\n]*)\n/.exec(data.toString('utf8'));
       if (pathRecord) longName = pathRecord[1];

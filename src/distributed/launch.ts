@@ -1,14 +1,18 @@
 /**
  * A local launcher with torchrun's contract: starts this machine's ranks of a data-parallel run, each with MASTER_ADDR,
  * MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE and OMP_NUM_THREADS set; forwards SIGINT / SIGTERM /
- * SIGHUP to them; when one rank fails, stops the others and reports which rank failed and how.
+ * SIGHUP to them; when one rank fails, stops the others and reports which rank failed and how. Each rank gets the
+ * launcher's pid (CLASSWISE_LAUNCHER_PID) and dies with the launcher, even when it is killed with SIGKILL.
  */
 import { ChildProcess, spawn } from 'child_process';
 import net from 'net';
 import os from 'os';
 
+import fs from 'fs';
+
 import { ClasswiseError } from '../errors';
 import { DEFAULT_MASTER_PORT } from './environment';
+import { LAUNCHER_PID_VARIABLE } from './rank-process';
 
 export interface LaunchOptions {
   nprocPerNode: number;
@@ -29,6 +33,8 @@ export interface LaunchResult {
   exitCode: number;
   /** The first rank that failed, and how ("exited with code 1", "was killed by SIGKILL"). */
   failure?: { rank: number; how: string };
+  /** Ranks found stopped (SIGSTOP, a debugger) when the first failed: the ones that stopped answering. */
+  stopped?: number[];
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -46,6 +52,19 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Whether the process is stopped (state T: SIGSTOP, SIGTSTP) or traced (t), from Linux's /proc; false elsewhere. */
+function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may itself hold ") ".
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
+
 export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   const log = options.log ?? ((line: string) => console.error(line));
   if (options.nodeRank >= options.nnodes) {
@@ -58,11 +77,17 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   const threads = process.env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / options.nprocPerNode)));
   const children: { rank: number; child: ChildProcess }[] = [];
   let failure: LaunchResult['failure'];
+  let stopped: number[] | undefined;
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
 
   const signalRunning = (signal: NodeJS.Signals) => {
-    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    for (const { child } of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill(signal);
+      // A stopped rank takes the signal only once it runs again.
+      if (signal !== 'SIGKILL') child.kill('SIGCONT');
+    }
   };
   const stopOthers = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -91,6 +116,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       LOCAL_WORLD_SIZE: String(options.nprocPerNode),
       GROUP_RANK: String(options.nodeRank),
       OMP_NUM_THREADS: threads,
+      [LAUNCHER_PID_VARIABLE]: String(process.pid),
     };
     const child = spawn(options.command, options.args, { env, stdio: 'inherit' });
     children.push({ rank, child });
@@ -101,6 +127,11 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
           if ((code !== 0 || signal) && !failure && !stopping) {
             failure = { rank, how: signal ? `was killed by ${signal}` : `exited with code ${code}` };
             log(`classwise-at launch: rank ${rank} (pid ${child.pid}) ${failure.how}; stopping the other ranks`);
+            const found = children.filter((c) => c.rank !== rank && isStopped(c.child.pid)).map((c) => c.rank);
+            if (found.length > 0) {
+              stopped = found;
+              log(`classwise-at launch: rank${found.length > 1 ? 's' : ''} ${found.join(', ')} ${found.length > 1 ? 'are' : 'is'} stopped (SIGSTOP or a debugger) and stopped answering`);
+            }
             stopOthers('SIGTERM');
           }
           resolve();
@@ -117,5 +148,5 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   if (killTimer) clearTimeout(killTimer);
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
   const exitCode = failure ? 1 : children.some(({ child }) => child.exitCode !== 0) ? 1 : 0;
-  return { exitCode, failure };
+  return { exitCode, failure, stopped };
 }

@@ -29,6 +29,11 @@ export function classPalette(count: number): string[] {
   return colours;
 }
 
+/** A value not available (a class without test examples: NaN, or null from JSON) is left out of every chart. */
+function drawn(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
 const CONFIG = {
   font: 'Helvetica, Arial, sans-serif',
   axis: { labelFontSize: 12, titleFontSize: 13, labelLimit: 160 },
@@ -66,6 +71,7 @@ export function classCurvesChart(options: {
   /** x is a count (epochs): whole-number ticks. */
   integerX?: boolean;
 }): ChartSpec {
+  options = { ...options, points: options.points.filter((p) => drawn(p.value)), band: options.band?.filter((b) => drawn(b.best) && drawn(b.worst)) };
   const layers: unknown[] = [];
   // Every class shown gets its own colour, in the legend's order.
   const classDomain = options.classOrder ?? [...new Set(options.points.map((p) => p.className))];
@@ -147,6 +153,7 @@ export function heatmapChart(options: { title: string; classNames: string[]; row
 
 /** Scatter of one point per class, labelled, with the least-squares line Vega-Lite fits. */
 export function scatterWithFitChart(options: { title: string; points: { className: string; x: number; y: number }[]; xTitle: string; yTitle: string }): ChartSpec {
+  options = { ...options, points: options.points.filter((p) => drawn(p.x) && drawn(p.y)) };
   const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } };
   const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false } };
   return {
@@ -165,6 +172,7 @@ export function scatterWithFitChart(options: { title: string; points: { classNam
 
 /** Scatter of labelled points coloured by group (methods on a clean/robust trade-off plane). */
 export function tradeoffScatterChart(options: { title: string; points: { label: string; group: string; x: number; y: number }[]; xTitle: string; yTitle: string }): ChartSpec {
+  options = { ...options, points: options.points.filter((p) => drawn(p.x) && drawn(p.y)) };
   // Padding keeps the extreme points and their labels inside the plot.
   const x = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false, nice: true, padding: 30 } };
   const y = { field: 'y', type: 'quantitative', title: options.yTitle, scale: { zero: false, nice: true, padding: 20 } };
@@ -197,6 +205,7 @@ export function groupedBarsChart(options: {
   classOrder: string[];
   xTitle?: string;
 }): ChartSpec {
+  options = { ...options, rows: options.rows.filter((row) => drawn(row.value)) };
   const groups = [...new Set(options.rows.map((row) => row.group))];
   const categories = options.classOrder.length;
   return {

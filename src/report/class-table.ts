@@ -27,6 +27,8 @@ export interface ClassSummary {
   /** Unweighted mean over classes, 0..1, so every class counts the same whatever its size. */
   meanClean: number;
   meanRobust: number;
+  /** Classes with no test examples: n/a in tables, left out of the means, best and worst. */
+  untested: string[];
 }
 
 export interface ClassTableOptions {
@@ -42,10 +44,13 @@ export function summarizeClasses(rows: readonly ClassAccuracyRow[]): ClassSummar
   if (!Array.isArray(rows)) throw invalidArgument('class rows must be an array of { name, count, clean, robust }');
   if (rows.length === 0) throw outOfRange('class rows are empty, expected at least one class');
   for (const row of rows) checkRow(row);
+  // A class without test examples has no accuracy (its 0 would be a division by zero): it is left out.
+  const tested = rows.filter((row) => row.count > 0);
+  if (tested.length === 0) throw outOfRange(`none of the ${rows.length} classes has a test example; evaluate on a test set that holds images`);
 
-  let best = rows[0];
-  let worst = rows[0];
-  for (const row of rows) {
+  let best = tested[0];
+  let worst = tested[0];
+  for (const row of tested) {
     if (row.robust > best.robust) best = row;
     if (row.robust < worst.robust) worst = row;
   }
@@ -54,9 +59,17 @@ export function summarizeClasses(rows: readonly ClassAccuracyRow[]): ClassSummar
     best,
     worst,
     gap: best.robust - worst.robust,
-    meanClean: mean(rows.map((row) => row.clean)),
-    meanRobust: mean(rows.map((row) => row.robust)),
+    meanClean: mean(tested.map((row) => row.clean)),
+    meanRobust: mean(tested.map((row) => row.robust)),
+    untested: rows.filter((row) => row.count === 0).map((row) => row.name),
   };
+}
+
+/** The warning line for classes without test examples, or undefined when every class has some. */
+export function untestedWarning(untested: readonly string[]): string | undefined {
+  if (untested.length === 0) return undefined;
+  const names = untested.slice(0, 5).map((name) => `"${terminalText(name)}"`).join(', ') + (untested.length > 5 ? `, ... (${untested.length} in all)` : '');
+  return `warning: ${untested.length === 1 ? 'class' : 'classes'} ${names} ${untested.length === 1 ? 'has' : 'have'} no test images: n/a, left out of the mean, best and worst`;
 }
 
 /**
@@ -72,6 +85,10 @@ export function formatClassTable(rows: readonly ClassAccuracyRow[], options: Cla
     style: { head: [], border: [], compact: true },
   });
   for (const row of rows) {
+    if (row.count === 0) {
+      table.push([terminalText(row.name), 0, 'n/a', '', 'n/a', '', '']);
+      continue;
+    }
     table.push([
       terminalText(row.name), row.count,
       formatPercent(row.clean), halfWidthPoints(row.clean, shareInterval(row.clean, row.count)),
@@ -90,18 +107,21 @@ export function formatClassTable(rows: readonly ClassAccuracyRow[], options: Cla
     `best: ${terminalText(summary.best.name)} ${formatPercent(summary.best.robust)}%  ` +
       `worst: ${terminalText(summary.worst.name)} ${formatPercent(summary.worst.robust)}%  gap: ${gapPoints} points`,
     `robust = classified correctly both clean and under attack (${options.attackLabel}), so robust <= clean; ± = 95% Wilson interval (larger half-width)`,
+    ...[untestedWarning(summary.untested)].filter((line): line is string => line !== undefined),
   ].join('\n');
 }
 
 function checkRow(row: ClassAccuracyRow): void {
+  if (!Number.isInteger(row.count) || row.count < 0) {
+    throw outOfRange(`class "${row.name}" count is ${row.count}, expected a non-negative integer`);
+  }
+  // Without examples the shares are undefined (0 or NaN by the caller's convention): not read.
+  if (row.count === 0) return;
   for (const field of ['clean', 'robust'] as const) {
     const value = row[field];
     if (!(value >= 0 && value <= 1)) {
       throw outOfRange(`class "${row.name}" ${field} accuracy is ${value}, expected a share in [0, 1]`);
     }
-  }
-  if (!Number.isInteger(row.count) || row.count < 0) {
-    throw outOfRange(`class "${row.name}" count is ${row.count}, expected a non-negative integer`);
   }
 }
 

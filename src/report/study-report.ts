@@ -67,7 +67,8 @@ export const TABLE_FOOTER = `${ROBUST_DEFINITION}. Intervals: 95% Wilson score i
 function tableHtml(table: ReportTable): string {
   const head = table.columns.map((column) => `<th>${escapeHtml(column)}</th>`).join('');
   const body = table.rows
-    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell ?? '')}</td>`).join('')}</tr>`)
+    // A number that is not finite is a share not available (a class without test examples).
+    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(typeof cell === 'number' && !Number.isFinite(cell) ? 'n/a' : cell ?? '')}</td>`).join('')}</tr>`)
     .join('\n');
   const note = `<p class="note">${escapeHtml([table.note, TABLE_FOOTER].filter(Boolean).join(' '))}</p>`;
   return `<h3>${escapeHtml(table.title)}</h3>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${note}`;

@@ -17,6 +17,8 @@ import { TrainMethod, TrainOptions } from '../train/trainer';
 export interface RunConfig {
   dataset: DatasetName;
   dataDir?: string;
+  /** ImageNet: packed datasets read instead of the folders (classwise-at pack), each for the split its header names. */
+  dataPacks?: string[];
   /** Default: the dataset's recipe (RECIPES). */
   architecture?: Architecture;
   /** Training augmentation; default: the recipe's (crop + flip for CIFAR, crop for SVHN, none for MNIST). */
@@ -92,6 +94,7 @@ export function runConfig(settings: RunSettings): RunConfig {
   const config: RunConfig = {
     dataset,
     dataDir: settings.dataDir,
+    ...(dataset === 'imagenet' && settings.dataPacks && settings.dataPacks.length > 0 ? { dataPacks: settings.dataPacks } : {}),
     ...(settings.architecture ? { architecture: settings.architecture } : {}),
     ...(settings.augment ? { augment: settings.augment } : {}),
     ...(dataset === 'cifar100' ? { cifar100Labels: settings.cifar100Labels ?? 'fine' } : {}),
@@ -200,7 +203,8 @@ export function runArchitecture(config: RunConfig): Architecture {
 /** Refuses to resume a run with other settings than it was started with. */
 export function compareConfigs(saved: RunConfig, requested: RunConfig, out: string): void {
   for (const key of Object.keys(requested) as (keyof RunConfig)[]) {
-    if (key === 'dataDir') continue;
+    // Where the data lies, not what it is: a moved folder or a pack of it resumes the same run.
+    if (key === 'dataDir' || key === 'dataPacks') continue;
     // Settings added later are absent from older runs, which used their defaults.
     if (saved[key] === undefined && requested[key] === undefined) continue;
     if (JSON.stringify(saved[key]) !== JSON.stringify(requested[key])) {

@@ -5,10 +5,12 @@
  */
 import { ImageDataset } from '../data/dataset';
 import { DatasetName, loadDataset, loadFolderDataset, STREAMED_DATASETS } from '../data/index';
-import { decodeBatch, decodeToMemory, DecodeErrorPolicy, ImageFolderDataset } from '../data/imagenet';
+import { decodeBatch, decodeToMemory, DecodedBatch, DecodeErrorPolicy, ImageFolderDataset } from '../data/imagenet';
+import { prefetch } from '../data/prefetch';
 import { loadIntoNative, NativeImageSet } from '../data/native-dataset';
+import { pageLocalOrder } from '../data/pack';
 import { holdOutPerClass, restrictToClasses, takePerClass } from '../data/subset';
-import { ClasswiseError } from '../errors';
+import { ClasswiseError, DatasetError } from '../errors';
 import { RECIPES } from '../recipes';
 import { validationPerClass } from '../train/fairness';
 import { StreamedTrainData } from '../train/trainer';
@@ -18,14 +20,14 @@ import { RunConfig } from './config';
 export type RunTrainData = NativeImageSet | ImageFolderDataset;
 
 /** Where a run's data comes from; the run's RunConfig or a checkpoint's saved one (older runs lack some fields). */
-export type RunDataSettings = Pick<RunConfig, 'dataset'> & Partial<Pick<RunConfig, 'dataDir' | 'cifar100Labels' | 'classes' | 'imageSize' | 'onDecodeError'>>;
+export type RunDataSettings = Pick<RunConfig, 'dataset'> & Partial<Pick<RunConfig, 'dataDir' | 'dataPacks' | 'cifar100Labels' | 'classes' | 'imageSize' | 'onDecodeError'>>;
 
 export type SkipReporter = (file: string, message: string) => void;
 
 /** One split as the run sees it: class subset first, then N per class. Streamed datasets stay undecoded. */
 export function loadRunSplit(config: RunDataSettings, split: ImageDataset['split'], perClass: number | null, seed: number): ImageDataset | ImageFolderDataset {
   const dataset = config.dataset as DatasetName;
-  const options = { dataDir: config.dataDir, cifar100Labels: config.cifar100Labels, imageSize: config.imageSize ?? RECIPES[dataset]?.imageSize };
+  const options = { dataDir: config.dataDir, dataPacks: config.dataPacks, cifar100Labels: config.cifar100Labels, imageSize: config.imageSize ?? RECIPES[dataset]?.imageSize };
   let data: ImageDataset | ImageFolderDataset = STREAMED_DATASETS.includes(dataset)
     ? loadFolderDataset(dataset, split, options)
     : loadDataset(dataset, split, options);
@@ -40,6 +42,41 @@ export function loadRunSplit(config: RunDataSettings, split: ImageDataset['split
 export async function loadRunTestSet(config: RunDataSettings, perClass: number | null, seed: number, onSkip?: SkipReporter): Promise<NativeImageSet> {
   const data = loadRunSplit(config, 'test', perClass, seed);
   return loadIntoNative('files' in data ? await decodeToMemory(data, config.onDecodeError ?? 'fail', onSkip) : data);
+}
+
+/** Decoded chunks prefetched ahead of the evaluation of a streamed test set: memory stays at this many chunks. */
+export const EVALUATION_PREFETCH_CHUNKS = 3;
+
+/** Whether a run's test split is streamed from files (ImageNet) rather than held in memory. */
+export function isStreamedDataset(config: RunDataSettings): boolean {
+  return STREAMED_DATASETS.includes(config.dataset as DatasetName);
+}
+
+/**
+ * The whole test split of a streamed dataset (ImageNet folder or pack), decoded with the evaluation transform
+ * `chunkSize` images at a time, `depth` chunks ahead of the consumer (evaluateStream).
+ */
+export function streamRunTestSet(config: RunDataSettings, chunkSize: number, onSkip?: SkipReporter, depth = EVALUATION_PREFETCH_CHUNKS): { data: ImageFolderDataset; chunks: AsyncIterable<DecodedBatch>; ahead: () => number } {
+  const data = loadRunSplit(config, 'test', null, 0);
+  if (!('files' in data)) throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${config.dataset} is held in memory; stream only ImageNet`);
+  const chunkCount = Math.ceil(data.count / chunkSize);
+  let started = 0;
+  let handedOver = 0;
+  const producers = Array.from({ length: chunkCount }, (_, k) => async () => {
+    started++;
+    const indices = Int32Array.from({ length: Math.min(chunkSize, data.count - k * chunkSize) }, (_, i) => k * chunkSize + i);
+    const batch = await decodeBatch(data, indices, { augment: false, onDecodeError: config.onDecodeError ?? 'fail' });
+    for (const { file, message } of batch.skipped) onSkip?.(file, message);
+    return batch;
+  });
+  async function* counted(): AsyncGenerator<DecodedBatch> {
+    for await (const chunk of prefetch(producers, depth)) {
+      handedOver++;
+      yield chunk;
+    }
+  }
+  // ahead(): chunks decoded or decoding beyond those handed to the evaluation (the prefetch depth while any remain).
+  return { data, chunks: counted(), ahead: () => started - handedOver };
 }
 
 /** The evaluation subset a run measured every epoch, so that later numbers line up with metrics.jsonl. */
@@ -76,9 +113,15 @@ export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Pro
   }
   if (config.trainPerClass !== null) train = takePerClass(train, config.trainPerClass, config.seed);
   const { perClass, seed } = runTestSubset(config);
+  // The training set goes into the addon first, then the test set (the order the addon's copies are made in).
+  const trainData = 'files' in train ? train : loadIntoNative(train);
+  const test = await loadRunTestSet(config, perClass, seed, onSkip);
+  if (JSON.stringify(train.classNames) !== JSON.stringify(test.classNames)) {
+    throw new DatasetError('ERR_DATASET_CORRUPT', `the training data (${train.source}) has ${train.classNames.length} classes, the test data (${test.source}) ${test.classNames.length}, not the same list; pack both splits from the same --data-dir`);
+  }
   return {
-    train: 'files' in train ? train : loadIntoNative(train),
-    test: await loadRunTestSet(config, perClass, seed, onSkip),
+    train: trainData,
+    test,
     heldOut: heldOut && loadIntoNative(heldOut),
     validation: validation && loadIntoNative(validation),
   };
@@ -86,8 +129,11 @@ export async function loadRunData(config: RunConfig, onSkip?: SkipReporter): Pro
 
 /** Streamed training data: each chunk decoded with random-resized crop and flip, seeded per chunk. */
 export function streamedTrainData(data: ImageFolderDataset, policy: DecodeErrorPolicy, onSkip?: SkipReporter): StreamedTrainData {
+  const pack = data.pack;
   return {
     count: data.count,
+    // A pack is read in a page-local order: its blocks shuffled, then the images of a few blocks at a time.
+    epochOrder: pack && ((seed) => pageLocalOrder(Int32Array.from(pack.entries, (entry) => pack.index.blockOf[entry]), seed)),
     load: async (indices, seed) => {
       const batch = await decodeBatch(data, indices, { augment: true, seed, onDecodeError: policy });
       for (const { file, message } of batch.skipped) onSkip?.(file, message);

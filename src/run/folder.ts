@@ -5,6 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 
+import { shareOrNaN } from '../class-shares';
 import { writeFileAtomic } from '../checkpoint';
 import { ClasswiseError } from '../errors';
 import { LOCK_FILE } from './lock';
@@ -94,10 +95,19 @@ export function readMetrics(runDir: string): EpochMetrics[] {
     const earlier = lineOfEpoch.get(metrics.epoch);
     if (earlier !== undefined) throw refuse(`line ${index + 1} repeats epoch ${metrics.epoch} (line ${earlier})`);
     lineOfEpoch.set(metrics.epoch, index + 1);
-    lines.push(metrics);
+    lines.push(withUnavailableShares(metrics));
   }
   if (lines.length === 0) throw new ClasswiseError('ERR_RUN_MISSING', `${file} holds no finished epoch yet`);
   return lines.sort((a, b) => a.epoch - b.epoch);
+}
+
+/**
+ * A class without test examples has no accuracy: JSON holds null for it (runs before wrote 0); in memory it is
+ * NaN, so no reader counts it as a share of 0.
+ */
+function withUnavailableShares(metrics: EpochMetrics): EpochMetrics {
+  const share = (values: (number | null)[]) => values.map((value, k) => (metrics.counts[k] === 0 ? NaN : shareOrNaN(value)));
+  return { ...metrics, cleanAccuracy: share(metrics.cleanAccuracy), robustAccuracy: share(metrics.robustAccuracy) };
 }
 
 /** Keeps metrics lines of finished epochs only, so a resumed run appends where its checkpoint stands. */

@@ -7,6 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 
+import { availableMean } from '../class-shares';
 import { appendLineDurable, CHECKPOINT_FORMAT, loadCheckpoint, removeLeftoverTempFiles, saveCheckpoint, TensorMap } from '../checkpoint';
 import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
@@ -24,6 +25,7 @@ import { EpochRecord, train } from '../train/trainer';
 import { compareConfigs, evalAttack, recipeTrainOptions, RunConfig, runArchitecture } from './config';
 import { loadRunData, RunTrainData, streamedTrainData } from './data';
 import { perClassShortfall } from './per-class-request';
+import { checkRunSplits } from './splits';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, FAWA_CHECKPOINT_FILE, METRICS_FILE, prepareRunFolder, readMetrics, trimMetrics } from './folder';
 import { FolderLock, lockFolder } from './lock';
 
@@ -116,7 +118,7 @@ function bestSoFar(out: string, epochs: number): { epoch: number; robust: number
   if (epochs === 0 || !fs.existsSync(path.join(out, METRICS_FILE))) return undefined;
   let best: { epoch: number; robust: number } | undefined;
   for (const line of readMetrics(out).filter((m) => m.epoch <= epochs)) {
-    const robust = line.selectScore ?? line.meanRobust ?? line.robustAccuracy.reduce((a, b) => a + b, 0) / line.robustAccuracy.length;
+    const robust = line.selectScore ?? line.meanRobust ?? availableMean(line.robustAccuracy);
     if (!best || robust > best.robust) best = { epoch: line.epoch, robust };
   }
   return best;
@@ -227,6 +229,7 @@ async function trainLockedFolder(config: RunConfig, options: RunOptions, schedul
 
   const onSkip = (file: string, message: string) => reporter.message?.(`skipped ${file}: it could not be decoded (${message})`);
   const { train: trainSet, test: testSet, heldOut, validation } = await loadRunData(config, onSkip);
+  checkRunSplits(config.dataset, trainSet, testSet);
   for (const warning of [perClassShortfall(trainSet.labels, trainSet.classNames, config.trainPerClass, '--train-per-class'),
     perClassShortfall(testSet.labels, testSet.classNames, config.evalPerClass, '--eval-per-class')]) {
     if (warning) reporter.message?.(`warning: ${warning}`);

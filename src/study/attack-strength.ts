@@ -5,10 +5,12 @@
  * (Spearman, Kendall tau-b) across attacks and across models or defenses.
  */
 import { AttackOptions } from '../attack';
+import { availableMean, isAvailable, measuredPairs, unavailableClasses } from '../class-shares';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection, ReportTable } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { coefficient, describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points, pValue } from './format';
@@ -52,7 +54,9 @@ function pairwise(series: { label: string; values: number[] }[]): RankAgreement[
   const agreements: RankAgreement[] = [];
   for (let i = 0; i < series.length; i++) {
     for (let j = i + 1; j < series.length; j++) {
-      agreements.push({ a: series[i].label, b: series[j].label, spearman: spearman(series[i].values, series[j].values), kendall: kendallTauB(series[i].values, series[j].values) });
+      // Ranked over the classes with test examples (a class without any has no accuracy: NaN).
+      const [a, b] = measuredPairs(series[i].values, series[j].values);
+      agreements.push({ a: series[i].label, b: series[j].label, spearman: spearman(a, b), kendall: kendallTauB(a, b) });
     }
   }
   return agreements;
@@ -71,6 +75,7 @@ export function attackStrengthFromAccuracies(
   const weakest = robust[0];
   const strongest = robust[robust.length - 1];
   const drop = weakest.map((value, k) => value - strongest[k]);
+  const [measuredDrop, measuredStrongest] = measuredPairs(drop, strongest);
   return {
     classNames,
     attacks,
@@ -78,7 +83,7 @@ export function attackStrengthFromAccuracies(
     clean,
     robust,
     drop,
-    dropVsRobustness: { pearson: pearson(drop, strongest), spearman: spearman(drop, strongest) },
+    dropVsRobustness: { pearson: pearson(measuredDrop, measuredStrongest), spearman: spearman(measuredDrop, measuredStrongest) },
     rankAcrossAttacks: pairwise(attacks.map((label, a) => ({ label, values: robust[a] }))),
     models,
     rankAcrossModels: models.length > 1 ? pairwise(models.map((m) => ({ label: m.label, values: m.robust }))) : [],
@@ -123,8 +128,9 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
   const names = displayNames(study.classNames);
   const weakest = study.attacks[0];
   const strongest = study.attacks[study.attacks.length - 1];
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  const byDrop = study.drop.map((drop, k) => ({ k, drop })).sort((a, b) => b.drop - a.drop);
+  // Classes without test examples (NaN, null in report.json) are left out of the means and the drops.
+  const mean = availableMean;
+  const byDrop = study.drop.map((drop, k) => ({ k, drop })).filter(({ drop }) => isAvailable(drop)).sort((a, b) => b.drop - a.drop);
   const minRho = Math.min(...study.rankAcrossAttacks.map((r) => r.spearman.coefficient));
   const findings = [
     `mean robust accuracy falls from ${percent(mean(study.robust[0]))} (${weakest}) to ${percent(mean(study.robust[study.robust.length - 1]))} (${strongest}).`,
@@ -132,6 +138,8 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
     `drop vs robustness under ${strongest}: Pearson r = ${coefficient(study.dropVsRobustness.pearson.coefficient)} (p = ${pValue(study.dropVsRobustness.pearson.pValue)}), Spearman rho = ${coefficient(study.dropVsRobustness.spearman.coefficient)} (p = ${pValue(study.dropVsRobustness.spearman.pValue)}); negative = weaker classes lose more.`,
     `the per-class ranking agrees across the ${study.attacks.length} attacks: Spearman rho >= ${coefficient(minRho)} for every pair.`,
   ];
+  const warning = untestedWarning(unavailableClasses(study.robust[study.robust.length - 1]).map((k) => study.classNames[k]));
+  if (warning) findings.push(warning);
   if (study.rankAcrossModels.length) {
     const rhos = study.rankAcrossModels.map((r) => r.spearman.coefficient);
     const [only] = study.rankAcrossModels;
@@ -146,7 +154,8 @@ export function attackStrengthSection(study: AttackStrengthStudy): ReportSection
   const share = (value: number, k: number) => (counts ? percentWithInterval(value, counts[k]) : { value: percentValue(value) });
   const intervalColumns = (label: string) => (counts ? [`${label} 95% low`, `${label} 95% high`] : []);
   const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
-  const order = names.map((_, k) => k).sort((a, b) => study.robust[study.robust.length - 1][a] - study.robust[study.robust.length - 1][b]).map((k) => names[k]);
+  const sortable = (value: number) => (isAvailable(value) ? value : Infinity);
+  const order = names.map((_, k) => k).sort((a, b) => sortable(study.robust[study.robust.length - 1][a]) - sortable(study.robust[study.robust.length - 1][b]) || 0).map((k) => names[k]);
   const charts = [
     {
       spec: groupedBarsChart({

@@ -1,5 +1,5 @@
 /**
- * Experiment 3 (claim 3, class removal), the protocol of docs/study-protocols.md automated and resumable:
+ * Experiment 3 (claim 3, class removal), the protocol of docs/study.md (section 3) automated and resumable:
  *  1. select: in the full model, test examples of class k whose successful attacks (several attacks and
  *     seeds) only land in the target set S; control = examples of k that were also attacked into classes
  *     outside S;
@@ -411,7 +411,7 @@ export function classRemovalSection(result: ClassRemovalResult): ReportSection {
     id: 'class-removal',
     title: '3. Class removal',
     description:
-      `Protocol (ours, docs/study-protocols.md, class removal), on the study's test subset (${selection.testPerClass ?? 'all'} test examples per class): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
+      `Protocol (ours, docs/study.md#3-class-removal), on the study's test subset (${selection.testPerClass ?? 'all'} test examples per class): in the full model, ${source} test examples classified correctly without attack whose successful attacks (${selection.selectionAttacks.join('; ')}, ${selection.seeds} seeds each) only land in {${targets}} are selected; ` +
       `the model is adversarially retrained with the run's recipe on the training data without {${targets}} (labels remapped, ${retrain.trainExamples} images, ${retrain.config.epochs} epochs${retrain.overrides.length ? `; our changes: ${retrain.overrides.join(', ')}` : ''}); ` +
       `the same examples are attacked again. In the full model every selected and control example had an adversarial example (0% by construction).`,
     findings,

@@ -4,11 +4,13 @@
  * example the set of classes it was attacked into over several attacks and random restarts (seeds).
  * Examples whose successful attacks only ever land in one class are grouped by (class, target).
  */
+import { isAvailable, shareOrNaN, unavailableClasses } from '../class-shares';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue } from './format';
@@ -60,6 +62,8 @@ export interface ConfusionStudy {
   robustAccuracy: number[];
   /** Robust accuracy when an example counts as broken if any attack and seed broke it. */
   robustAccuracyUnion: number[];
+  /** Per class, the first attack's robust accuracy of each seed (random start), [class][seed]. */
+  robustAccuracyPerSeed?: number[][];
   topTargets: TargetShare[][];
   /** Per example, sorted classes other than its own that some attack run predicted. */
   targetSets: number[][];
@@ -91,7 +95,28 @@ export async function adversarialConfusion(model: Model, data: ImageDataset, opt
     attacks: options.attacks.map(attackLabel),
     seeds,
     ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3, clean.cleanPredictions),
+    robustAccuracyPerSeed: robustAccuracyPerRun(data.labels, runs.slice(0, seeds), model.numClasses),
   };
+}
+
+/** Per class, the robust accuracy of each run: [class][run]. */
+export function robustAccuracyPerRun(labels: Int32Array, runs: Int32Array[], classes: number): number[][] {
+  const totals = new Array<number>(classes).fill(0);
+  labels.forEach((label) => totals[label]++);
+  return Array.from({ length: classes }, (_, k) =>
+    runs.map((predictions) => {
+      let correct = 0;
+      for (let i = 0; i < labels.length; i++) if (labels[i] === k && predictions[i] === k) correct++;
+      return totals[k] ? correct / totals[k] : NaN;
+    }),
+  );
+}
+
+/** Mean and sample standard deviation (n - 1; 0 for one value). */
+export function meanAndStd(values: readonly number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const squares = values.reduce((sum, value) => sum + (value - mean) ** 2, 0);
+  return { mean, std: values.length > 1 ? Math.sqrt(squares / (values.length - 1)) : 0 };
 }
 
 /**
@@ -116,7 +141,8 @@ export function targetStatistics(
   });
   const rowTotals = confusion.map((row) => row.reduce((x, y) => x + y, 0));
   const rowNormalised = confusion.map((row, k) => row.map((count) => (rowTotals[k] ? count / rowTotals[k] : 0)));
-  const robustAccuracy = confusion.map((row, k) => (rowTotals[k] ? row[k] / rowTotals[k] : 0));
+  // A class without test examples has no robust accuracy: NaN (null in report.json), n/a in the tables.
+  const robustAccuracy = confusion.map((row, k) => (rowTotals[k] ? row[k] / rowTotals[k] : NaN));
   const topTargets = confusion.map((row, k) => {
     const broken = rowTotals[k] - row[k];
     return row
@@ -154,7 +180,7 @@ export function targetStatistics(
     rowNormalised,
     counts: rowTotals,
     robustAccuracy,
-    robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : 0)),
+    robustAccuracyUnion: rowTotals.map((total, k) => (total ? unbroken[k] / total : NaN)),
     topTargets,
     targetSets: targetSets.map((set) => [...set].sort((x, y) => x - y)),
     singleTargetGroups,
@@ -163,11 +189,25 @@ export function targetStatistics(
   };
 }
 
-export function confusionSection(study: ConfusionStudy): ReportSection {
+/** Per class, mean and std of the first attack's robust accuracy over seeds; undefined with one seed. */
+function seedSpread(study: ConfusionStudy): { mean: number; std: number }[] | undefined {
+  const perSeed = study.robustAccuracyPerSeed;
+  if (!perSeed || study.seeds < 2) return undefined;
+  return perSeed.map((values) => (values.every(isAvailable) ? meanAndStd(values) : { mean: NaN, std: NaN }));
+}
+
+export function confusionSection(saved: ConfusionStudy): ReportSection {
+  // report.json holds null for a share not available (a class without test examples): NaN again.
+  const study: ConfusionStudy = {
+    ...saved,
+    robustAccuracy: saved.robustAccuracy.map(shareOrNaN),
+    robustAccuracyUnion: saved.robustAccuracyUnion.map(shareOrNaN),
+    robustAccuracyPerSeed: saved.robustAccuracyPerSeed?.map((values) => values.map(shareOrNaN)),
+  };
   const names = displayNames(study.classNames);
   // Studies written before the counts were kept: the rows of the confusion matrix hold them.
   const counts = study.counts ?? study.confusion.map((row) => row.reduce((a, b) => a + b, 0));
-  const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
   const findings = order.slice(0, 3).map(({ k, robust }) => {
     const top = study.topTargets[k][0];
     return top
@@ -182,6 +222,17 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
     `${totalSingle} of ${totalAttackable} attackable (clean-correct, broken at least once) examples (${percent(totalAttackable ? totalSingle / totalAttackable : 0)}) only ever went to one class over ` +
       `${study.attacks.length} attack(s) x ${study.seeds} seeds; largest groups: ${pairs.join(', ') || 'none'}.`,
   );
+  const warning = untestedWarning(unavailableClasses(study.robustAccuracy).map((k) => study.classNames[k]));
+  if (warning) findings.push(warning);
+  const spread = seedSpread(study);
+  const firstMeasured = order[0]?.k;
+  if (spread && firstMeasured !== undefined) {
+    const widest = spread.reduce((best, entry, k) => (entry.std > spread[best].std ? k : best), firstMeasured);
+    findings.push(
+      `Over ${study.seeds} seeds (random starts) of ${study.attacks[0]}, per-class robust accuracy varies by a standard deviation of at most ` +
+        `${(100 * spread[widest].std).toFixed(1)} points (${names[widest]}: ${(100 * spread[widest].mean).toFixed(1)} ± ${(100 * spread[widest].std).toFixed(1)}%).`,
+    );
+  }
   return {
     id: 'confusion',
     title: '2. Adversarial confusion and semantic targets',
@@ -198,17 +249,28 @@ export function confusionSection(study: ConfusionStudy): ReportSection {
     tables: [
       {
         title: 'Top target classes per class',
-        columns: ['class', 'n', 'robust %', 'robust 95% low', 'robust 95% high', 'robust % (all attacks, seeds)', 'target 1', 'share 1 %', 'target 2', 'share 2 %', 'target 3', 'share 3 %'],
+        columns: [
+          'class', 'n', 'robust %', 'robust 95% low', 'robust 95% high',
+          ...(spread ? [`robust % mean over ${study.seeds} seeds`, 'std over seeds'] : []),
+          'robust % (all attacks, seeds)', 'target 1', 'share 1 %', 'target 2', 'share 2 %', 'target 3', 'share 3 %',
+        ],
         rows: names.map((name, k) => {
           const n = counts[k];
-          const cells: (string | number)[] = [name, n, percentValue(study.robustAccuracy[k]), ...intervalCells(study.robustAccuracy[k], n), percentValue(study.robustAccuracyUnion[k])];
+          const cells: (string | number)[] = [
+            name, n, percentValue(study.robustAccuracy[k]), ...intervalCells(study.robustAccuracy[k], n),
+            ...(spread ? [percentValue(spread[k].mean), percentValue(spread[k].std)] : []),
+            percentValue(study.robustAccuracyUnion[k]),
+          ];
           for (let t = 0; t < 3; t++) {
             const entry = study.topTargets[k][t];
             cells.push(entry ? names[entry.target] : '', entry ? percentValue(entry.share) : '');
           }
           return cells;
         }),
-        note: 'share = part of the class\'s successful adversarial examples (first attack) predicted as that class.',
+        note:
+          'robust % and its interval: the first attack, first seed; ' +
+          (spread ? `mean and sample standard deviation: the first attack over its ${study.seeds} seeds (random starts); ` : '') +
+          'share = part of the class\'s successful adversarial examples (first attack) predicted as that class.',
       },
       {
         title: 'Examples that only ever go to one target class',

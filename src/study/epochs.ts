@@ -3,8 +3,10 @@
  * with the band between the best and the worst class. Above 20 classes, 12 seeded-random classes are drawn
  * and a histogram counts the classes per robust-accuracy interval, as in the study's appendix.
  */
+import { availableMean, isAvailable, shareOrNaN, unavailableClasses } from '../class-shares';
 import { shuffledIndices } from '../data/random';
 import { classCurvesChart, histogramChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points } from './format';
 import { EpochMetrics, studyError } from './run-folder';
@@ -48,20 +50,22 @@ export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: 
   const classNames = metrics[0].classNames;
   const classes = classNames.length;
   const bands = metrics.map((line): EpochBand => {
-    let best = 0;
-    let worst = 0;
-    line.robustAccuracy.forEach((robust, k) => {
-      if (robust > line.robustAccuracy[best]) best = k;
-      if (robust < line.robustAccuracy[worst]) worst = k;
-    });
-    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    // Classes without test examples (robust NaN: not available) are left out of the best, worst and means.
+    const tested = line.robustAccuracy.flatMap((robust, k) => (isAvailable(robust) ? [k] : []));
+    if (tested.length === 0) throw studyError(`epoch ${line.epoch} of metrics.jsonl has no class with test examples; evaluate on a test set that holds images`);
+    let best = tested[0];
+    let worst = tested[0];
+    for (const k of tested) {
+      if (line.robustAccuracy[k] > line.robustAccuracy[best]) best = k;
+      if (line.robustAccuracy[k] < line.robustAccuracy[worst]) worst = k;
+    }
     return {
       epoch: line.epoch,
       best: { classIndex: best, robust: line.robustAccuracy[best] },
       worst: { classIndex: worst, robust: line.robustAccuracy[worst] },
       gap: line.robustAccuracy[best] - line.robustAccuracy[worst],
-      meanRobust: mean(line.robustAccuracy),
-      meanClean: mean(line.cleanAccuracy),
+      meanRobust: availableMean(line.robustAccuracy),
+      meanClean: availableMean(line.cleanAccuracy),
     };
   });
   const plottedClasses =
@@ -71,9 +75,10 @@ export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: 
   const last = metrics[metrics.length - 1].robustAccuracy;
   const intervals = Math.round(1 / HISTOGRAM_INTERVAL);
   const histogram = Array.from({ length: intervals }, (_, i) => ({ from: i * HISTOGRAM_INTERVAL, to: (i + 1) * HISTOGRAM_INTERVAL, count: 0 }));
-  for (const robust of last) histogram[Math.min(intervals - 1, Math.floor(robust / HISTOGRAM_INTERVAL + 1e-9))].count++;
-  const first = metrics[0].robustAccuracy;
-  const stability = metrics.length > 1 ? spearman(first, last) : { coefficient: NaN, pValue: NaN };
+  for (const robust of last.filter(isAvailable)) histogram[Math.min(intervals - 1, Math.floor(robust / HISTOGRAM_INTERVAL + 1e-9))].count++;
+  // The order is compared over the classes measured at both epochs.
+  const both = metrics[0].robustAccuracy.flatMap((robust, k) => (isAvailable(robust) && isAvailable(last[k]) ? [k] : []));
+  const stability = metrics.length > 1 && both.length >= 3 ? spearman(both.map((k) => metrics[0].robustAccuracy[k]), both.map((k) => last[k])) : { coefficient: NaN, pValue: NaN };
   return {
     classNames,
     epochs: metrics.map((line) => line.epoch),
@@ -88,12 +93,14 @@ export function robustnessOverEpochs(metrics: EpochMetrics[], options: { seed?: 
   };
 }
 
-export function robustnessOverEpochsSection(result: RobustnessOverEpochs): ReportSection {
+export function robustnessOverEpochsSection(saved: RobustnessOverEpochs): ReportSection {
+  // report.json holds null for a share not available: NaN again, so no arithmetic reads it as 0.
+  const result = { ...saved, robustAccuracy: saved.robustAccuracy.map((row) => row.map(shareOrNaN)), cleanAccuracy: saved.cleanAccuracy.map((row) => row.map(shareOrNaN)) };
   const names = displayNames(result.classNames);
   const last = result.bands[result.bands.length - 1];
   const widest = result.bands.reduce((a, b) => (b.gap > a.gap ? b : a));
   const lastRobust = result.robustAccuracy[result.robustAccuracy.length - 1];
-  const ranked = lastRobust.map((robust, k) => ({ k, robust })).sort((a, b) => a.robust - b.robust);
+  const ranked = lastRobust.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
   // Studies written before the counts were kept have none: no intervals then.
   const counts = result.counts as number[] | undefined;
   const findings = [
@@ -101,6 +108,8 @@ export function robustnessOverEpochsSection(result: RobustnessOverEpochs): Repor
       `${percent(last.best.robust)} (${names[last.best.classIndex]}), a class-wise gap of ${points(last.gap)}; mean ${percent(last.meanRobust)} robust, ${percent(last.meanClean)} clean.`,
     `weakest classes at epoch ${last.epoch}: ${ranked.slice(0, 3).map(({ k, robust }) => `${names[k]} ${percent(robust)}`).join(', ')}.`,
   ];
+  const warning = untestedWarning(unavailableClasses(lastRobust).map((k) => result.classNames[k]));
+  if (warning) findings.push(warning);
   if (widest.epoch !== last.epoch) findings.push(`the widest gap, ${points(widest.gap)}, was at epoch ${widest.epoch}.`);
   if (Number.isFinite(result.orderStability.coefficient)) {
     findings.push(`the order of classes is ${result.orderStability.coefficient > 0.8 ? 'stable' : 'not stable'} from epoch ${result.epochs[0]} to ${last.epoch}: Spearman ${result.orderStability.coefficient.toFixed(2)}.`);

@@ -9,6 +9,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 
+import { availableMean, availableMin, isAvailable } from '../class-shares';
 import { AttackOptions, describeAttack as attackLabel } from '../attack';
 import { loadCheckpoint } from '../checkpoint';
 import { ClasswiseError } from '../errors';
@@ -157,7 +158,11 @@ function mean(values: number[]): number {
 }
 
 /** Average (over all images, from the class counts), worst class, class-wise std and worst-10% mean. */
-export function summarizeClasswise(accuracy: number[], counts: number[]): ClasswiseSummary {
+export function summarizeClasswise(all: number[], allCounts: number[]): ClasswiseSummary {
+  // Over the classes with test examples: one without any has no accuracy (NaN) and weighs nothing.
+  const measured = all.flatMap((value, k) => (allCounts[k] > 0 && isAvailable(value) ? [k] : []));
+  const accuracy = measured.map((k) => all[k]);
+  const counts = measured.map((k) => allCounts[k]);
   const total = counts.reduce((a, b) => a + b, 0);
   const average = accuracy.reduce((sum, value, k) => sum + value * counts[k], 0) / total;
   const classMean = mean(accuracy);
@@ -365,7 +370,7 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
       run: run.label,
       group: groups[i],
       attack: lines.length ? lines[lines.length - 1].attack : '',
-      points: lines.map((line) => ({ epoch: line.epoch, worstRobust: Math.min(...line.robustAccuracy), meanRobust: mean(line.robustAccuracy) })),
+      points: lines.map((line) => ({ epoch: line.epoch, worstRobust: availableMin(line.robustAccuracy), meanRobust: availableMean(line.robustAccuracy) })),
     };
   });
   return fairnessFromRows(test.classNames, { dataset: first.dataset, testCount: test.count, testPerClass: perClass, attacks: attacks.map(attackLabel), baseline: labels[baselineIndex], baselineGroup: groups[baselineIndex] }, rows, epochs);
@@ -497,7 +502,9 @@ export function fairnessSection(study: FairnessStudy): ReportSection {
   }
   if (shown.some((g) => g.stats.rhoRobust.mean === null)) findings.push("rho is n/a where the baseline's worst class (or average) is at 0%.");
   const baseRobust = base?.robustAccuracy ?? shown[0]?.robustAccuracy ?? [];
-  const classOrder = names.map((_, k) => k).sort((a, b) => baseRobust[a] - baseRobust[b]).map((k) => names[k]);
+  // Classes without test examples (n/a) sort last.
+  const sortable = (value: number) => (isAvailable(value) ? value : Infinity);
+  const classOrder = names.map((_, k) => k).sort((a, b) => sortable(baseRobust[a]) - sortable(baseRobust[b]) || 0).map((k) => names[k]);
   const worst10 = study.classNames.length >= WORST_SHARE_MIN_CLASSES;
   const charts = [
     {

@@ -1,19 +1,23 @@
 /** Number formats shared by findings and tables. */
+import { isAvailable } from '../class-shares';
 import { shareInterval } from './proportions';
 
-/** 0.3124 -> "31.2%". */
+/** 0.3124 -> "31.2%"; "n/a" for a share not available (a class without test examples: NaN, or null from JSON). */
 export function percent(share: number): string {
-  return Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : 'n/a';
+  return isAvailable(share) ? `${(100 * share).toFixed(1)}%` : 'n/a';
 }
 
-/** 0.3124 -> 31.2 (for tables and charts in percent). */
+/**
+ * 0.3124 -> 31.2 (for tables and charts in percent); NaN for a share not available, which tables show as n/a
+ * (empty in CSV, null in JSON) and charts leave out.
+ */
 export function percentValue(share: number): number {
-  return Number((100 * share).toFixed(2));
+  return isAvailable(share) ? Number((100 * share).toFixed(2)) : NaN;
 }
 
-/** Difference of two shares in percentage points, one decimal. */
+/** Difference of two shares in percentage points, one decimal; "n/a" when either share is not available. */
 export function points(share: number): string {
-  return `${(100 * share).toFixed(1)} points`;
+  return isAvailable(share) ? `${(100 * share).toFixed(1)} points` : 'n/a';
 }
 
 export function coefficient(value: number): string {
@@ -34,12 +38,14 @@ export function displayNames(names: readonly string[]): string[] {
 
 /** A share of n examples as chart fields in percent: value and its 95% Wilson interval (error bars). */
 export function percentWithInterval(share: number, n: number): { value: number; low: number; high: number } {
+  if (!isAvailable(share) || n === 0) return { value: NaN, low: NaN, high: NaN };
   const interval = shareInterval(share, n);
   return { value: percentValue(share), low: percentValue(interval.low), high: percentValue(interval.high) };
 }
 
 /** The 95% Wilson interval of a share of n examples as two table cells in percent: [low, high]. */
 export function intervalCells(share: number, n: number): [number, number] {
+  if (!isAvailable(share) || n === 0) return [NaN, NaN];
   const interval = shareInterval(share, n);
   return [percentValue(interval.low), percentValue(interval.high)];
 }

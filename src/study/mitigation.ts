@@ -3,6 +3,7 @@
  * "After" is any model: another run trained with a mitigation setting, or this model with a per-class
  * logit bias at inference (the addon adds it to the logits of any architecture, so the attack sees it too).
  */
+import { availableMean, isAvailable, shareOrNaN } from '../class-shares';
 import { classIndexByName } from '../train/mitigation';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
@@ -10,6 +11,7 @@ import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { NativeDatasetHandle } from '../native';
 import { groupedBarsChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points } from './format';
@@ -62,10 +64,12 @@ export interface MitigationModel {
 async function side({ label, model, logitBias }: MitigationModel, data: EvaluationData, attackOptions: AttackOptions, seed?: number): Promise<MitigationSide> {
   const evaluation = await evaluate(model, data, { attack: attackOptions, seed, logitBias });
   const robust = evaluation.robustAccuracy;
-  let worst = 0;
-  robust.forEach((value, k) => (value < robust[worst] ? (worst = k) : undefined));
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  return { label, counts: evaluation.counts, clean: evaluation.cleanAccuracy, robust, worst: { classIndex: worst, robust: robust[worst] }, meanRobust: mean(robust), meanClean: mean(evaluation.cleanAccuracy) };
+  // Classes without test examples (NaN: not available) are left out of the worst class and the means.
+  const tested = robust.flatMap((value, k) => (isAvailable(value) ? [k] : []));
+  if (tested.length === 0) throw studyError('none of the classes has a test example; evaluate on a test set that holds images', 'ERR_INVALID_ARGUMENT');
+  let worst = tested[0];
+  for (const k of tested) if (robust[k] < robust[worst]) worst = k;
+  return { label, counts: evaluation.counts, clean: evaluation.cleanAccuracy, robust, worst: { classIndex: worst, robust: robust[worst] }, meanRobust: availableMean(robust), meanClean: availableMean(evaluation.cleanAccuracy) };
 }
 
 export async function mitigationComparison(
@@ -86,7 +90,10 @@ export async function mitigationComparison(
   };
 }
 
-export function mitigationSection(study: MitigationStudy): ReportSection {
+export function mitigationSection(saved: MitigationStudy): ReportSection {
+  // report.json holds null for a share not available: NaN again, so no difference reads it as 0.
+  const revive = (side: MitigationSide): MitigationSide => ({ ...side, clean: side.clean.map(shareOrNaN), robust: side.robust.map(shareOrNaN) });
+  const study = { ...saved, before: revive(saved.before), after: revive(saved.after) };
   const names = displayNames(study.classNames);
   const { before, after } = study;
   const counts = before.counts;
@@ -94,7 +101,8 @@ export function mitigationSection(study: MitigationStudy): ReportSection {
   const worstBefore = before.worst.classIndex;
   const worstAfter = after.worst.classIndex;
   const deltas = names.map((name, k) => ({ name, k, robust: after.robust[k] - before.robust[k], clean: after.clean[k] - before.clean[k] }));
-  const byDelta = [...deltas].sort((a, b) => a.robust - b.robust);
+  // A delta with either side not available is NaN: n/a in the table, in no list of gains or losses.
+  const byDelta = deltas.filter((d) => isAvailable(d.robust)).sort((a, b) => a.robust - b.robust);
   const listed = (entries: typeof deltas) => (entries.length ? entries.map((d) => `${d.name} ${signed(d.robust)}`).join(', ') : 'none');
   const moved = worstAfter === worstBefore
     ? `${names[worstBefore]} stays the worst class: ${percent(before.worst.robust)} -> ${percent(after.robust[worstBefore])} (${signed(after.robust[worstBefore] - before.worst.robust)})`
@@ -105,6 +113,11 @@ export function mitigationSection(study: MitigationStudy): ReportSection {
     `per-class robust change: largest gains ${listed(byDelta.filter((d) => d.robust > 0).slice(-3).reverse())}; largest losses ${listed(byDelta.filter((d) => d.robust < 0).slice(0, 3))}.`,
     `mean robust ${percent(before.meanRobust)} -> ${percent(after.meanRobust)}; mean clean ${percent(before.meanClean)} -> ${percent(after.meanClean)}.`,
   ];
+  const untested = names.flatMap((_, k) => (isAvailable(before.robust[k]) && isAvailable(after.robust[k]) ? [] : [study.classNames[k]]));
+  const warning = untestedWarning(untested);
+  if (warning) findings.push(warning);
+  // Classes not available sort last.
+  const sortable = (value: number) => (isAvailable(value) ? value : Infinity);
   const share = (value: number, k: number) => (counts ? percentWithInterval(value, counts[k]) : { value: percentValue(value) });
   const intervalColumns = (label: string) => (counts ? [`${label} 95% low`, `${label} 95% high`] : []);
   const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
@@ -119,7 +132,7 @@ export function mitigationSection(study: MitigationStudy): ReportSection {
           title: 'Robust accuracy per class before and after (%)',
           rows: [before, after].flatMap((s) => names.map((name, k) => ({ className: name, group: s.label, ...share(s.robust[k], k) }))),
           yTitle: 'robust accuracy (%)',
-          classOrder: names.map((_, k) => k).sort((a, b) => before.robust[a] - before.robust[b]).map((k) => names[k]),
+          classOrder: names.map((_, k) => k).sort((a, b) => sortable(before.robust[a]) - sortable(before.robust[b]) || 0).map((k) => names[k]),
         }),
       },
     ],

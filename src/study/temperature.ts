@@ -3,12 +3,14 @@
  * per class, beside plain PGD (T = 1). The attack is built by `attackForTemperature`, by default the base
  * attack as kind 'tpgd' with that temperature.
  */
+import { availableMean, unavailableClasses } from '../class-shares';
 import { invalidArgument } from '../errors';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { classCurvesChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval } from './format';
@@ -59,12 +61,15 @@ export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'i
 
 export function temperatureSection(study: TemperatureStudy): ReportSection {
   const names = displayNames(study.classNames);
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  // Means over the classes with test examples (null in report.json, NaN in memory: not available).
+  const mean = availableMean;
   const findings: string[] = [];
   const counts = study.counts;
   const intervals = (value: number, k: number) => (counts ? intervalCells(value, counts[k]) : []);
   const best = study.rows.reduce((a, b) => (mean(b.robust) < mean(a.robust) ? b : a), study.rows[0]);
   findings.push(`PGD (T = 1): mean robust ${percent(mean(study.pgd))}; strongest T = ${best?.temperature}: ${percent(mean(best?.robust ?? study.pgd))}.`);
+  const warning = untestedWarning(unavailableClasses(study.pgd).map((k) => study.classNames[k]));
+  if (warning) findings.push(warning);
   const curves = [{ temperature: 1, robust: study.pgd }, ...study.rows].flatMap((row) => names.map((name, k) => ({ className: name, x: row.temperature, ...(counts ? percentWithInterval(row.robust[k], counts[k]) : { value: percentValue(row.robust[k]) }) })));
   return {
     id: 'temperature',

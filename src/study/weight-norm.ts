@@ -2,7 +2,9 @@
  * Experiment 4 (claim 4): per-class L2 norm of the final linear layer's row against per-class robust
  * accuracy, Pearson and Spearman with two-sided p-values, at every epoch of a run (from metrics.jsonl).
  */
+import { isAvailable, unavailableClasses } from '../class-shares';
 import { classCurvesChart, scatterWithFitChart } from '../report/charts';
+import { untestedWarning } from '../report/class-table';
 import { ReportSection } from '../report/study-report';
 import { coefficient, describeCounts, displayNames, percent, percentValue, pValue } from './format';
 import { EpochMetrics, studyError } from './run-folder';
@@ -30,13 +32,13 @@ export function weightNormStudy(metrics: EpochMetrics[]): WeightNormStudy {
     classNames: metrics[0].classNames,
     attack: metrics[metrics.length - 1].attack,
     counts: metrics[metrics.length - 1].counts,
-    epochs: metrics.map((line) => ({
-      epoch: line.epoch,
-      weightNorms: line.weightNorms,
-      robustAccuracy: line.robustAccuracy,
-      pearson: pearson(line.weightNorms, line.robustAccuracy),
-      spearman: spearman(line.weightNorms, line.robustAccuracy),
-    })),
+    epochs: metrics.map((line) => {
+      // Over the classes with test examples: one without has no robust accuracy to correlate.
+      const measured = line.robustAccuracy.flatMap((robust, k) => (isAvailable(robust) ? [k] : []));
+      const norms = measured.map((k) => line.weightNorms[k]);
+      const robust = measured.map((k) => line.robustAccuracy[k]);
+      return { epoch: line.epoch, weightNorms: line.weightNorms, robustAccuracy: line.robustAccuracy, pearson: pearson(norms, robust), spearman: spearman(norms, robust) };
+    }),
   };
 }
 
@@ -47,11 +49,13 @@ export function weightNormSection(study: WeightNormStudy): ReportSection {
   const positive = study.epochs.filter((e) => e.spearman.coefficient > 0).length;
   const findings = [
     `epoch ${last.epoch}: Pearson r = ${coefficient(last.pearson.coefficient)} (p = ${pValue(last.pearson.pValue)}), ` +
-      `Spearman rho = ${coefficient(last.spearman.coefficient)} (p = ${pValue(last.spearman.pValue)}) between ||w_k|| and robust accuracy over ${names.length} classes.`,
+      `Spearman rho = ${coefficient(last.spearman.coefficient)} (p = ${pValue(last.spearman.pValue)}) between ||w_k|| and robust accuracy over ${last.pearson.n} classes.`,
     `smallest row norm: ${names[byNorm[0].k]} ${byNorm[0].norm.toFixed(3)} (robust ${percent(last.robustAccuracy[byNorm[0].k])}); ` +
       `largest: ${names[byNorm[byNorm.length - 1].k]} ${byNorm[byNorm.length - 1].norm.toFixed(3)} (robust ${percent(last.robustAccuracy[byNorm[byNorm.length - 1].k])}).`,
     `Spearman rho is positive at ${positive} of ${study.epochs.length} epochs.`,
   ];
+  const warning = untestedWarning(unavailableClasses(last.robustAccuracy).map((k) => study.classNames[k]));
+  if (warning) findings.push(warning);
   const coefficientPoints = study.epochs.flatMap((e) => [
     { className: 'Pearson r', x: e.epoch, value: 100 * e.pearson.coefficient },
     { className: 'Spearman rho', x: e.epoch, value: 100 * e.spearman.coefficient },

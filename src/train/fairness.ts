@@ -5,6 +5,7 @@
  * solve runs natively inside the epoch (native/fairness.cc). Every setting's default is the official code's; the
  * ones that are ours are listed in FAIRNESS_OURS.
  */
+import { availableMean, availableMin, isAvailable } from '../class-shares';
 import { ClasswiseError } from '../errors';
 import type { TrainMethod } from './trainer';
 
@@ -175,12 +176,18 @@ export function normalizeMultipliers(multipliers: readonly number[], lim: number
   return sum > lim ? clamped.map((value) => (lim * value) / sum) : clamped;
 }
 
-/** Per-class clean error and boundary error (clean minus robust accuracy), and their averages over the classes. */
+/**
+ * Per-class clean error and boundary error (clean minus robust accuracy), and their averages over the classes.
+ * A class without validation examples (accuracy NaN) is left out of the averages and given them as its errors,
+ * so its multipliers move by -tau only.
+ */
 export function frlErrors(cleanAccuracy: readonly number[], robustAccuracy: readonly number[]): { natural: number[]; boundary: number[]; averageNatural: number; averageBoundary: number } {
-  const natural = cleanAccuracy.map((clean) => 1 - clean);
-  const boundary = cleanAccuracy.map((clean, k) => clean - robustAccuracy[k]);
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  return { natural, boundary, averageNatural: mean(natural), averageBoundary: mean(boundary) };
+  const measured = cleanAccuracy.map((clean, k) => isAvailable(clean) && isAvailable(robustAccuracy[k]));
+  const averageNatural = availableMean(cleanAccuracy.map((clean, k) => (measured[k] ? 1 - clean : NaN)));
+  const averageBoundary = availableMean(cleanAccuracy.map((clean, k) => (measured[k] ? clean - robustAccuracy[k] : NaN)));
+  const natural = cleanAccuracy.map((clean, k) => (measured[k] ? 1 - clean : averageNatural));
+  const boundary = cleanAccuracy.map((clean, k) => (measured[k] ? clean - robustAccuracy[k] : averageBoundary));
+  return { natural, boundary, averageNatural, averageBoundary };
 }
 
 /** l0 <- N(l0 + a(e_nat - E_nat - tau)), l1 <- N(l1 + 2a(e_bndy - E_bndy - tau)). */
@@ -237,9 +244,12 @@ export function cfaTradesWeights(classBeta: readonly number[], beta: number): { 
   };
 }
 
-/** FAWA's gate: the epoch's model joins the average when its worst class's validation robust accuracy reaches delta. */
+/**
+ * FAWA's gate: the epoch's model joins the average when its worst class's validation robust accuracy reaches
+ * delta (classes without validation examples left out).
+ */
 export function fawaGate(robustAccuracy: readonly number[], delta: number): boolean {
-  return Math.min(...robustAccuracy) >= delta;
+  return availableMin(robustAccuracy) >= delta;
 }
 
 /** avg <- alpha avg + (1 - alpha) theta, elementwise in float64 and rounded to float32 once (deterministic). */
@@ -465,9 +475,13 @@ export type SelectSplit = (typeof SELECT_SPLITS)[number];
 export const SELECT_RULES = ['robust', 'robust+worst'] as const;
 export type SelectRule = (typeof SELECT_RULES)[number];
 
-/** The selection score: overall robust accuracy, plus the worst class's for 'robust+worst' (CFA's rule). */
+/**
+ * The selection score: overall robust accuracy, plus the worst class's for 'robust+worst' (CFA's rule; classes
+ * without examples left out).
+ */
 export function selectionScore(rule: SelectRule, evaluation: { robustAccuracy: readonly number[]; overall: { robust: number } }): number {
-  return rule === 'robust+worst' ? evaluation.overall.robust + Math.min(...evaluation.robustAccuracy) : evaluation.overall.robust;
+  const worst = availableMin(evaluation.robustAccuracy);
+  return rule === 'robust+worst' ? evaluation.overall.robust + (isAvailable(worst) ? worst : 0) : evaluation.overall.robust;
 }
 
 /**

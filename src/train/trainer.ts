@@ -3,6 +3,7 @@
  * optional class-wise evaluation after each epoch. Epoch e's shuffle and attack noise derive from
  * (seed, e) alone, so a run resumed at an epoch boundary ends exactly where an uninterrupted one would.
  */
+import { availableMean, isAvailable } from '../class-shares';
 import { attackDefaults, AttackOptions, toNativeAttack } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { ProcessGroup } from '../distributed/group';
@@ -66,7 +67,10 @@ export interface TrainOptions extends FastPathOptions {
   seed?: number;
   /** Random crop (zero padding) and flip of every training batch, done natively; none by default. */
   augment?: NativeAugmentConfig;
-  /** Streamed data only: batches per native call, and decoded chunks held ahead of training. */
+  /**
+   * Streamed data only: batches per native call, and decoded chunks held ahead of training (default: 2, or as many
+   * as keep MIN_BATCHES_AHEAD batches ahead).
+   */
   chunkBatches?: number;
   prefetchChunks?: number;
   /** Evaluated after every epoch. */
@@ -131,9 +135,13 @@ function averageWeights(average: TensorMap | undefined, current: TensorMap, alph
   return next;
 }
 
-/** Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. */
+/**
+ * Weights (1 - robust_k) / mean(1 - robust): the weakest class gets the largest weight, mean weight 1. A class
+ * without held-out examples (robust NaN) gets the mean weakness, so weight 1.
+ */
 export function mitigationWeights(robustAccuracy: readonly number[]): number[] {
-  const weakness = robustAccuracy.map((r) => 1 - r);
+  const measured = availableMean(robustAccuracy.map((r) => (isAvailable(r) ? 1 - r : NaN)));
+  const weakness = robustAccuracy.map((r) => (isAvailable(r) ? 1 - r : isAvailable(measured) ? measured : 0));
   const mean = weakness.reduce((a, b) => a + b, 0) / weakness.length;
   return mean > 0 ? weakness.map((w) => w / mean) : weakness.map(() => 1);
 }
@@ -144,6 +152,8 @@ export function mitigationWeights(robustAccuracy: readonly number[]): number[] {
  */
 export interface StreamedTrainData {
   count: number;
+  /** The epoch's permutation of 0..count-1 for `seed`, when the data has its own (a pack's page-local order). */
+  epochOrder?: (seed: number) => Int32Array;
   load(indices: Int32Array, seed: number): Promise<{ images: Uint8Array; labels: Int32Array; count: number }>;
 }
 
@@ -157,6 +167,8 @@ function isStreamed(data: TrainData): data is StreamedTrainData {
 
 const DEFAULT_CHUNK_BATCHES = 8;
 const DEFAULT_PREFETCH_CHUNKS = 2;
+/** Batches decoded ahead of the training step at least: with small chunks, more of them are prefetched. */
+export const MIN_BATCHES_AHEAD = 3;
 
 /** Seed of everything random in one epoch. */
 export function epochSeed(seed: number, epoch: number): number {
@@ -275,7 +287,7 @@ export async function train(model: Model, data: TrainData, options: TrainOptions
       classWeights = epochFairness.classWeights && Float64Array.from(epochFairness.classWeights);
       classEps = epochFairness.classEps && Float64Array.from(epochFairness.classEps);
     }
-    const permutation = shuffledIndices(data.count, epochSeed(seed, epoch)).subarray(0, examplesPerEpoch);
+    const permutation = (isStreamed(data) && data.epochOrder ? data.epochOrder(epochSeed(seed, epoch)) : shuffledIndices(data.count, epochSeed(seed, epoch))).subarray(0, examplesPerEpoch);
     // Rank r's shard: permutation[r], permutation[r + W], ...; its k-th local batch holds the rows r::W of the
     // k-th global batch, which is why the native attack keeps those rows of the global batch's random start.
     const order = group ? permutation.filter((_, i) => i % ranks === group.rank) : permutation;
@@ -378,7 +390,9 @@ async function trainStreamedEpoch(
   let excluded = 0;
   const started = process.hrtime.bigint();
   let waitStarted = process.hrtime.bigint();
-  for await (const chunk of prefetch(producers, options.prefetchChunks ?? DEFAULT_PREFETCH_CHUNKS)) {
+  const chunkBatches = options.chunkBatches ?? DEFAULT_CHUNK_BATCHES;
+  const depth = options.prefetchChunks ?? Math.max(DEFAULT_PREFETCH_CHUNKS, Math.ceil(MIN_BATCHES_AHEAD / chunkBatches));
+  for await (const chunk of prefetch(producers, depth)) {
     totals.dataWaitSeconds += Number(process.hrtime.bigint() - waitStarted) / 1e9;
     // A skipped file can leave a batch of one, which breaks batch norm in training mode: leave it out.
     const usable = chunk.count % batchSize === 1 && chunk.count > 1 ? chunk.count - 1 : chunk.count;

@@ -133,3 +133,31 @@ describe('tar reader', () => {
     expect(sameBytes(test.images, fixtureImages(3, 3, 32))).toBe(true);
   });
 });
+
+describe('a member named like a dataset file twice', () => {
+  const zlib = require('node:zlib') as typeof import('node:zlib');
+
+  test('in another folder of the archive is refused, naming both members', () => {
+    const files = cifar10Files(1, 2);
+    // A stray copy elsewhere in the archive, with other records: reading either one silently would be a guess.
+    files.set('extra/test_batch.bin', cifar10Files(1, 3).get('test_batch.bin')!);
+    const archive = path.join(temp.folder, 'cifar-10-binary.tar.gz');
+    fs.writeFileSync(archive, tarGz('cifar-10-batches-bin', files));
+    expect(thrownBy(() => loadCifar10('test', temp.folder))).toMatchObject({
+      code: 'ERR_DATASET_CORRUPT',
+      message: `${archive}: the member cifar-10-batches-bin/extra/test_batch.bin has the name of the dataset file cifar-10-batches-bin/test_batch.bin; ` +
+        'the archive must hold test_batch.bin once: download it again, or extract it and keep the right copy',
+    });
+  });
+
+  test('at the same path (an appended member) is refused, naming it', () => {
+    // Two archives joined: the first without its two closing zero blocks, so the second's members follow its own.
+    const first = zlib.gunzipSync(tarGz('cifar-10-batches-bin', cifar10Files(1, 2)));
+    const second = zlib.gunzipSync(tarGz('cifar-10-batches-bin', new Map([['test_batch.bin', cifar10Files(1, 3).get('test_batch.bin')!]])));
+    const archive = path.join(temp.folder, 'cifar-10-binary.tar.gz');
+    fs.writeFileSync(archive, zlib.gzipSync(Buffer.concat([first.subarray(0, first.length - 1024), second])));
+    const error = thrownBy(() => loadCifar10('test', temp.folder));
+    expect(error).toMatchObject({ code: 'ERR_DATASET_CORRUPT' });
+    expect(error.message).toMatch(new RegExp(`^${archive.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the member cifar-10-batches-bin/test_batch\\.bin appears twice \\(again at byte \\d+\\); an archive must hold each file once`));
+  });
+});

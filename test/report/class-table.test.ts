@@ -87,3 +87,33 @@ describe('formatClassTable', () => {
     expect(table).toContain('best: Sneaker 92.3%  worst: Pullover 31.3%  gap: 61.0 points');
   });
 });
+
+describe('a class with no test images', () => {
+  // The evaluation gives such a class accuracy 0 (no division by zero happens); a NaN is read the same.
+  const withEmpty: ClassAccuracyRow[] = [
+    ...rows,
+    { name: 'Sandal', count: 0, clean: 0, robust: 0 },
+    { name: 'Bag', count: 0, clean: NaN, robust: NaN },
+  ];
+
+  test('is left out of the means, best and worst, and named', () => {
+    const summary = summarizeClasses(withEmpty);
+    const full = summarizeClasses(rows);
+    expect(summary).toEqual({ ...full, untested: ['Sandal', 'Bag'] });
+    expect(summary.worst.name).toBe('Shirt');
+  });
+
+  test('is n/a in the table, with a warning line', () => {
+    const lines = formatClassTable(withEmpty, { attackLabel: 'PGD-20 eps=0.1' }).split('\n');
+    expect(lines).toContain('│ Sandal      │    0 │     n/a │      │      n/a │      │            │');
+    expect(lines).toContain('│ Bag         │    0 │     n/a │      │      n/a │      │            │');
+    expect(lines).toContain('mean: clean 83.1%  robust 61.2%');
+    expect(lines).toContain('best: Trouser 92.3%  worst: Shirt 31.2%  gap: 61.1 points');
+    expect(lines[lines.length - 1]).toBe('warning: classes "Sandal", "Bag" have no test images: n/a, left out of the mean, best and worst');
+  });
+
+  test('every class without test images is refused', () => {
+    expect(() => summarizeClasses([{ name: 'a', count: 0, clean: 0, robust: 0 }])).toThrow(
+      'none of the 1 classes has a test example; evaluate on a test set that holds images');
+  });
+});

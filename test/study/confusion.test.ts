@@ -1,6 +1,6 @@
 /** Experiment 2: confusion, top targets, per-example target sets and single-target groups. */
 import { loadMnistSample, takePerClass } from '../../src';
-import { adversarialConfusion, confusionSection, targetStatistics } from '../../src/study/confusion';
+import { adversarialConfusion, confusionSection, meanAndStd, robustAccuracyPerRun, targetStatistics } from '../../src/study/confusion';
 import { mnistModel, standardTrainedMnistModel } from '../helpers/mnist-model';
 
 test('known answer: three classes, two attack runs', () => {
@@ -20,6 +20,17 @@ test('known answer: three classes, two attack runs', () => {
   ]);
   expect(stats.attackable).toEqual([4, 1, 0]);
   expect(stats.singleTarget).toEqual([3, 1, 0]);
+});
+
+test('known answer: per-class robust accuracy of each seed, and its mean and sample standard deviation', () => {
+  const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 2]);
+  const runs = [Int32Array.from([1, 1, 2, 0, 1, 0, 2]), Int32Array.from([0, 0, 2, 1, 1, 1, 2]), Int32Array.from([0, 0, 0, 0, 0, 1, 0])];
+  expect(robustAccuracyPerRun(labels, runs, 3)).toEqual([[0.25, 0.5, 1], [0.5, 1, 0.5], [1, 1, 0]]);
+  // sqrt(((1/3)^2 + (1/12)^2 + (5/12)^2) / 2) = sqrt(42/288)
+  const { mean, std } = meanAndStd([0.25, 0.5, 1]);
+  expect(mean).toBeCloseTo(7 / 12, 12);
+  expect(std).toBeCloseTo(0.381881307912987, 12);
+  expect(meanAndStd([0.5])).toEqual({ mean: 0.5, std: 0 });
 });
 
 test('examples misclassified without attack are not counted as attackable', () => {
@@ -42,9 +53,15 @@ test('on a trained MNIST model: rows add up to the class counts, more runs only 
   const grouped = study.singleTargetGroups.reduce((sum, g) => sum + g.examples.length, 0);
   expect(grouped).toBe(study.singleTarget.reduce((a, b) => a + b, 0));
   expect(study.attacks).toEqual(['FGSM Linf eps=0.2', 'PGD-5 Linf eps=0.2 step=0.1']);
+  // Per seed of the first attack: seed 1 is the matrix's run; FGSM has no random start, so the seeds agree.
+  expect(study.robustAccuracyPerSeed?.map((seeds) => seeds[0])).toEqual(study.robustAccuracy);
+  study.robustAccuracyPerSeed?.forEach((seeds) => expect(seeds[1]).toBe(seeds[0]));
   const section = confusionSection(study);
-  expect(section.findings).toHaveLength(4);
+  expect(section.findings).toHaveLength(5);
+  expect(section.findings[4]).toMatch(/^Over 2 seeds \(random starts\) of FGSM Linf eps=0.2, per-class robust accuracy varies by a standard deviation of at most 0.0 points/);
+  expect(section.tables[0].columns.slice(5, 7)).toEqual(['robust % mean over 2 seeds', 'std over seeds']);
   expect(section.tables[0].rows).toHaveLength(10);
+  section.tables[0].rows.forEach((row, k) => expect(row.slice(5, 7)).toEqual([Number((100 * study.robustAccuracy[k]).toFixed(2)), 0]));
 });
 
 test('the images go into the addon once as uint8 and every attack run reads them there: no float copies, no attack() calls', async () => {

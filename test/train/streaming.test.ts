@@ -4,6 +4,7 @@
  */
 import { loadMnistSample, selectExamples, StreamedTrainData, takePerClass, train } from '../../src';
 import { mnistModel } from '../helpers/mnist-model';
+import { MIN_BATCHES_AHEAD } from '../../src/train/trainer';
 
 const data = takePerClass(loadMnistSample('train'), 12, 0);
 const BATCH = 16;
@@ -63,6 +64,26 @@ test('loading runs at most `prefetchChunks` ahead of training', async () => {
   await train(mnistModel(2), tracking, { ...OPTIONS, epochs: 1, chunkBatches: 1, prefetchChunks: 2, onProgress: (_, p) => (trained = Math.floor(p.done / BATCH)) });
   expect(requested).toBe(8);
   expect(mostAhead).toBeLessThanOrEqual(3);
+});
+
+test('by default at least three batches are decoded ahead of the one training, even with one-batch chunks', async () => {
+  let requested = 0;
+  let aheadAtFirstStep: number | undefined;
+  const source = streamed();
+  const tracking: StreamedTrainData = {
+    count: source.count,
+    load: async (indices, seed) => {
+      requested++;
+      return source.load(indices, seed);
+    },
+  };
+  await train(mnistModel(2), tracking, {
+    ...OPTIONS, epochs: 1, chunkBatches: 1,
+    // While chunk 0 trains, the loads beyond it are the batches assembled ahead.
+    onProgress: () => (aheadAtFirstStep ??= requested - 1),
+  });
+  expect(aheadAtFirstStep).toBe(MIN_BATCHES_AHEAD);
+  expect(MIN_BATCHES_AHEAD).toBe(3);
 });
 
 test('chunks with skipped files train on exactly what was decoded, and the wait for data is measured', async () => {
