@@ -12,7 +12,7 @@ import { DatasetError } from './errors';
 import { loadImageFolder, type DecodeErrorPolicy } from './imagenet';
 import {
   alignToPage, BLOCK_ENTRY_BYTES, BLOCK_HEADER_BYTES, BLOCK_MAGIC, blockCrc, crc32, encodeHeader, INDEX_BLOCK_BYTES, INDEX_ENTRY_BYTES,
-  PACK_VERSION, readHeader, TRAILER_BYTES, TRAILER_MAGIC, type PackHeader, type PackSplit,
+  PACK_VERSION, readAt, readHeader, TRAILER_BYTES, TRAILER_MAGIC, type PackHeader, type PackSplit,
 } from './pack';
 import { mapLimited } from './prefetch';
 import { shuffledIndices } from './random';
@@ -109,28 +109,17 @@ async function encodeImage(file: string, maxSide: number, quality: number, rawBe
   return { data: jpeg, width: info.width, height: info.height, raw: false };
 }
 
-function readFully(descriptor: number, offset: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const got = fs.readSync(descriptor, buffer, done, length - done, offset + done);
-    if (got === 0) break;
-    done += got;
-  }
-  return buffer.subarray(0, done);
-}
-
 /** The intact blocks of a partial pack, in order; stops at the first that is cut short or fails its CRC. */
 function intactBlocks(descriptor: number, start: number, size: number): BlockRecord[] {
   const blocks: BlockRecord[] = [];
   let offset = start;
   while (offset + BLOCK_HEADER_BYTES <= size) {
-    const head = readFully(descriptor, offset, BLOCK_HEADER_BYTES);
+    const head = readAt(descriptor, offset, BLOCK_HEADER_BYTES);
     if (head.toString('latin1', 0, 4) !== BLOCK_MAGIC || head.readUInt32LE(4) !== blocks.length) break;
     const count = head.readUInt32LE(16);
     const bodyLength = head.readUInt32LE(20);
     if (offset + BLOCK_HEADER_BYTES + bodyLength > size || count * BLOCK_ENTRY_BYTES > bodyLength) break;
-    const block = Buffer.concat([head, readFully(descriptor, offset + BLOCK_HEADER_BYTES, bodyLength)]);
+    const block = Buffer.concat([head, readAt(descriptor, offset + BLOCK_HEADER_BYTES, bodyLength)]);
     const crc = blockCrc(block);
     if (crc !== head.readUInt32LE(24)) break;
     const images: BlockRecord['images'] = [];
@@ -206,7 +195,7 @@ export async function writePack(options: PackOptions): Promise<PackResult> {
     let sameHeader = false;
     try {
       const { bytes } = readHeader(descriptor, partial, size);
-      sameHeader = bytes === headerRegion.length && readFully(descriptor, 0, bytes).equals(headerRegion);
+      sameHeader = bytes === headerRegion.length && readAt(descriptor, 0, bytes).equals(headerRegion);
     } catch {
       sameHeader = false;
     }

@@ -103,7 +103,8 @@ function corrupt(file: string, what: string, fix: string): DatasetError {
 
 const REPACK = 'write it again with classwise-at pack';
 
-function readAt(descriptor: number, offset: number, length: number): Buffer {
+/** Up to `length` bytes at `offset` (fewer at the end of the file). */
+export function readAt(descriptor: number, offset: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   let done = 0;
   while (done < length) {
@@ -147,14 +148,18 @@ export interface OpenPackExpectations {
   imageSize?: number;
 }
 
-/** Opens a pack: header, trailer and index, each checked; refuses another dataset, split, class list or version. */
-export function openPack(file: string, expect: OpenPackExpectations = {}): PackIndex {
-  let descriptor: number;
+/** A pack's file descriptor; a missing or unreadable pack is ERR_DATASET_MISSING naming how to write it. */
+function openPackFile(file: string): number {
   try {
-    descriptor = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (cause) {
     throw new DatasetError('ERR_DATASET_MISSING', `pack ${file} cannot be opened (${(cause as NodeJS.ErrnoException).code}); write it with classwise-at pack --out ${file}`, { cause });
   }
+}
+
+/** Opens a pack: header, trailer and index, each checked; refuses another dataset, split, class list or version. */
+export function openPack(file: string, expect: OpenPackExpectations = {}): PackIndex {
+  const descriptor = openPackFile(file);
   try {
     const size = fs.fstatSync(descriptor).size;
     const { header, bytes: headerBytes } = readHeader(descriptor, file, size);
@@ -319,12 +324,7 @@ export function packFileName(dataset: string, split: PackSplit): string {
 
 /** The split a pack holds, from its header alone. */
 export function packHeader(file: string): PackHeader {
-  let descriptor: number;
-  try {
-    descriptor = fs.openSync(file, 'r');
-  } catch (cause) {
-    throw new DatasetError('ERR_DATASET_MISSING', `pack ${file} cannot be opened (${(cause as NodeJS.ErrnoException).code}); write it with classwise-at pack --out ${file}`, { cause });
-  }
+  const descriptor = openPackFile(file);
   try {
     return readHeader(descriptor, file, fs.fstatSync(descriptor).size).header;
   } finally {
