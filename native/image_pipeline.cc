@@ -116,6 +116,28 @@ bool ReadWholeFile(const std::string& file, std::vector<uint8_t>* bytes, std::st
   return true;
 }
 
+// The crop of one example: its random draws depend on the batch seed and the example's index only.
+ImageTransform ExampleTransform(int size, bool augment, double seed, double index) {
+  ImageTransform transform;
+  transform.outputSize = size;
+  transform.augment = augment;
+  const double exampleSeed = std::fmod(seed * kExampleSeedMultiplier + index, kExampleSeedModulus);
+  transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
+  return transform;
+}
+
+// What a decode worker resolves with: { status: Int32Array, reasons: string[] }, one entry per image.
+Napi::Object DecodeResult(Napi::Env env, const std::vector<int32_t>& statuses, const std::vector<std::string>& reasonTexts) {
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Int32Array status = Napi::Int32Array::New(env, statuses.size());
+  std::copy(statuses.begin(), statuses.end(), status.Data());
+  Napi::Array reasons = Napi::Array::New(env, reasonTexts.size());
+  for (size_t k = 0; k < reasonTexts.size(); ++k) reasons.Set(static_cast<uint32_t>(k), reasonTexts[k]);
+  result.Set("status", status);
+  result.Set("reasons", reasons);
+  return result;
+}
+
 class DecodeBatchWorker : public Napi::AsyncWorker {
  public:
   DecodeBatchWorker(Napi::Env env, std::vector<std::string> files, std::vector<double> indices, Napi::Uint8Array out,
@@ -147,11 +169,7 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
           reasons_[k] = reason;
           return;
         }
-        ImageTransform transform;
-        transform.outputSize = size_;
-        transform.augment = augment_;
-        const double exampleSeed = std::fmod(seed_ * kExampleSeedMultiplier + indices_[k], kExampleSeedModulus);
-        transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
+        const ImageTransform transform = ExampleTransform(size_, augment_, seed_, indices_[k]);
         status_[k] = static_cast<int32_t>(DecodeJpegCrop(bytes.data(), bytes.size(), transform, out_ + k * plane, &reason));
         reasons_[k] = reason;
       } catch (const std::exception& e) {
@@ -162,17 +180,7 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
     });
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    Napi::Int32Array status = Napi::Int32Array::New(env, status_.size());
-    std::copy(status_.begin(), status_.end(), status.Data());
-    Napi::Array reasons = Napi::Array::New(env, reasons_.size());
-    for (size_t k = 0; k < reasons_.size(); ++k) reasons.Set(static_cast<uint32_t>(k), reasons_[k]);
-    result.Set("status", status);
-    result.Set("reasons", reasons);
-    deferred_.Resolve(result);
-  }
+  void OnOK() override { deferred_.Resolve(DecodeResult(Env(), status_, reasons_)); }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
@@ -261,11 +269,7 @@ class PackedBatchWorker : public Napi::AsyncWorker {
           return;
         }
         const uint8_t* bytes = pack.data() + static_cast<size_t>(offsets[k]);
-        ImageTransform transform;
-        transform.outputSize = size_;
-        transform.augment = augment_;
-        const double exampleSeed = std::fmod(seed_ * kExampleSeedMultiplier + indices[k], kExampleSeedModulus);
-        transform.randomSeed = static_cast<uint32_t>(static_cast<uint64_t>(exampleSeed) & 0xffffffffu);
+        const ImageTransform transform = ExampleTransform(size_, augment_, seed_, indices[k]);
         DecodeStatus status;
         if (raw[k]) {
           if (widths[k] <= 0 || heights[k] <= 0 || static_cast<int64_t>(widths[k]) * heights[k] * 3 != lengths[k]) {
@@ -285,17 +289,7 @@ class PackedBatchWorker : public Napi::AsyncWorker {
     });
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    Napi::Int32Array status = Napi::Int32Array::New(env, status_.size());
-    std::copy(status_.begin(), status_.end(), status.Data());
-    Napi::Array reasons = Napi::Array::New(env, reasons_.size());
-    for (size_t k = 0; k < reasons_.size(); ++k) reasons.Set(static_cast<uint32_t>(k), reasons_[k]);
-    result.Set("status", status);
-    result.Set("reasons", reasons);
-    deferred_.Resolve(result);
-  }
+  void OnOK() override { deferred_.Resolve(DecodeResult(Env(), status_, reasons_)); }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
