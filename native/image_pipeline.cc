@@ -86,7 +86,9 @@ class DecodePool {
       lock.lock();
       --job->workers;
       job->finished += ran;
-      if (job->finished == job->count) {
+      // Only the worker whose items complete the job removes it: a worker that found no item left (ran 0) may come
+      // back after the job was removed, and erasing it again would erase end().
+      if (ran > 0 && job->finished == job->count) {
         jobs_.erase(std::find(jobs_.begin(), jobs_.end(), job));
         job->done.notify_all();
       }
