@@ -73,6 +73,8 @@ for seed in $SEEDS; do
   done
 done
 echo "[reproduce] training done after $(( $(date +%s) - started )) s"
+# TRAIN_ONLY=1 stops here: a lane of a comparison split over several processes (docs/fairness.md).
+[ "${TRAIN_ONLY:-0}" = 1 ] && exit 0
 
 baseline="$OUT/${BASES##* }-s${SEEDS%% *}"
 list=$(IFS=,; echo "${runs[*]}")
