@@ -14,7 +14,7 @@ import { describeCounts } from '../study/format';
 import { formatFindings, ReportSection, StudyReport, writeReport } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { ClasswiseError } from '../errors';
-import { ATTACK_SPEC_HELP, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, evalAttack, loadRunTestSet, METRICS_FILE, parseAttackList, RunConfig, runTestSubset } from '../run';
+import { ATTACK_SPEC_HELP, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, evalAttack, METRICS_FILE, parseAttackList, RunConfig, runTestSubset } from '../run';
 import { FolderLock, lockFolder } from '../run/lock';
 import { attackStrength, attackStrengthSection } from '../study/attack-strength';
 import { classRemoval, classRemovalSection } from '../study/class-removal';
@@ -23,6 +23,7 @@ import { robustnessOverEpochs, robustnessOverEpochsSection } from '../study/epoc
 import { mitigationComparison, mitigationSection, parseLogitBias } from '../study/mitigation';
 import { openModel, OpenedModel, readMetrics, studyError } from '../study/run-folder';
 import { NativeImageSet } from '../data/native-dataset';
+import { isStreamedTestImages, loadTestImages, StreamedTestImages } from '../study/test-images';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
@@ -73,7 +74,7 @@ function list(text: string | undefined): string[] {
 /** Model-based experiments share the loaded model, its test set and the confusion study. */
 class StudyContext {
   private opened?: OpenedModel;
-  private test?: NativeImageSet;
+  private test?: NativeImageSet | StreamedTestImages;
   confusion?: ConfusionStudy;
 
   constructor(readonly options: StudyCliOptions) {}
@@ -95,14 +96,18 @@ class StudyContext {
     return this.options.eps === undefined ? evalAttack(run) : { ...evalAttack(run), eps: this.options.eps, stepSize: undefined };
   }
 
-  /** The run's evaluation subset (or --per-class), loaded once through the run layer and handed to the addon once. */
-  async testSet(): Promise<NativeImageSet> {
+  /**
+   * The run's evaluation subset (or --per-class), loaded once through the run layer and handed to the addon once;
+   * every test image of a streamed dataset (ImageNet, --per-class all) is decoded again at each evaluation instead.
+   */
+  async testSet(): Promise<NativeImageSet | StreamedTestImages> {
     if (!this.test) {
       const run = (await this.model()).run;
       // A bare checkpoint without run settings: Fashion-MNIST's test set, as before runs stored their settings.
       const settings: RunConfig = run ?? ({ dataset: 'fashion-mnist', evalPerClass: null, seed: 0 } as unknown as RunConfig);
       const { perClass, seed } = runTestSubset(settings, perClassValue(this.options.perClass));
-      this.test = await loadRunTestSet(settings, perClass, seed);
+      this.test = await loadTestImages(settings, perClass, seed, (file, message) => log(`warning: skipped ${file}: ${message}`));
+      if (isStreamedTestImages(this.test)) log(`data: ${this.test.count} ${settings.dataset} test images streamed from ${this.test.source}`);
     }
     return this.test;
   }
@@ -252,7 +257,8 @@ async function studyInto(experiments: Experiment[], options: StudyCliOptions, ra
     const test = await context.testSet();
     settings.model = `${model.config.architecture}, ${model.numClasses} classes, epoch ${meta.epoch}${run ? `, trained with ${run.method} eps ${run.eps} on ${run.dataset}` : ''}`;
     const perClass = test.classNames.map((_, k) => test.labels.reduce((n, label) => n + (label === k ? 1 : 0), 0));
-    settings['test examples'] = `${describeCounts(perClass)}: the study's subset (${test.source}); sections 1 and 4 use the run's evaluation subset, as their headers say`;
+    const which = isStreamedTestImages(test) ? `every test image, streamed from ${test.source}` : `the study's subset (${test.source})`;
+    settings['test examples'] = `${describeCounts(perClass)}: ${which}; sections 1 and 4 use the run's evaluation subset, as their headers say`;
     settings['main attack'] = attackLabel(await context.mainAttack());
     if (run) {
       settings['training run'] =

@@ -59,13 +59,21 @@ export function isStreamedDataset(config: RunDataSettings): boolean {
 export function streamRunTestSet(config: RunDataSettings, chunkSize: number, onSkip?: SkipReporter, depth = EVALUATION_PREFETCH_CHUNKS): { data: ImageFolderDataset; chunks: AsyncIterable<DecodedBatch>; ahead: () => number } {
   const data = loadRunSplit(config, 'test', null, 0);
   if (!('files' in data)) throw new ClasswiseError('ERR_INVALID_ARGUMENT', `${config.dataset} is held in memory; stream only ImageNet`);
+  return { data, ...streamEvaluationChunks(data, chunkSize, config.onDecodeError ?? 'fail', onSkip, depth) };
+}
+
+/**
+ * Any folder dataset (a test split, or a selection of its files) decoded with the evaluation transform `chunkSize`
+ * images at a time, in order, `depth` chunks ahead of the consumer. Each call starts a new pass.
+ */
+export function streamEvaluationChunks(data: ImageFolderDataset, chunkSize: number, policy: DecodeErrorPolicy, onSkip?: SkipReporter, depth = EVALUATION_PREFETCH_CHUNKS): { chunks: AsyncIterable<DecodedBatch>; ahead: () => number } {
   const chunkCount = Math.ceil(data.count / chunkSize);
   let started = 0;
   let handedOver = 0;
   const producers = Array.from({ length: chunkCount }, (_, k) => async () => {
     started++;
     const indices = Int32Array.from({ length: Math.min(chunkSize, data.count - k * chunkSize) }, (_, i) => k * chunkSize + i);
-    const batch = await decodeBatch(data, indices, { augment: false, onDecodeError: config.onDecodeError ?? 'fail' });
+    const batch = await decodeBatch(data, indices, { augment: false, onDecodeError: policy });
     for (const { file, message } of batch.skipped) onSkip?.(file, message);
     return batch;
   });
@@ -76,7 +84,7 @@ export function streamRunTestSet(config: RunDataSettings, chunkSize: number, onS
     }
   }
   // ahead(): chunks decoded or decoding beyond those handed to the evaluation (the prefetch depth while any remain).
-  return { data, chunks: counted(), ahead: () => started - handedOver };
+  return { chunks: counted(), ahead: () => started - handedOver };
 }
 
 /** The evaluation subset a run measured every epoch, so that later numbers line up with metrics.jsonl. */

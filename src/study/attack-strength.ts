@@ -7,10 +7,10 @@
 import { AttackOptions } from '../attack';
 import { availableMean, isAvailable, measuredPairs, unavailableClasses } from '../class-shares';
 import { ImageDataset } from '../data/dataset';
-import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { groupedBarsChart, scatterWithFitChart } from '../report/charts';
 import { untestedWarning } from '../report/class-table';
+import { evaluateTestImages, StreamedTestImages } from './test-images';
 import { ReportSection, ReportTable } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { coefficient, describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points, pValue } from './format';
@@ -91,14 +91,14 @@ export function attackStrengthFromAccuracies(
 }
 
 /** Evaluates `models[0]` under every attack, the other models under the strongest one. */
-export async function attackStrength(models: { label: string; model: Model }[], data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: AttackStrengthOptions): Promise<AttackStrengthStudy> {
+export async function attackStrength(models: { label: string; model: Model }[], data: Pick<ImageDataset, 'images' | 'labels' | 'count'> | StreamedTestImages, options: AttackStrengthOptions): Promise<AttackStrengthStudy> {
   const [first, ...others] = models;
   const robust: number[][] = [];
   let clean: number[] = [];
   let counts: number[] = [];
   for (const attackOptions of options.attacks) {
     options.onStage?.(`${first.label}: ${attackLabel(attackOptions)} on ${data.count} examples`);
-    const evaluation = await evaluate(first.model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
+    const evaluation = await evaluateTestImages(first.model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
     robust.push(evaluation.robustAccuracy);
     clean = evaluation.cleanAccuracy;
     counts = evaluation.counts;
@@ -107,7 +107,7 @@ export async function attackStrength(models: { label: string; model: Model }[], 
   const modelRows = [{ label: first.label, robust: robust[robust.length - 1] }];
   for (const other of others) {
     options.onStage?.(`${other.label}: ${attackLabel(strongest)} on ${data.count} examples`);
-    const evaluation = await evaluate(other.model, data, { attack: strongest, seed: options.seed, batchSize: options.batchSize });
+    const evaluation = await evaluateTestImages(other.model, data, { attack: strongest, seed: options.seed, batchSize: options.batchSize });
     modelRows.push({ label: other.label, robust: evaluation.robustAccuracy });
   }
   return attackStrengthFromAccuracies(first.model.config.classNames, options.attacks.map(attackLabel), clean, robust, others.length ? modelRows : [], counts);

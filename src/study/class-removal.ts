@@ -17,19 +17,17 @@ import path from 'path';
 
 import { AttackOptions, describeAttack as attackLabel } from '../attack';
 import { writeFileAtomic } from '../checkpoint';
-import { loadIntoNative } from '../data/native-dataset';
-import { restrictToClasses, selectExamples } from '../data/subset';
-import { evaluate } from '../evaluate';
 import { MemoryFormat, Precision } from '../fast-path';
 import { defaultProcessGroup } from '../distributed/group';
 import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
-import { CHECKPOINT_FILE, CheckpointChoice, loadRunTestSet, RunConfig, runTestSubset, runTraining } from '../run';
+import { CHECKPOINT_FILE, CheckpointChoice, RunConfig, runTestSubset, runTraining } from '../run';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
 import { displayNames, intervalCells, percent, percentValue, points, pValue } from './format';
 import { differenceInterval, fisherExact, formatShareWithInterval, Interval, wilsonInterval } from './proportions';
 import { openModel, studyError } from './run-folder';
+import { evaluateTestImages, isStreamedTestImages, loadTestImages, restrictTestImages, selectTestImages } from './test-images';
 
 export interface ClassRemovalOptions {
   /** How the retraining computes (default auto; fp32 + contiguous is the exact reference). */
@@ -209,7 +207,9 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   if (selection && !checkStage(1, selectionFile, selection.settings, selectionSettings)) selection = undefined;
   const subset = runTestSubset(run, selection ? selection.testPerClass : options.testPerClass);
   const testPerClass = subset.perClass;
-  const test = await loadRunTestSet(run, subset.perClass, subset.seed);
+  // Every test image of a streamed dataset (ImageNet) is decoded at each evaluation instead of held in memory.
+  const test = await loadTestImages(run, subset.perClass, subset.seed, (file, message) => log(`warning: skipped ${file}: ${message}`));
+  if (isStreamedTestImages(test)) log(`test set: ${test.count} ${test.name} test images streamed from ${test.source}`);
   if (selection) {
     log(`stage 1/3 select: reusing ${selectionFile} (${names[selection.source]} -> {${selection.targets.map((t) => names[t]).join(', ')}}, ${selection.selected.length} examples)`);
   } else {
@@ -246,7 +246,7 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   let retrain = await readStage<ClassRemovalResult['retrain']>(retrainFile);
   if (retrain && !checkStage(2, retrainFile, retrain.settings, retrainSettings)) retrain = undefined;
   const retrainedCheckpoint = path.join(retrainDir, CHECKPOINT_FILE);
-  const keptTest = loadIntoNative(restrictToClasses(test, kept));
+  const keptTest = restrictTestImages(test, kept);
   if (retrain) {
     log(`stage 2/3 retrain: reusing ${retrainedCheckpoint}`);
   } else {
@@ -271,10 +271,10 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     const { model } = await Model.load(retrainedCheckpoint, { device: options.device });
     const evalAttack = options.removalAttacks[0];
     log(`  evaluating the retrained model on ${keptTest.count} test examples under ${attackLabel(evalAttack)}`);
-    const evaluation = await evaluate(model, keptTest, { attack: evalAttack, batchSize: options.batchSize });
+    const evaluation = await evaluateTestImages(model, keptTest, { attack: evalAttack, batchSize: options.batchSize });
     // The full model on the kept classes alone (its predictions may still name a removed class): the yardstick of the warning.
     const keptIndices = Array.from(test.labels.keys()).filter((i) => kept.includes(test.labels[i]));
-    const fullEvaluation = await evaluate(full.model, loadIntoNative(selectExamples(test, keptIndices, 'the kept classes')), { attack: evalAttack, batchSize: options.batchSize });
+    const fullEvaluation = await evaluateTestImages(full.model, selectTestImages(test, keptIndices, 'the kept classes'), { attack: evalAttack, batchSize: options.batchSize });
     const sourceNew = kept.indexOf(selection.source);
     retrain = {
       config,
@@ -305,10 +305,8 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   const { model: retrained } = await Model.load(retrainedCheckpoint, { device: options.device });
   const sourceNew = kept.indexOf(selection.source);
   // The studied examples, labelled with the source class's label in the retrained model, handed over once.
-  const examples = (indices: number[]) => {
-    const subset = selectExamples(test, indices, 'class-removal examples');
-    return loadIntoNative({ ...subset, labels: new Int32Array(indices.length).fill(sourceNew), classNames: retrained.config.classNames });
-  };
+  const examples = (indices: number[]) =>
+    selectTestImages(test, indices, 'class-removal examples', { labels: new Int32Array(indices.length).fill(sourceNew), classNames: retrained.config.classNames });
   const selectedData = examples(selection.selected);
   const controlData = examples(selection.control);
   for (const attackOptions of options.removalAttacks) {
@@ -318,8 +316,8 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
       continue;
     }
     log(`stage 3/3 attack: ${label} on ${selection.selected.length} selected and ${selection.control.length} control examples of the retrained model`);
-    const onSelected = await evaluate(retrained, selectedData, { attack: attackOptions, batchSize: options.batchSize });
-    const onControl = selection.control.length ? await evaluate(retrained, controlData, { attack: attackOptions, batchSize: options.batchSize }) : undefined;
+    const onSelected = await evaluateTestImages(retrained, selectedData, { attack: attackOptions, batchSize: options.batchSize });
+    const onControl = selection.control.length ? await evaluateTestImages(retrained, controlData, { attack: attackOptions, batchSize: options.batchSize }) : undefined;
     // Row `sourceNew` of the adversarial confusion: where the attacked examples ended up.
     const predictedAs: Record<string, number> = {};
     onSelected.adversarialConfusion[sourceNew].forEach((count, k) => {

@@ -7,7 +7,6 @@
 import { isAvailable, shareOrNaN, unavailableClasses } from '../class-shares';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
-import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { heatmapChart } from '../report/charts';
 import { untestedWarning } from '../report/class-table';
@@ -15,8 +14,9 @@ import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue } from './format';
 import { loadIntoNative } from '../data/native-dataset';
-import { invalidArgument } from '../errors';
+import { DatasetError, invalidArgument } from '../errors';
 import { studyError } from './run-folder';
+import { evaluateTestImages, isStreamedTestImages, StreamedTestImages } from './test-images';
 
 export interface ConfusionOptions {
   /** The first attack gives the confusion matrix; all of them feed the per-example target sets. */
@@ -73,20 +73,25 @@ export interface ConfusionStudy {
   singleTarget: number[];
 }
 
-export async function adversarialConfusion(model: Model, data: ImageDataset, options: ConfusionOptions): Promise<ConfusionStudy> {
+/** `data`: in memory, or streamed (every image decoded again for each attack run, memory bounded). */
+export async function adversarialConfusion(model: Model, data: ImageDataset | StreamedTestImages, options: ConfusionOptions): Promise<ConfusionStudy> {
   if (!(model instanceof Model)) throw invalidArgument('adversarialConfusion needs a Model as its first argument');
   if (!data || !(data.labels instanceof Int32Array)) throw invalidArgument('adversarialConfusion needs a dataset { images, labels, shape } as its second argument');
   if (!options || !Array.isArray(options.attacks)) throw invalidArgument('adversarialConfusion options must be { attacks: AttackOptions[] }');
   if (options.attacks.length === 0) throw studyError('the confusion study needs at least one attack', 'ERR_INVALID_ARGUMENT');
   const seeds = options.seeds ?? 3;
   // The images go into the addon once; each attack run reads them there (uint8, no float copy in JavaScript).
-  const resident = loadIntoNative(data);
-  const clean = await evaluate(model, resident, { batchSize: options.batchSize });
+  const resident = isStreamedTestImages(data) ? data : loadIntoNative(data);
+  const clean = await evaluateTestImages(model, resident, { batchSize: options.batchSize });
+  if (clean.cleanPredictions.length !== data.count) {
+    // Predictions are matched to images by position: a file skipped while streaming would shift every later one.
+    throw new DatasetError('ERR_DATASET_CORRUPT', `${data.count - clean.cleanPredictions.length} of the ${data.count} test images of ${data.source} could not be decoded (the warnings name them); the confusion study follows each image through every attack: remove or replace those files, or pass --per-class N to study a subset decoded into memory`);
+  }
   const runs: Int32Array[] = [];
   for (const attackOptions of options.attacks) {
     for (let s = 0; s < seeds; s++) {
       options.onStage?.(`attack ${attackLabel(attackOptions)}, seed ${s + 1}/${seeds}, ${data.count} examples`);
-      const result = await evaluate(model, resident, { attack: attackOptions, seed: (options.seed ?? 0) + s, batchSize: options.batchSize });
+      const result = await evaluateTestImages(model, resident, { attack: attackOptions, seed: (options.seed ?? 0) + s, batchSize: options.batchSize });
       runs.push(result.adversarialPredictions);
     }
   }

@@ -13,12 +13,13 @@ import { availableMean, availableMin, isAvailable } from '../class-shares';
 import { AttackOptions, describeAttack as attackLabel } from '../attack';
 import { loadCheckpoint } from '../checkpoint';
 import { ClasswiseError } from '../errors';
-import { evaluate } from '../evaluate';
 import { DeviceName, Model } from '../model';
 import { groupedBarsChart, classCurvesChart, tradeoffScatterChart } from '../report/charts';
 import { ReportSection, ReportTable, StudyReport } from '../report/study-report';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, loadRunTestSet, parseAttackList, readMetrics, RunConfig } from '../run';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, parseAttackList, readMetrics, RunConfig } from '../run';
+import { defaultProcessGroup } from '../distributed/group';
 import { displayNames, percent, percentValue, points } from './format';
+import { evaluateTestImages, isStreamedTestImages, loadTestImages } from './test-images';
 
 export const FAWA_CHECKPOINT_FILE = 'fawa.safetensors';
 /** The worst-10% mean is reported from this many classes on (DAFA's and CFA's CIFAR-100 tables). */
@@ -314,7 +315,9 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
     : options.attacks;
   const seed = options.seed ?? 0;
   const perClass = options.perClass !== undefined ? options.perClass : first.evalPerClass;
-  const test = await loadRunTestSet(first, perClass, seed + 1);
+  // Every test image of a streamed dataset (ImageNet) is decoded at each evaluation instead of held in memory.
+  const test = await loadTestImages(first, perClass, seed + 1, (file, message) => options.onStage?.(`warning: skipped ${file}: ${message}`));
+  if (isStreamedTestImages(test)) options.onStage?.(`test set: ${test.count} ${first.dataset} test images streamed from ${test.source}`);
   const groups = groupLabels(opened.map((r) => r.config));
   const rows: Omit<FairnessRow, 'rho'>[] = [];
   for (const [i, run] of opened.entries()) {
@@ -326,7 +329,11 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
         if (!measured) {
           const batchSize = options.batchSize ?? 256;
           const cached = options.cache
-            ? cacheFile(options.cache, checkpoint.file, { attack, dataset: first.dataset, classes: test.classNames, perClass, seed, batchSize, device: options.device ?? 'auto' })
+            ? cacheFile(options.cache, checkpoint.file, {
+              attack, dataset: first.dataset, classes: test.classNames, perClass, seed, batchSize, device: options.device ?? 'auto',
+              // A streamed evaluation seeds its attack per chunk of one batch per rank: another result under random starts.
+              ...(isStreamedTestImages(test) ? { streamedChunk: batchSize * (defaultProcessGroup()?.worldSize ?? 1) } : {}),
+            })
             : undefined;
           let evaluation = cached ? readCached(cached) : undefined;
           const stage = `${run.label} ${checkpoint.kind} (epoch ${checkpoint.epoch}): ${attackLabel(attack)} on ${test.count} test images`;
@@ -335,7 +342,7 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
           } else {
             options.onStage?.(stage);
             const { model } = await Model.load(checkpoint.file, { device: options.device });
-            const { counts, cleanAccuracy, robustAccuracy } = await evaluate(model, test, { attack, seed, batchSize });
+            const { counts, cleanAccuracy, robustAccuracy } = await evaluateTestImages(model, test, { attack, seed, batchSize });
             evaluation = { counts, cleanAccuracy, robustAccuracy };
             if (cached) writeCached(cached, evaluation);
           }

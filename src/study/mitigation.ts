@@ -7,7 +7,6 @@ import { availableMean, isAvailable, shareOrNaN } from '../class-shares';
 import { classIndexByName } from '../train/mitigation';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
-import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { NativeDatasetHandle } from '../native';
 import { groupedBarsChart } from '../report/charts';
@@ -16,8 +15,9 @@ import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval, points } from './format';
 import { studyError } from './run-folder';
+import { evaluateTestImages, StreamedTestImages } from './test-images';
 
-type EvaluationData = Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle };
+type EvaluationData = (Pick<ImageDataset, 'images' | 'labels'> & { native?: NativeDatasetHandle }) | StreamedTestImages;
 
 export interface MitigationSide {
   label: string;
@@ -62,7 +62,7 @@ export interface MitigationModel {
 }
 
 async function side({ label, model, logitBias }: MitigationModel, data: EvaluationData, attackOptions: AttackOptions, seed?: number): Promise<MitigationSide> {
-  const evaluation = await evaluate(model, data, { attack: attackOptions, seed, logitBias });
+  const evaluation = await evaluateTestImages(model, data, { attack: attackOptions, seed, logitBias });
   const robust = evaluation.robustAccuracy;
   // Classes without test examples (NaN: not available) are left out of the worst class and the means.
   const tested = robust.flatMap((value, k) => (isAvailable(value) ? [k] : []));

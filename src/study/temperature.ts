@@ -7,10 +7,10 @@ import { availableMean, unavailableClasses } from '../class-shares';
 import { invalidArgument } from '../errors';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
-import { evaluate } from '../evaluate';
 import { Model } from '../model';
 import { classCurvesChart } from '../report/charts';
 import { untestedWarning } from '../report/class-table';
+import { evaluateTestImages, StreamedTestImages } from './test-images';
 import { ReportSection } from '../report/study-report';
 import { describeAttack as attackLabel } from '../attack';
 import { describeCounts, displayNames, intervalCells, percent, percentValue, percentWithInterval } from './format';
@@ -37,7 +37,7 @@ export function withTemperature(base: AttackOptions, temperature: number): Attac
   return { ...base, kind: 'tpgd', temperature };
 }
 
-export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'>, options: TemperatureOptions): Promise<TemperatureStudy> {
+export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'images' | 'labels' | 'count'> | StreamedTestImages, options: TemperatureOptions): Promise<TemperatureStudy> {
   const build = options.attackForTemperature ?? withTemperature;
   // An empty sweep would write a section with a PGD baseline and no temperature: refused before any attack.
   if (!Array.isArray(options.temperatures) || options.temperatures.length === 0) {
@@ -47,13 +47,13 @@ export async function temperatureSweep(model: Model, data: Pick<ImageDataset, 'i
     if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw invalidArgument(`temperatures[${k}] is ${t}; every temperature must be a finite number above 0, e.g. 0.5,2,5,10`);
   });
   options.onStage?.(`PGD: ${attackLabel(options.base)} on ${data.count} examples`);
-  const base = await evaluate(model, data, { attack: options.base, seed: options.seed, batchSize: options.batchSize });
+  const base = await evaluateTestImages(model, data, { attack: options.base, seed: options.seed, batchSize: options.batchSize });
   const pgd = base.robustAccuracy;
   const rows: TemperatureStudy['rows'] = [];
   for (const temperature of options.temperatures) {
     const attackOptions = build(options.base, temperature);
     options.onStage?.(`T = ${temperature}: ${attackLabel(attackOptions)}`);
-    const evaluation = await evaluate(model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
+    const evaluation = await evaluateTestImages(model, data, { attack: attackOptions, seed: options.seed, batchSize: options.batchSize });
     rows.push({ temperature, attack: attackLabel(attackOptions), robust: evaluation.robustAccuracy });
   }
   return { classNames: model.config.classNames, baseAttack: attackLabel(options.base), counts: base.counts, pgd, rows };
