@@ -17,6 +17,8 @@ export { mitigationComparison, mitigationSection, parseLogitBias } from './mitig
 export type { MitigationStudy } from './mitigation';
 export { fairnessStudy, fairnessStudy as fairness, fairnessFromRows, fairnessJsonRuns, fairnessSection, summarizeClasswise, tradeoffScore, checkComparable, fairnessReport } from './fairness';
 export type { FairnessOptions, FairnessStudy, FairnessRow, FairnessGroupRow, ClasswiseSummary } from './fairness';
+export { evaluateTestImages, isStreamedTestImages, loadTestImages } from './test-images';
+export type { StreamedTestImages, TestImages } from './test-images';
 export { readMetrics, openModel } from './run-folder';
 export type { EpochMetrics } from './run-folder';
 export { pearson, spearman, kendallTauB, rank, linearFit } from './statistics';

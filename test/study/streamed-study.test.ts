@@ -169,6 +169,24 @@ test('class removal streams the test set: its numbers equal evaluate() of the sa
   expect(result.attacks[0].selected.count).toBe(VAL_PER_CLASS);
 }, 60_000);
 
+test('a file skipped while streaming is reported once however often the set is read; the confusion study, which follows images by position, refuses it', async () => {
+  const { model } = await load();
+  const dataDir = path.join(temp.folder, 'with-broken-file');
+  fs.cpSync(path.join(temp.folder, 'val'), path.join(dataDir, 'val'), { recursive: true });
+  const broken = path.join(dataDir, 'val', 'n02', 'broken.JPEG');
+  fs.writeFileSync(broken, 'not a JPEG');
+  const skipped: string[] = [];
+  const streamed = await loadTestImages({ ...config, dataDir, onDecodeError: 'skip' }, null, 1, (file) => skipped.push(file));
+  expect(streamed.count).toBe(CLASSES.length * VAL_PER_CLASS + 1);
+  // Two attacks: the set is decoded twice, the file named once; the counts leave it out.
+  const strength = await attackStrength([{ label: 'run', model }], streamed, { attacks: [FGSM, PGD], batchSize: BATCH });
+  expect(skipped).toEqual([broken]);
+  expect(strength.counts).toEqual(CLASSES.map(() => VAL_PER_CLASS));
+  await expect(adversarialConfusion(model, streamed, { attacks: [FGSM], seeds: 1, batchSize: BATCH })).rejects.toThrow(
+    `1 of the ${streamed.count} test images of ${streamed.source} could not be decoded (the warnings name them); the confusion study follows each image through every attack: ` +
+      'remove or replace those files, or pass --per-class N to study a subset decoded into memory');
+});
+
 test('the CLI study on --per-class all says it streams, and its confusion equals the in-memory study', async () => {
   const { model, inMemory } = await load();
   const out = path.join(temp.folder, 'study-cli');
