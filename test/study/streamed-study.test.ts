@@ -16,6 +16,8 @@ import { attackStrength } from '../../src/study/attack-strength';
 import { classRemoval } from '../../src/study/class-removal';
 import { adversarialConfusion, targetStatistics } from '../../src/study/confusion';
 import { fairnessStudy } from '../../src/study/fairness';
+import { mitigationComparison } from '../../src/study/mitigation';
+import { temperatureSweep } from '../../src/study/temperature';
 import { isStreamedTestImages, loadTestImages } from '../../src/study/test-images';
 import { makeTempFolder } from '../data/idx-fixtures';
 
@@ -129,6 +131,16 @@ test('attack strength: streamed equals in memory exactly', async () => {
   const options = { attacks: [FGSM, PGD], seed: 0, batchSize: BATCH };
   const models = [{ label: 'run', model }];
   expect(await attackStrength(models, streamed, options)).toEqual(await attackStrength(models, inMemory, options));
+});
+
+test('temperature and mitigation: streamed equal in memory exactly', async () => {
+  const { model, streamed, inMemory } = await load();
+  const sweep = { base: PGD, temperatures: [0.5, 4], seed: 0, batchSize: BATCH };
+  expect(await temperatureSweep(model, streamed, sweep)).toEqual(await temperatureSweep(model, inMemory, sweep));
+  const before = { label: 'before', model };
+  const after = { label: 'after', model, logitBias: [0.5, 0, -0.5] };
+  const options = { attack: PGD, mitigation: 'a logit bias', seed: 0 };
+  expect(await mitigationComparison(before, after, streamed, options)).toEqual(await mitigationComparison(before, after, inMemory, options));
 });
 
 test('study fairness on every image of an ImageNet run streams, and its numbers equal evaluate() in memory', async () => {
