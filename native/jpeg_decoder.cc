@@ -433,7 +433,7 @@ DecodeStatus DecodeWholeImage(const uint8_t* data, size_t length, int denominato
   return DecodeStatus::kDecoded;
 }
 
-// Decodes with libjpeg only the rows and columns the crop reads, and one iMCU more on every side, then crops them.
+// Decodes with libjpeg only the rows and columns the crop reads (and one iMCU more on each side), then crops them.
 // The settings are tjDecompress2's with flags 0 (islow IDCT, fancy upsampling, the same DCT scale): the region's
 // pixels are those of a whole decode.
 DecodeStatus DecodeRegion(JpegDecode& decode, const uint8_t* data, size_t length, const ImageTransform& transform,
@@ -491,17 +491,18 @@ DecodeStatus DecodeRegion(JpegDecode& decode, const uint8_t* data, size_t length
 #else
   const int blockWidth = cinfo.min_DCT_scaled_size, blockHeight = cinfo.min_DCT_scaled_size;
 #endif
-  // Fancy chroma upsampling treats the region's edges as the image's and so changes the pixels next to them: one
-  // iMCU (16 source pixels at 4:2:0) more on every side keeps those out of what the crop reads. The region starts on
-  // an iMCU (where jpeg_crop_scanline and a whole-row skip can start) and on a corner of the box shrink's blocks.
+  // Columns: fancy chroma upsampling treats the region's side edges as the image's and so changes the pixels next
+  // to them; one iMCU (16 source pixels at 4:2:0) more on each side keeps those out of what the crop reads. Rows need
+  // no margin: libjpeg reads on past the last row read for its upsampling context, and jpeg_skip_scanlines decodes the
+  // iMCU row above the first row read for it. The region starts on an iMCU (where jpeg_crop_scanline and a skip of
+  // whole iMCU rows can start) and on a corner of the box shrink's blocks.
   const int iMcuWidth = cinfo.max_h_samp_factor * blockWidth, iMcuHeight = cinfo.max_v_samp_factor * blockHeight;
   const int stepX = std::lcm(iMcuWidth, decode.plan.shrinkX), stepY = std::lcm(iMcuHeight, decode.plan.shrinkY);
   int left, top, right, bottom;
   PlanReach(decode.plan, scaledWidth, scaledHeight, &left, &top, &right, &bottom);
   left = std::max(0, left - iMcuWidth) / stepX * stepX;
-  top = std::max(0, top - iMcuHeight) / stepY * stepY;
   right = std::min(scaledWidth, right + iMcuWidth);
-  bottom = std::min(scaledHeight, bottom + iMcuHeight);
+  top = top / stepY * stepY;
   JDIMENSION cropLeft = static_cast<JDIMENSION>(left), cropWidth = static_cast<JDIMENSION>(right - left);
   jpeg_crop_scanline(&cinfo, &cropLeft, &cropWidth);  // may widen to the left, to an iMCU column
   RgbWindow window;
@@ -518,7 +519,7 @@ DecodeStatus DecodeRegion(JpegDecode& decode, const uint8_t* data, size_t length
     const int row = static_cast<int>(cinfo.output_scanline) - top;
     jpeg_read_scanlines(&cinfo, decode.rows.data() + row, static_cast<JDIMENSION>(window.height - row));
   }
-  // The rows below are never decoded: the destructor aborts the decode.
+  // The rows further below are never decoded: the destructor aborts the decode.
   if (!CropFromWindow(decode.plan, window, scaledWidth, scaledHeight, transform.outputSize, out)) {
     *reason = "the decoded region misses pixels of the crop";
     return DecodeStatus::kNeedsFallback;
