@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -102,19 +103,30 @@ class DecodePool {
 };
 
 bool ReadWholeFile(const std::string& file, std::vector<uint8_t>* bytes, std::string* reason) {
-  std::unique_ptr<FILE, int (*)(FILE*)> handle(std::fopen(file.c_str(), "rb"), std::fclose);
-  if (!handle) {
+  const int descriptor = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) {
     *reason = "cannot be opened";
     return false;
   }
-  bytes->clear();
-  uint8_t chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, handle.get())) > 0) bytes->insert(bytes->end(), chunk, chunk + got);
-  if (std::ferror(handle.get())) {
-    *reason = "cannot be read";
-    return false;
+  // Straight into `bytes`, sized by fstat (one byte more finds the end without growing; a file that grows meanwhile
+  // is read to its end).
+  struct stat info;
+  bytes->resize(::fstat(descriptor, &info) == 0 && info.st_size > 0 ? static_cast<size_t>(info.st_size) + 1 : size_t(1) << 16);
+  size_t length = 0;
+  for (;;) {
+    if (length == bytes->size()) bytes->resize(bytes->size() * 2);
+    const ssize_t got = ::read(descriptor, bytes->data() + length, bytes->size() - length);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      ::close(descriptor);
+      *reason = "cannot be read";
+      return false;
+    }
+    if (got == 0) break;
+    length += static_cast<size_t>(got);
   }
+  ::close(descriptor);
+  bytes->resize(length);
   return true;
 }
 
