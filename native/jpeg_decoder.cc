@@ -7,10 +7,6 @@
 #include <numeric>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #ifdef CLASSWISE_WITH_TURBOJPEG
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE
@@ -118,16 +114,13 @@ ResampleTaps MakeTaps(double start, double span, int outputs, int lowest, int hi
   return taps;
 }
 
-// Rounds half to even (std::nearbyint in the default rounding mode), then clamps to a byte. SSE2's cvtss2si rounds
-// so inline, where nearbyint is a libm call per output value.
-uint8_t ClampToByte(float value) {
-#if defined(__SSE2__)
-  const int rounded = _mm_cvtss_si32(_mm_set_ss(std::min(std::max(value, -1.0f), 256.0f)));
-  return static_cast<uint8_t>(rounded < 0 ? 0 : (rounded > 255 ? 255 : rounded));
-#else
-  const float rounded = std::nearbyint(value);
-  return static_cast<uint8_t>(rounded < 0 ? 0 : (rounded > 255 ? 255 : rounded));
-#endif
+// Rounds half to even (std::nearbyint in the default rounding mode), then clamps to a byte. Adding and removing
+// 1.5 * 2^23 rounds so any float of magnitude below 2^22 (a weighted sum of bytes is) in plain arithmetic that
+// vectorizes (the build has no -ffast-math to fold it), where nearbyint is a libm call per value.
+inline uint8_t ClampToByte(float value) {
+  constexpr float kRoundingShift = 12582912.0f;
+  const int rounded = static_cast<int>((value + kRoundingShift) - kRoundingShift);
+  return static_cast<uint8_t>(std::min(std::max(rounded, 0), 255));
 }
 
 // The resampler's loops also compiled for AVX2 (8 floats a step instead of SSE2's 4), chosen at load time on the CPU
@@ -233,6 +226,7 @@ void ResampleToPlanar(const RgbWindow& window, const CropPlan& plan, int size, u
   std::unique_ptr<float[]> transposed(new float[static_cast<size_t>(columns) * line]);
   std::vector<float> sums(static_cast<size_t>(columns) * 3);
   std::vector<float> result(line);
+  std::vector<uint8_t> bytes(line);
   std::vector<const float*> transposedRows(across.stride);
   // The source rows as floats, each converted once: an output row's taps are at most `stride` consecutive rows, so
   // a ring of that many slots holds them all.
@@ -271,9 +265,10 @@ void ResampleToPlanar(const RgbWindow& window, const CropPlan& plan, int size, u
         transposedRows[k] = transposed.get() + static_cast<size_t>(across.first[x] + k - firstColumn) * line;
       }
       WeightedSum(transposedRows.data(), across.weights.data() + static_cast<size_t>(x) * across.stride, across.count[x], length, result.data());
+      for (size_t v = 0; v < length; ++v) bytes[v] = ClampToByte(result[v]);
       uint8_t* target = out + static_cast<size_t>(bandTop) * size + (plan.flip ? size - 1 - x : x);
       for (int y = 0; y < rows; ++y) {
-        for (int c = 0; c < 3; ++c) target[c * plane + static_cast<size_t>(y) * size] = ClampToByte(result[3 * y + c]);
+        for (int c = 0; c < 3; ++c) target[c * plane + static_cast<size_t>(y) * size] = bytes[3 * y + c];
       }
     }
   }
