@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -102,25 +103,37 @@ class DecodePool {
 };
 
 bool ReadWholeFile(const std::string& file, std::vector<uint8_t>* bytes, std::string* reason) {
-  std::unique_ptr<FILE, int (*)(FILE*)> handle(std::fopen(file.c_str(), "rb"), std::fclose);
-  if (!handle) {
+  const int descriptor = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) {
     *reason = "cannot be opened";
     return false;
   }
-  bytes->clear();
-  uint8_t chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, handle.get())) > 0) bytes->insert(bytes->end(), chunk, chunk + got);
-  if (std::ferror(handle.get())) {
-    *reason = "cannot be read";
-    return false;
+  // Straight into `bytes`, sized by fstat (one byte more finds the end without growing; a file that grows meanwhile
+  // is read to its end).
+  struct stat info;
+  bytes->resize(::fstat(descriptor, &info) == 0 && info.st_size > 0 ? static_cast<size_t>(info.st_size) + 1 : size_t(1) << 16);
+  size_t length = 0;
+  for (;;) {
+    if (length == bytes->size()) bytes->resize(bytes->size() * 2);
+    const ssize_t got = ::read(descriptor, bytes->data() + length, bytes->size() - length);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      ::close(descriptor);
+      *reason = "cannot be read";
+      return false;
+    }
+    if (got == 0) break;
+    length += static_cast<size_t>(got);
   }
+  ::close(descriptor);
+  bytes->resize(length);
   return true;
 }
 
 // The crop of one example: its random draws depend on the batch seed and the example's index only.
-ImageTransform ExampleTransform(int size, bool augment, double seed, double index) {
+ImageTransform ExampleTransform(int size, bool augment, double seed, double index, bool decodeWholeImage = false) {
   ImageTransform transform;
+  transform.decodeWholeImage = decodeWholeImage;
   transform.outputSize = size;
   transform.augment = augment;
   const double exampleSeed = std::fmod(seed * kExampleSeedMultiplier + index, kExampleSeedModulus);
@@ -143,7 +156,7 @@ Napi::Object DecodeResult(Napi::Env env, const std::vector<int32_t>& statuses, c
 class DecodeBatchWorker : public Napi::AsyncWorker {
  public:
   DecodeBatchWorker(Napi::Env env, std::vector<std::string> files, std::vector<double> indices, Napi::Uint8Array out,
-                    int size, bool augment, double seed, int threads)
+                    int size, bool augment, double seed, int threads, bool decodeWholeImage)
       : Napi::AsyncWorker(env, "classwise-at:decode"),
         deferred_(Napi::Promise::Deferred::New(env)),
         files_(std::move(files)),
@@ -153,6 +166,7 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
         augment_(augment),
         seed_(seed),
         threads_(threads),
+        decodeWholeImage_(decodeWholeImage),
         status_(files_.size(), static_cast<int32_t>(DecodeStatus::kNeedsFallback)),
         reasons_(files_.size()) {
     // The caller's batch buffer stays alive while the pool writes into it.
@@ -171,7 +185,7 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
           reasons_[k] = reason;
           return;
         }
-        const ImageTransform transform = ExampleTransform(size_, augment_, seed_, indices_[k]);
+        const ImageTransform transform = ExampleTransform(size_, augment_, seed_, indices_[k], decodeWholeImage_);
         status_[k] = static_cast<int32_t>(DecodeJpegCrop(bytes.data(), bytes.size(), transform, out_ + k * plane, &reason));
         reasons_[k] = reason;
       } catch (const std::exception& e) {
@@ -196,6 +210,7 @@ class DecodeBatchWorker : public Napi::AsyncWorker {
   bool augment_;
   double seed_;
   int threads_;
+  bool decodeWholeImage_;
   std::vector<int32_t> status_;
   std::vector<std::string> reasons_;
 };
@@ -310,7 +325,8 @@ class PackedBatchWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-// decodeImageBatch(files: string[], out: Uint8Array, { size, augment, seed, indices: Int32Array, threads })
+// decodeImageBatch(files: string[], out: Uint8Array, { size, augment, seed, indices: Int32Array, threads,
+//   decodeWholeImage (tests only: ImageTransform::decodeWholeImage) })
 //   -> Promise<{ status: Int32Array (0 decoded, 1 needs the fallback decoder), reasons: string[] }>
 // Image k lands at out[k * 3 * size * size ...] as CHW planes; indices[k] is its example index (its crop's seed).
 Napi::Value DecodeImageBatch(const Napi::CallbackInfo& info) {
@@ -328,6 +344,7 @@ Napi::Value DecodeImageBatch(const Napi::CallbackInfo& info) {
     const bool augment = BoolOption(options, "augment", false, where + " options");
     const double seed = static_cast<double>(IntegerOption(options, "seed", 0, 0, (int64_t(1) << 53) - 1, where + " options"));
     const int threads = static_cast<int>(IntegerOption(options, "threads", 1, 1, kMaxDecodeThreads, where + " options"));
+    const bool decodeWholeImage = BoolOption(options, "decodeWholeImage", false, where + " options");
     std::vector<std::string> files(fileArray.Length());
     for (uint32_t k = 0; k < fileArray.Length(); ++k) {
       if (!fileArray.Get(k).IsString()) throw ClasswiseError(kInvalidArgument, where + ": files[" + std::to_string(k) + "] must be a string");
@@ -347,7 +364,7 @@ Napi::Value DecodeImageBatch(const Napi::CallbackInfo& info) {
                                                std::to_string(files.size()) + " images of 3x" + std::to_string(size) + "x" +
                                                std::to_string(size) + " need " + std::to_string(needed));
     }
-    auto* worker = new DecodeBatchWorker(env, std::move(files), std::move(indices), out, size, augment, seed, threads);
+    auto* worker = new DecodeBatchWorker(env, std::move(files), std::move(indices), out, size, augment, seed, threads, decodeWholeImage);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -1,5 +1,6 @@
-// One image file's bytes to a square uint8 CHW crop: TurboJPEG decoding (DCT-domain scaling where the crop is at
-// least twice the target), then a separable antialiased resample of the crop. What TurboJPEG cannot read as sRGB
+// One image file's bytes to a square uint8 CHW crop: libjpeg-turbo decodes only the rows and columns of the crop
+// (DCT-domain scaling where the crop is at least twice the target), then a separable antialiased resample of the
+// crop. What libjpeg-turbo cannot read as sRGB
 // (PNG, CMYK/YCCK, an EXIF rotation, an embedded ICC profile, a damaged stream) is reported for the fallback decoder.
 #pragma once
 
@@ -9,7 +10,7 @@
 
 namespace classwise {
 
-// Whether this build links libjpeg-turbo (CMake found turbojpeg.h and libturbojpeg).
+// Whether this build links libjpeg-turbo (CMake found turbojpeg.h, jpeglib.h, libturbojpeg and libjpeg).
 bool JpegDecoderAvailable();
 
 // A crop of the source image in its own pixel coordinates.
@@ -23,12 +24,14 @@ struct ImageTransform {
   bool augment = false;     // random-resized crop + flip (train) or resize + center crop (eval)
   uint32_t randomSeed = 0;  // Mulberry32 state of this example (src/data/random.ts)
   bool dctScaling = true;   // decode at 1/2, 1/4 or 1/8 size when the crop is at least that many times the output
+  // Tests only: decode every pixel (TurboJPEG) and crop from the whole image, the reference that the decode of the
+  // crop's region alone must equal byte for byte.
+  bool decodeWholeImage = false;
 };
 
 enum class DecodeStatus : int32_t { kDecoded = 0, kNeedsFallback = 1 };
 
-// Decodes `data` into out[3][size][size]; on kNeedsFallback, `reason` says why and `out` is untouched.
-// Thread-safe when each thread passes its own handle (JpegThreadHandle()).
+// Decodes `data` into out[3][size][size]; on kNeedsFallback, `reason` says why and `out` is untouched. Thread-safe.
 DecodeStatus DecodeJpegCrop(const uint8_t* data, size_t length, const ImageTransform& transform, uint8_t* out,
                             std::string* reason);
 

@@ -41,6 +41,7 @@ build_args=()
 [ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || as_root_install libgloo-dev
 # Both lines build the native JPEG decoder (ImageNet), which links libjpeg-turbo.
 [ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/turbojpeg.h ] || as_root_install libturbojpeg0-dev
+[ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/jpeglib.h ] || as_root_install libjpeg62-turbo-dev
 case "$line" in
   debian)
     missing=()

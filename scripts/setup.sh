@@ -30,6 +30,7 @@ fi
 [ -n "${GLOO_INCLUDE_DIR:-}" ] || [ -f /usr/include/gloo/algorithm.h ] || packages+=(libgloo-dev)
 # Native JPEG decoding for ImageNet (native/jpeg_decoder.cc); without it the build falls back to sharp.
 [ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/turbojpeg.h ] || packages+=(libturbojpeg0-dev)
+[ -n "${TURBOJPEG_DIR:-}" ] || [ -f /usr/include/jpeglib.h ] || packages+=(libjpeg62-turbo-dev)
 [ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)

@@ -242,7 +242,8 @@ export interface NativeAddon {
   decodeImageBatch(
     files: string[],
     out: Uint8Array,
-    options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number },
+    /** decodeWholeImage (tests only): decode every pixel, the reference for the decode of the crop's region alone. */
+    options: { size: number; augment: boolean; seed: number; indices: Int32Array; threads: number; decodeWholeImage?: boolean },
   ): Promise<{ status: Int32Array; reasons: string[] }>;
   /** Entries of a packed dataset (memory-mapped), as decodeImageBatch; raw[k] = 1: widths[k] x heights[k] RGB bytes. */
   decodePackedBatch(

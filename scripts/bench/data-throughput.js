@@ -3,7 +3,7 @@
  * ImageNet input pipeline throughput, in one run on the same files (run `npx tsc -p tsconfig.json` first): images/s
  * of 224x224 random-resized-crop + flip uint8 batches (batch 128, two batches prefetched) from
  *   sharp      the folder through sharp (libvips on libuv's threads)
- *   native     the folder through the addon's TurboJPEG decoder on --threads native threads
+ *   native     the folder through the addon's libjpeg-turbo decoder (the crop's region only) on --threads native threads
  *   pack       the packed dataset (classwise-at pack, --max-side 256, quality 90) of the same files, memory-mapped,
  *              in its page-local epoch order, through the same native decoder: DIR/imagenet-train.cwpack when
  *              --data-dir has one, else packed here into a temporary file (packing images/s reported too)
@@ -133,7 +133,7 @@ async function trainStepRate() {
     const show = (value) => (value === null ? 'n/a' : value.toFixed(0));
     console.log(`224x224 random-resized crop + flip, batch ${BATCH}, images/s`);
     console.log(`  folder, sharp                 ${show(result.sharp)}`);
-    console.log(`  folder, native (TurboJPEG)    ${show(result.native)}${result.native ? `  (${(result.native / result.sharp).toFixed(2)}x sharp)` : ''}`);
+    console.log(`  folder, native (libjpeg)      ${show(result.native)}${result.native ? `  (${(result.native / result.sharp).toFixed(2)}x sharp)` : ''}`);
     console.log(`  pack                          ${show(result.pack)}  (${(result.pack / result.sharp).toFixed(2)}x sharp${result.reference ? `, ${(result.pack / result.reference).toFixed(2)}x the reference` : ''}${result.packMeanKb ? `; ${result.packMeanKb} KB an image, packed at ${result.packWriteRate.toFixed(0)} images/s` : ''})`);
     console.log(`  PyTorch DataLoader reference  ${show(result.reference)}${reference.why ? ` (${reference.why})` : ''}${result.reference && result.native ? `  (native ${(result.native / result.reference).toFixed(2)}x)` : ''}`);
     console.log(`  ResNet-50 FGSM-RS step        ${result.trainStep === null ? 'skipped' : result.trainStep.toFixed(1)}`);

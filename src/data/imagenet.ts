@@ -3,9 +3,9 @@
  * with a label file (LOC_val_solution.csv, or val_labels.txt: "<file> <wnid>" per line). Class order is the
  * sorted wnids (torchvision's ImageFolder); names come from LOC_synset_mapping.txt or synset_words.txt.
  * Images are decoded into fixed-size batches, random-resized crop and flip for training, resize + center crop for
- * evaluation: by the addon's TurboJPEG decoder on a pool of native threads (native/jpeg_decoder.cc), with sharp
- * (libvips) for what it leaves (PNG, CMYK, EXIF-rotated or ICC-tagged JPEGs, damaged files) or when the addon
- * was built without libjpeg-turbo.
+ * evaluation: by the addon's libjpeg-turbo decoder (which decodes only the crop's rows and columns) on a pool of
+ * native threads (native/jpeg_decoder.cc), with sharp (libvips) for what it leaves (PNG, CMYK, EXIF-rotated or
+ * ICC-tagged JPEGs, damaged files) or when the addon was built without libjpeg-turbo.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -307,7 +307,7 @@ export async function decodeBatch(dataset: ImageFolderDataset, indices: ArrayLik
   const policy = options.onDecodeError ?? 'fail';
   const decoder = options.decoder ?? 'auto';
   if (decoder === 'native' && !nativeJpegDecoding()) {
-    throw new DatasetError('ERR_DATASET_MISSING', 'the native JPEG decoder is not in this build (libjpeg-turbo was not found); install libturbojpeg0-dev and rebuild (bash scripts/setup.sh), or use the sharp decoder');
+    throw new DatasetError('ERR_DATASET_MISSING', 'the native JPEG decoder is not in this build (libjpeg-turbo was not found); install libturbojpeg0-dev and libjpeg62-turbo-dev and rebuild (bash scripts/setup.sh), or use the sharp decoder');
   }
   const images = new Uint8Array(list.length * imageBytes);
   const pack = dataset.pack;

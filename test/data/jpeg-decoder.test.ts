@@ -65,7 +65,7 @@ function datasetOf(files: string[], imageSize = 64): ImageFolderDataset {
   return { ...train, files, labels: new Int32Array(files.length), count: files.length, shape: [3, imageSize, imageSize] };
 }
 
-describe('native JPEG decoding (TurboJPEG on native threads)', () => {
+describe('native JPEG decoding (libjpeg-turbo on native threads)', () => {
   test('this build has libjpeg-turbo', () => {
     expect(nativeJpegDecoding()).toBe(true);
   });
@@ -90,6 +90,46 @@ describe('native JPEG decoding (TurboJPEG on native threads)', () => {
       const { mean, over2 } = difference(native.images, reference.images);
       expect(mean).toBeLessThan(1);
       expect(over2).toBeLessThan(0.01);
+    }
+  });
+
+  test('decoding only the crop\'s rows and columns gives the bytes of a whole decode and the same crop', async () => {
+    // 4:2:0 and 4:4:4 chroma, odd sizes, progressive, grayscale; the large one and the small outputs reach the DCT
+    // scales 1/2 to 1/8 and, at 8x8, the box shrink after them.
+    const fixtures: [string, number, number, { chromaSubsampling?: string; progressive?: boolean; grey?: boolean }][] = [
+      ['s420.JPEG', 517, 383, { chromaSubsampling: '4:2:0' }],
+      ['s444.JPEG', 517, 383, { chromaSubsampling: '4:4:4' }],
+      ['progressive.JPEG', 383, 517, { chromaSubsampling: '4:2:0', progressive: true }],
+      ['grey-odd.JPEG', 301, 211, { grey: true }],
+      ['large.JPEG', 1031, 769, { chromaSubsampling: '4:2:0' }],
+    ];
+    const files: string[] = [];
+    for (const [k, [name, width, height, options]] of fixtures.entries()) {
+      const file = path.join(temp.folder, name);
+      let image = sharp(scene(width, height, 20 + k), { raw: { width, height, channels: 3 } });
+      if (options.grey) image = image.greyscale();
+      await image.jpeg({ quality: 90, chromaSubsampling: options.chromaSubsampling, progressive: options.progressive }).toFile(file);
+      files.push(file);
+    }
+    const repeats = 16;
+    const list = Array.from({ length: files.length * repeats }, (_, i) => files[i % files.length]);
+    const indices = Int32Array.from(list, (_, i) => i);
+    const { nativeAddon } = require('../../src/native') as typeof import('../../src/native');
+    for (const size of [224, 64, 8]) {
+      for (const [augment, seed] of [[false, 0], [true, 0], [true, 1], [true, 77]] as [boolean, number][]) {
+        const region = new Uint8Array(list.length * 3 * size * size);
+        const whole = new Uint8Array(region.length);
+        const settings = { size, augment, seed, indices, threads: 2 };
+        const regionStatus = await nativeAddon().decodeImageBatch(list, region, settings);
+        const wholeStatus = await nativeAddon().decodeImageBatch(list, whole, { ...settings, decodeWholeImage: true });
+        expect(regionStatus.reasons.filter((reason) => reason !== '')).toEqual([]);
+        expect(Array.from(regionStatus.status).every((status) => status === 0)).toBe(true);
+        expect(Array.from(wholeStatus.status).every((status) => status === 0)).toBe(true);
+        const imageBytes = 3 * size * size;
+        const differing = list.map((file, k) => ({ file: path.basename(file), k })).filter(({ k }) =>
+          !Buffer.from(region.subarray(k * imageBytes, (k + 1) * imageBytes)).equals(Buffer.from(whole.subarray(k * imageBytes, (k + 1) * imageBytes))));
+        expect({ size, augment, seed, differing }).toEqual({ size, augment, seed, differing: [] });
+      }
     }
   });
 
