@@ -192,10 +192,25 @@ function methodLabel(run: RunConfig): string {
   return fairness ? `${run.method}+${fairness.kind}` : run.method;
 }
 
-/** Every setting of a run but the seed and the data folder: runs equal here are seeds of one method. */
+/**
+ * Every setting of a run but the seed and the data folder: runs equal here are seeds of one method. A fine-tune's
+ * starting point (`initFrom`) counts by the settings of the run it started from, so that fine-tunes of each seed of
+ * one base method group as seeds; a starting point that is no readable checkpoint counts by its path.
+ */
 function settingsKey(run: RunConfig): Record<string, unknown> {
-  const { seed: _seed, dataDir: _dataDir, ...rest } = run as RunConfig & Record<string, unknown>;
-  return rest;
+  const { seed: _seed, dataDir: _dataDir, initFrom, ...rest } = run as RunConfig & Record<string, unknown>;
+  return typeof initFrom === 'string' ? { ...rest, initFrom: startingPoint(initFrom) } : rest;
+}
+
+function startingPoint(initFrom: string): unknown {
+  const file = fs.existsSync(path.join(initFrom, CHECKPOINT_FILE)) ? path.join(initFrom, CHECKPOINT_FILE) : initFrom;
+  try {
+    const run = loadCheckpoint(file).meta.config.run as RunConfig | undefined;
+    if (run) return settingsKey(run);
+  } catch {
+    // Moved or deleted since the fine-tune: the path is all there is.
+  }
+  return initFrom;
 }
 
 /** Group labels: the method, and where two groups share it, the settings in which they differ. */

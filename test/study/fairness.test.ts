@@ -9,7 +9,7 @@ import os from 'os';
 import path from 'path';
 
 import { evaluate, loadCheckpoint, loadRunTestSet, Model, RunConfig, runTraining, saveCheckpoint, study } from '../../src';
-import type { FairnessRow } from '../../src/study/fairness';
+import { groupLabels, type FairnessRow } from '../../src/study/fairness';
 
 const root = path.resolve(__dirname, '../..');
 // Two digits (0 and 1), which one epoch on 100 images learns, so every class is above 0 and rho is defined.
@@ -175,6 +175,17 @@ describe('tiny runs trained here', () => {
     await study.fairness({ ...options, seed: 1 });
     expect(fs.readdirSync(cache).filter((name) => name.endsWith('.json'))).toHaveLength(4);
   }, 120_000);
+
+  test("fine-tunes of one method's seeds group as seeds; fine-tunes of different methods do not", () => {
+    const fineTune = (initFrom: string, seed: number): RunConfig => ({ ...tinyConfig('trades', seed), fairness: { kind: 'faal' }, initFrom } as RunConfig);
+    const labels = groupLabels([fineTune(pgd, 0), fineTune(pgdSeed1, 1), fineTune(trades, 0)]);
+    expect(labels[0]).toBe(labels[1]);
+    expect(labels[2]).not.toBe(labels[0]);
+    expect(labels[0]).toMatch(/^trades\+faal \(initFrom /);
+    // A starting point that is no checkpoint counts by its path.
+    const moved = groupLabels([fineTune('/nonexistent/a', 0), fineTune('/nonexistent/b', 1)]);
+    expect(moved[0]).not.toBe(moved[1]);
+  });
 
   test('checkpoints: ["best"] evaluates each run\'s best checkpoint only; an unknown kind is refused', async () => {
     const result = await study.fairness({ runs: [pgd, trades], attacks: ATTACK, perClass: PER_CLASS, seed: 0, device: 'cpu', checkpoints: ['best'] });
