@@ -2,6 +2,7 @@
 import { loadMnistSample, takePerClass } from '../../src';
 import { adversarialConfusion, confusionSection, meanAndStd, robustAccuracyPerRun, targetStatistics } from '../../src/study/confusion';
 import { mnistModel, standardTrainedMnistModel } from '../helpers/mnist-model';
+import { watchNativeCalls } from '../helpers/native-calls';
 
 test('known answer: three classes, two attack runs', () => {
   const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 2]);
@@ -67,19 +68,8 @@ test('on a trained MNIST model: rows add up to the class counts, more runs only 
 test('the images go into the addon once as uint8 and every attack run reads them there: no float copies, no attack() calls', async () => {
   const model = mnistModel();
   const data = takePerClass(loadMnistSample('test'), 2, 0);
-  // The addon's methods are read-only: watch the calls through a proxy in the model's place.
   const calls: { method: string; keys: string[] }[] = [];
-  const native = model.native;
-  (model as unknown as { native: unknown }).native = new Proxy(native, {
-    get: (target, key: string) => {
-      const value = (target as unknown as Record<string, unknown>)[key];
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.push({ method: key, keys: Object.keys(args[0] as object) });
-        return value.apply(target, args);
-      };
-    },
-  });
+  watchNativeCalls(model, (method, args) => calls.push({ method, keys: Object.keys(args[0] as object) }));
   const study = await adversarialConfusion(model, data, { attacks: [{ kind: 'fgsm', eps: 0.1 }, { kind: 'pgd', eps: 0.1, steps: 2 }], seeds: 2 });
   // One clean pass and 2 attacks x 2 seeds, each an evaluation given the handle only.
   expect(calls).toEqual(Array(5).fill({ method: 'evaluate', keys: ['dataset'] }));

@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { evaluate, Model, RunConfig } from '../../src';
-import { seededRandom } from '../../src/data';
 import { loadIntoNative } from '../../src/data/native-dataset';
 import { restrictToClasses, selectExamples } from '../../src/data/subset';
 import { loadRunTestSet } from '../../src/run/data';
@@ -20,6 +19,8 @@ import { mitigationComparison } from '../../src/study/mitigation';
 import { temperatureSweep } from '../../src/study/temperature';
 import { isStreamedTestImages, loadTestImages } from '../../src/study/test-images';
 import { makeTempFolder } from '../data/idx-fixtures';
+import { seededSmallCnn, writeColourJpegs } from '../helpers/imagenet-fixture';
+import { watchNativeCalls } from '../helpers/native-calls';
 
 const root = path.resolve(__dirname, '../..');
 const CLASSES = ['n01', 'n02', 'n03'];
@@ -33,55 +34,21 @@ let temp: ReturnType<typeof makeTempFolder>;
 let runDir: string;
 let config: RunConfig;
 
-async function writeSplit(split: 'train' | 'val', perClass: number): Promise<void> {
-  const sharp = require('sharp') as typeof import('sharp');
-  for (const [label, wnid] of CLASSES.entries()) {
-    fs.mkdirSync(path.join(temp.folder, split, wnid), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      // Colours that overlap between classes, so that an untrained model gets some right and some wrong.
-      const background = { r: (37 * i + 90 * label) % 256, g: (53 * i + (split === 'train' ? 20 : 0)) % 256, b: (71 * i + 40 * label) % 256 };
-      const image = await sharp({ create: { width: 32 + (i % 5), height: 32, channels: 3, background } }).jpeg().toBuffer();
-      fs.writeFileSync(path.join(temp.folder, split, wnid, `${i}.JPEG`), image);
-    }
-  }
-}
-
-/** SmallCNN on the fixture's classes whose last layer is seeded (it starts at zero: every prediction class 0). */
-async function seededModel(classNames: string[]): Promise<Model> {
-  const model = Model.create({ architecture: 'smallcnn', inputShape: [3, 32, 32], classNames, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], device: 'cpu' });
-  const state = await model.state();
-  const last = state['classifier.fc3.weight'].data;
-  const weights = new Float32Array(last.buffer, last.byteOffset, last.byteLength / 4);
-  const random = seededRandom(7);
-  for (let i = 0; i < weights.length; i++) weights[i] = random() - 0.5;
-  await model.loadState(state);
-  return model;
-}
-
 /** Every native evaluate() call of a model: whether it was given a handle or a chunk of images, and its size. */
 function watchEvaluations(model: Model): { keys: string[]; images: number }[] {
   const calls: { keys: string[]; images: number }[] = [];
-  const native = model.native;
-  (model as unknown as { native: unknown }).native = new Proxy(native, {
-    get: (target, key: string) => {
-      const value = (target as unknown as Record<string, unknown>)[key];
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (key === 'evaluate') {
-          const data = args[0] as { images?: Uint8Array; labels?: Int32Array };
-          calls.push({ keys: Object.keys(data), images: data.labels?.length ?? -1 });
-        }
-        return value.apply(target, args);
-      };
-    },
+  watchNativeCalls(model, (method, args) => {
+    if (method !== 'evaluate') return;
+    const data = args[0] as { images?: Uint8Array; labels?: Int32Array };
+    calls.push({ keys: Object.keys(data), images: data.labels?.length ?? -1 });
   });
   return calls;
 }
 
 beforeAll(async () => {
   temp = makeTempFolder();
-  await writeSplit('val', VAL_PER_CLASS);
-  await writeSplit('train', TRAIN_PER_CLASS);
+  await writeColourJpegs(temp.folder, 'val', CLASSES, VAL_PER_CLASS);
+  await writeColourJpegs(temp.folder, 'train', CLASSES, TRAIN_PER_CLASS, 20);
   config = {
     dataset: 'imagenet', dataDir: temp.folder, imageSize: 32, onDecodeError: 'fail', architecture: 'smallcnn',
     method: 'pgd', epochs: 1, batchSize: BATCH, learningRate: 0.05, schedule: 'constant', momentum: 0.9, weightDecay: 5e-4, nesterov: false,
@@ -90,7 +57,7 @@ beforeAll(async () => {
   runDir = path.join(temp.folder, 'run');
   fs.mkdirSync(runDir);
   const classNames = (await loadRunTestSet(config, 1, 0)).classNames;
-  await (await seededModel(classNames)).save(path.join(runDir, 'checkpoint.safetensors'), { epoch: 1, config: { run: config } });
+  await (await seededSmallCnn(classNames)).save(path.join(runDir, 'checkpoint.safetensors'), { epoch: 1, config: { run: config } });
 }, 60_000);
 afterAll(() => temp.remove());
 
