@@ -10,7 +10,7 @@ import { parseClassValues } from '../train/mitigation';
 import { evaluate, evaluateStream } from '../evaluate';
 import { decodeBatch } from '../data/imagenet';
 import type { NativeImageSet } from '../data/native-dataset';
-import { isStreamedDataset, streamRunTestSet } from '../run/data';
+import { isStreamedDataset, skipWarnings, streamRunTestSet } from '../run/data';
 import { DeviceName, Model } from '../model';
 import { nativeAddon, NativeProgress } from '../native';
 import { RECIPES } from '../recipes';
@@ -85,7 +85,7 @@ export function evaluateCommand(): Command {
       // The whole ImageNet val split streams batch by batch (memory: the chunks prefetched); --per-class N decodes
       // its subset into memory. A chunk holds one batch per rank, as each rank attacks its own batch of a call.
       const streamed = perClass === null && isStreamedDataset(settings)
-        ? streamRunTestSet(settings, options.batchSize * (ranks.group?.worldSize ?? 1), (file, message) => log(`warning: skipped ${file}: ${message}`))
+        ? streamRunTestSet(settings, options.batchSize * (ranks.group?.worldSize ?? 1), skipWarnings(log))
         : undefined;
       const test = streamed
         ? { name: dataset, classNames: streamed.data.classNames, shape: streamed.data.shape, count: streamed.data.count, source: streamed.data.source }

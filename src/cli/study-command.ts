@@ -15,6 +15,7 @@ import { formatFindings, ReportSection, StudyReport, writeReport } from '../repo
 import { describeAttack as attackLabel } from '../attack';
 import { ClasswiseError } from '../errors';
 import { ATTACK_SPEC_HELP, BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, evalAttack, METRICS_FILE, parseAttackList, RunConfig, runTestSubset } from '../run';
+import { skipWarnings } from '../run/data';
 import { FolderLock, lockFolder } from '../run/lock';
 import { attackStrength, attackStrengthSection } from '../study/attack-strength';
 import { classRemoval, classRemovalSection } from '../study/class-removal';
@@ -23,7 +24,7 @@ import { robustnessOverEpochs, robustnessOverEpochsSection } from '../study/epoc
 import { mitigationComparison, mitigationSection, parseLogitBias } from '../study/mitigation';
 import { openModel, OpenedModel, readMetrics, studyError } from '../study/run-folder';
 import { NativeImageSet } from '../data/native-dataset';
-import { isStreamedTestImages, loadTestImages, StreamedTestImages } from '../study/test-images';
+import { describeStreamed, isStreamedTestImages, loadTestImages, StreamedTestImages } from '../study/test-images';
 import { reportFromJson } from '../study/render';
 import { temperatureSection, temperatureSweep } from '../study/temperature';
 import { weightNormSection, weightNormStudy } from '../study/weight-norm';
@@ -106,8 +107,8 @@ class StudyContext {
       // A bare checkpoint without run settings: Fashion-MNIST's test set, as before runs stored their settings.
       const settings: RunConfig = run ?? ({ dataset: 'fashion-mnist', evalPerClass: null, seed: 0 } as unknown as RunConfig);
       const { perClass, seed } = runTestSubset(settings, perClassValue(this.options.perClass));
-      this.test = await loadTestImages(settings, perClass, seed, (file, message) => log(`warning: skipped ${file}: ${message}`));
-      if (isStreamedTestImages(this.test)) log(`data: ${this.test.count} ${settings.dataset} test images streamed from ${this.test.source}`);
+      this.test = await loadTestImages(settings, perClass, seed, skipWarnings(log));
+      if (isStreamedTestImages(this.test)) log(`data: ${describeStreamed(this.test)}`);
     }
     return this.test;
   }

@@ -24,6 +24,11 @@ export type RunDataSettings = Pick<RunConfig, 'dataset'> & Partial<Pick<RunConfi
 
 export type SkipReporter = (file: string, message: string) => void;
 
+/** A SkipReporter that hands `log` one warning line per skipped file. */
+export function skipWarnings(log: (line: string) => void): SkipReporter {
+  return (file, message) => log(`warning: skipped ${file}: ${message}`);
+}
+
 /** One split as the run sees it: class subset first, then N per class. Streamed datasets stay undecoded. */
 export function loadRunSplit(config: RunDataSettings, split: ImageDataset['split'], perClass: number | null, seed: number): ImageDataset | ImageFolderDataset {
   const dataset = config.dataset as DatasetName;

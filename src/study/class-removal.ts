@@ -23,11 +23,12 @@ import { DeviceName, Model } from '../model';
 import { groupedBarsChart } from '../report/charts';
 import { ReportSection } from '../report/study-report';
 import { CHECKPOINT_FILE, CheckpointChoice, RunConfig, runTestSubset, runTraining } from '../run';
+import { skipWarnings } from '../run/data';
 import { adversarialConfusion, ConfusionStudy } from './confusion';
 import { displayNames, intervalCells, percent, percentValue, points, pValue } from './format';
 import { differenceInterval, fisherExact, formatShareWithInterval, Interval, wilsonInterval } from './proportions';
 import { openModel, studyError } from './run-folder';
-import { evaluateTestImages, isStreamedTestImages, loadTestImages, restrictTestImages, selectTestImages } from './test-images';
+import { describeStreamed, evaluateTestImages, isStreamedTestImages, loadTestImages, restrictTestImages, selectTestImages } from './test-images';
 
 export interface ClassRemovalOptions {
   /** How the retraining computes (default auto; fp32 + contiguous is the exact reference). */
@@ -208,8 +209,8 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
   const subset = runTestSubset(run, selection ? selection.testPerClass : options.testPerClass);
   const testPerClass = subset.perClass;
   // Every test image of a streamed dataset (ImageNet) is decoded at each evaluation instead of held in memory.
-  const test = await loadTestImages(run, subset.perClass, subset.seed, (file, message) => log(`warning: skipped ${file}: ${message}`));
-  if (isStreamedTestImages(test)) log(`test set: ${test.count} ${test.name} test images streamed from ${test.source}`);
+  const test = await loadTestImages(run, subset.perClass, subset.seed, skipWarnings(log));
+  if (isStreamedTestImages(test)) log(`test set: ${describeStreamed(test)}`);
   if (selection) {
     log(`stage 1/3 select: reusing ${selectionFile} (${names[selection.source]} -> {${selection.targets.map((t) => names[t]).join(', ')}}, ${selection.selected.length} examples)`);
   } else {

@@ -17,9 +17,10 @@ import { DeviceName, Model } from '../model';
 import { groupedBarsChart, classCurvesChart, tradeoffScatterChart } from '../report/charts';
 import { ReportSection, ReportTable, StudyReport } from '../report/study-report';
 import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, parseAttackList, readMetrics, RunConfig } from '../run';
+import { skipWarnings } from '../run/data';
 import { defaultProcessGroup } from '../distributed/group';
 import { displayNames, percent, percentValue, points } from './format';
-import { evaluateTestImages, isStreamedTestImages, loadTestImages } from './test-images';
+import { describeStreamed, evaluateTestImages, isStreamedTestImages, loadTestImages } from './test-images';
 
 export const FAWA_CHECKPOINT_FILE = 'fawa.safetensors';
 /** The worst-10% mean is reported from this many classes on (DAFA's and CFA's CIFAR-100 tables). */
@@ -215,13 +216,15 @@ function startingPoint(initFrom: string): unknown {
 
 /** Group labels: the method, and where two groups share it, the settings in which they differ. */
 export function groupLabels(configs: RunConfig[]): string[] {
-  const keys = configs.map((c) => JSON.stringify(settingsKey(c)));
+  // Once per run: a fine-tune's key reads the checkpoint it started from.
+  const settings = configs.map(settingsKey);
+  const keys = settings.map((s) => JSON.stringify(s));
   const labels = configs.map(methodLabel);
-  return configs.map((config, i) => {
-    const rivals = configs.filter((other, j) => labels[j] === labels[i] && keys[j] !== keys[i]);
+  return configs.map((_, i) => {
+    const rivals = settings.filter((_, j) => labels[j] === labels[i] && keys[j] !== keys[i]);
     if (rivals.length === 0) return labels[i];
-    const mine = settingsKey(config);
-    const differing = Object.keys(mine).filter((key) => rivals.some((other) => JSON.stringify(settingsKey(other)[key]) !== JSON.stringify(mine[key])));
+    const mine = settings[i];
+    const differing = Object.keys(mine).filter((key) => rivals.some((other) => JSON.stringify(other[key]) !== JSON.stringify(mine[key])));
     return `${labels[i]} (${differing.map((key) => `${key} ${JSON.stringify(mine[key])}`).join(', ')})`;
   });
 }
@@ -331,8 +334,9 @@ export async function fairnessStudy(options: FairnessOptions): Promise<FairnessS
   const seed = options.seed ?? 0;
   const perClass = options.perClass !== undefined ? options.perClass : first.evalPerClass;
   // Every test image of a streamed dataset (ImageNet) is decoded at each evaluation instead of held in memory.
-  const test = await loadTestImages(first, perClass, seed + 1, (file, message) => options.onStage?.(`warning: skipped ${file}: ${message}`));
-  if (isStreamedTestImages(test)) options.onStage?.(`test set: ${test.count} ${first.dataset} test images streamed from ${test.source}`);
+  const report = (line: string) => options.onStage?.(line);
+  const test = await loadTestImages(first, perClass, seed + 1, skipWarnings(report));
+  if (isStreamedTestImages(test)) report(`test set: ${describeStreamed(test)}`);
   const groups = groupLabels(opened.map((r) => r.config));
   const rows: Omit<FairnessRow, 'rho'>[] = [];
   for (const [i, run] of opened.entries()) {

@@ -38,6 +38,11 @@ export function isStreamedTestImages(data: TestImages): data is StreamedTestImag
   return 'folder' in data;
 }
 
+/** "N imagenet test images streamed from SOURCE": the line a study logs when it streams. */
+export function describeStreamed(data: StreamedTestImages): string {
+  return `${data.count} ${data.name} test images streamed from ${data.source}`;
+}
+
 /** A folder dataset as streamed test images; skip warnings are reported once per file over every pass. */
 export function streamedTestImages(folder: ImageFolderDataset, onDecodeError: DecodeErrorPolicy, onSkip?: SkipReporter): StreamedTestImages {
   const reported = new Set<string>();
