@@ -46,6 +46,7 @@ common=(--dataset "$DATASET" --train-per-class "$TRAIN_PER_CLASS" --eval-per-cla
 # poorly): two processes of 1 thread each, lane 1 the base runs and the fine-tunes that start from them (in that
 # order), lane 2 the other fairness runs; then the evaluations split in two halves the same way.
 LANES=${LANES:-1}
+case $LANES in 1 | 2) ;; *) echo "fairness-reproduce: LANES=$LANES: use 1 (one process) or 2 (two 1-thread processes)" >&2; exit 2 ;; esac
 # LANE (set for the lane processes): train only that lane's runs; 0 trains every run, "none" none.
 ONLY_LANE=${LANE:-0}
 runs=()
