@@ -17,6 +17,8 @@ interface ConfusionData {
   classNames: string[];
   robustAccuracy: number[];
   topTargets: { target: number; share: number }[][];
+  /** Reports written before collapsed classes were recorded have none. */
+  collapsed?: { index: number; goesTo: [number, number][] }[];
 }
 
 const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
@@ -33,7 +35,13 @@ export function readingOf(report: ReportJson, weakest = 2): string | undefined {
   const order = confusion.robustAccuracy.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
   if (order.length === 0) return undefined;
   const best = order[order.length - 1];
+  const collapsed = new Map((confusion.collapsed ?? []).map((entry) => [entry.index, entry]));
   const parts = order.slice(0, weakest).map(({ k, robust }) => {
+    const gaveUp = collapsed.get(k);
+    if (gaveUp) {
+      const goesTo = gaveUp.goesTo.slice(0, 2).map(([target, share]) => `${names[target]} (${percent(share)})`).join(' and ');
+      return `${names[k]} (robust ${percent(robust)}: a collapsed class, which the model almost never predicts even without attack${goesTo ? `; clean, its images go to ${goesTo}` : ''})`;
+    }
     const [first, second] = confusion.topTargets[k] ?? [];
     const targets = first
       ? `, its adversarial examples going mostly to ${names[first.target]} (${percent(first.share)})${second ? ` and ${names[second.target]} (${percent(second.share)})` : ''}`

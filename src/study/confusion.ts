@@ -5,6 +5,7 @@
  * Examples whose successful attacks only ever land in one class are grouped by (class, target).
  */
 import { isAvailable, shareOrNaN, unavailableClasses } from '../class-shares';
+import { CollapsedClass, collapsedClasses } from '../collapsed-classes';
 import { AttackOptions } from '../attack';
 import { ImageDataset } from '../data/dataset';
 import { Model } from '../model';
@@ -71,6 +72,8 @@ export interface ConfusionStudy {
   /** Per class: clean-correct examples broken at least once, and how many of them always went to one class. */
   attackable: number[];
   singleTarget: number[];
+  /** Classes the model (almost) never predicts clean on these examples: their targets say nothing about attacks. */
+  collapsed?: CollapsedClass[];
 }
 
 /** `data`: in memory, or streamed (every image decoded again for each attack run, memory bounded). */
@@ -101,7 +104,15 @@ export async function adversarialConfusion(model: Model, data: ImageDataset | St
     seeds,
     ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3, clean.cleanPredictions),
     robustAccuracyPerSeed: robustAccuracyPerRun(data.labels, runs.slice(0, seeds), model.numClasses),
+    collapsed: collapsedClasses(model.config.classNames, countMatrix(data.labels, clean.cleanPredictions, model.numClasses)),
   };
+}
+
+/** Counts [true][predicted]. */
+function countMatrix(labels: Int32Array, predictions: Int32Array, classes: number): number[][] {
+  const counts = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  labels.forEach((label, i) => counts[label][predictions[i]]++);
+  return counts;
 }
 
 /** Per class, the robust accuracy of each run: [class][run]. */
@@ -213,13 +224,16 @@ export function confusionSection(saved: ConfusionStudy): ReportSection {
   // Studies written before the counts were kept: the rows of the confusion matrix hold them.
   const counts = study.counts ?? study.confusion.map((row) => row.reduce((a, b) => a + b, 0));
   const order = study.robustAccuracy.map((robust, k) => ({ k, robust })).filter(({ robust }) => isAvailable(robust)).sort((a, b) => a.robust - b.robust);
-  const findings = order.slice(0, 3).map(({ k, robust }) => {
+  // Collapsed classes first, each named as such; the weakest of the others follow with their targets.
+  const collapsed = new Set((study.collapsed ?? []).map((entry) => entry.index));
+  const findings = (study.collapsed ?? []).map((entry) => collapsedFinding(entry, names));
+  findings.push(...order.filter(({ k }) => !collapsed.has(k)).slice(0, 3).map(({ k, robust }) => {
     const top = study.topTargets[k][0];
     return top
       ? `${names[k]}: robust ${percent(robust)}, ${percent(top.share)} of its adversarial examples go to ${names[top.target]}` +
           (study.topTargets[k][1] ? `, ${percent(study.topTargets[k][1].share)} to ${names[study.topTargets[k][1].target]}.` : '.')
       : `${names[k]}: robust ${percent(robust)}, never attacked successfully.`;
-  });
+  }));
   const pairs = study.singleTargetGroups.slice(0, 3).map((g) => `${names[g.source]} -> ${names[g.target]} (${g.examples.length})`);
   const totalAttackable = study.attackable.reduce((a, b) => a + b, 0);
   const totalSingle = study.singleTarget.reduce((a, b) => a + b, 0);
@@ -286,4 +300,14 @@ export function confusionSection(saved: ConfusionStudy): ReportSection {
     ],
     data: study,
   };
+}
+
+/**
+ * A class the model (almost) never predicts clean: where its images go without attack, so that its 0% robust
+ * accuracy is not read as an adversarial finding.
+ */
+export function collapsedFinding(entry: CollapsedClass, names: readonly string[]): string {
+  const goesTo = entry.goesTo.map(([target, share]) => `${names[target]} (${percent(share)})`).join(', ') || 'no other class';
+  return `${names[entry.index]}: collapsed, not an adversarial finding: the model predicts it for ${entry.predicted} of the studied images ` +
+    `(${entry.count} of them ${names[entry.index]}); clean, its images already go to ${goesTo}.`;
 }

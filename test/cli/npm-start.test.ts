@@ -50,3 +50,18 @@ test('the reading names the weakest classes and their main adversarial targets',
     'a class the model never predicts clean is a collapsed class, not an adversarial finding.');
   expect(readingOf({ sections: [] })).toBeUndefined();
 });
+
+test('the reading calls a collapsed weakest class collapsed, with where its images go clean', () => {
+  const report = {
+    sections: [{
+      id: 'confusion',
+      data: {
+        classNames: ['Coat', 'Shirt', 'Bag'],
+        robustAccuracy: [0.4, 0, 0.9],
+        topTargets: [[{ target: 1, share: 0.5 }], [{ target: 0, share: 0.6 }], []],
+        collapsed: [{ index: 1, goesTo: [[0, 0.7], [2, 0.2]] }],
+      },
+    }],
+  };
+  expect(readingOf(report)).toMatch(/^Reading: the weakest classes are Shirt \(robust 0\.0%: a collapsed class, which the model almost never predicts even without attack; clean, its images go to Coat \(70\.0%\) and Bag \(20\.0%\)\); Coat \(robust 40\.0%, its adversarial examples going mostly to Shirt \(50\.0%\)\)\. /);
+});

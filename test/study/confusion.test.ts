@@ -75,3 +75,32 @@ test('the images go into the addon once as uint8 and every attack run reads them
   expect(calls).toEqual(Array(5).fill({ method: 'evaluate', keys: ['dataset'] }));
   expect(study.targetSets).toHaveLength(20);
 });
+
+/** The trained fixture with its logit for `digit` pushed far down: a model that never predicts that digit. */
+async function neverPredicting(digit: number) {
+  const state = await (await standardTrainedMnistModel()).state();
+  // The classifier's bias: the last 10-element bias among the weights (optimizer state left out).
+  const name = Object.keys(state).filter((key) => !key.startsWith('optimizer') && key.endsWith('bias') && state[key].shape[0] === 10).pop()!;
+  const bias = new Float32Array(state[name].data.slice().buffer);
+  bias[digit] = -1e4;
+  const model = mnistModel();
+  await model.loadState({ ...state, [name]: { ...state[name], data: new Uint8Array(bias.buffer) } });
+  return model;
+}
+
+test('a class the model never predicts is recorded as collapsed; its finding says where its images go clean, not adversarial targets', async () => {
+  const model = await neverPredicting(3);
+  const digits = takePerClass(loadMnistSample('test'), 10, 0);
+  const study = await adversarialConfusion(model, digits, { attacks: [{ kind: 'pgd', eps: 0.1, steps: 5 }], seeds: 1 });
+  expect(study.collapsed).toHaveLength(1);
+  const [three] = study.collapsed!;
+  expect(three).toMatchObject({ index: 3, name: '3', predicted: 0, count: 10 });
+  expect(three.goesTo.reduce((sum, [, share]) => sum + share, 0)).toBeGreaterThan(0.5);
+  const findings = confusionSection(JSON.parse(JSON.stringify(study))).findings;
+  // Reports name digit classes "class 3"; the collapsed class comes first.
+  expect(findings[0]).toMatch(/^class 3: collapsed, not an adversarial finding: the model predicts it for 0 of the studied images \(10 of them class 3\); clean, its images already go to class \d \(\d+\.\d%\)/);
+  expect(findings.filter((line) => line.startsWith('class 3: '))).toHaveLength(1);
+  // The unmodified model predicts every digit: nothing collapsed.
+  const unmodified = await adversarialConfusion(await standardTrainedMnistModel(), digits, { attacks: [{ kind: 'pgd', eps: 0.1, steps: 5 }], seeds: 1 });
+  expect(unmodified.collapsed).toEqual([]);
+});
