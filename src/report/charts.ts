@@ -97,7 +97,9 @@ export function classCurvesChart(options: {
         x: { field: 'x', type: 'quantitative' },
         y: { field: 'low', type: 'quantitative' },
         y2: { field: 'high' },
-        color: { field: 'className', type: 'nominal', scale: { domain: classDomain, range: classPalette(classDomain.length) }, legend: null },
+        // Same field and scale as the lines: Vega-Lite merges the two into one legend (legend: null here would
+        // remove the merged legend, lines included).
+        color: { field: 'className', type: 'nominal', scale: { domain: classDomain, range: classPalette(classDomain.length) } },
       },
     });
   }
@@ -105,7 +107,8 @@ export function classCurvesChart(options: {
     data: { values: options.points },
     mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: xAxis },
+      // The x range is the measured one (epochs from 1, temperatures from 0.5), not stretched to 0.
+      x: { field: 'x', type: 'quantitative', title: options.xTitle, axis: xAxis, scale: { zero: false } },
       y: { field: 'value', type: 'quantitative', title: options.yTitle, scale: { domain: options.yDomain ?? [0, 100] } },
       color: { field: 'className', type: 'nominal', title: options.legendTitle ?? 'class', scale: { domain: classDomain, range: classPalette(classDomain.length) }, sort: options.classOrder ?? null },
       tooltip: [{ field: 'className', title: 'class' }, { field: 'x' }, { field: 'value', format: '.1f' }],

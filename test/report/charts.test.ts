@@ -30,3 +30,13 @@ test('per-class bars and curves draw 95% error bars where the rows carry an inte
   const curves = classCurvesChart({ title: 't', xTitle: 'epoch', yTitle: '%', points: [{ className: 'a', x: 1, value: 50, low: 40, high: 60 }, { className: 'a', x: 2, value: 55, low: 45, high: 65 }] });
   expect(await renderSvg(curves)).toContain('mark-rule role-mark');
 });
+
+test('per-class curves with error bars keep one legend naming every class, in class order', async () => {
+  const names = ['Shirt', 'Coat', 'Bag'];
+  const points = names.flatMap((className, k) => [1, 2].map((x) => ({ className, x, value: 40 + 10 * k + x, low: 30 + 10 * k, high: 50 + 10 * k + x })));
+  const svg = await renderSvg(classCurvesChart({ title: 't', xTitle: 'epoch', yTitle: '%', points, classOrder: names }));
+  expect(svg).toContain('mark-rule role-mark');
+  // Legend labels are the only text elements holding the bare class names.
+  const labels = [...svg.matchAll(/>(Shirt|Coat|Bag)</g)].map((match) => match[1]);
+  expect(labels).toEqual(names);
+});
