@@ -33,8 +33,16 @@ const { fashionMnistFiles, median, runJson, runRounds } = require('./rounds.js')
 const { selectWorkloads, usageError, workloadArgs } = require('./workloads.js');
 const { benchTable } = require('./table.js');
 
-const { values } = parseArgs({
-  options: {
+// The usage is the comment block at the top of this file: printed by --help, named by a wrong option.
+function usage() {
+  const lines = fs.readFileSync(__filename, 'utf8').split('\n');
+  return lines.slice(1, lines.findIndex((line) => line.startsWith("'use strict'"))).map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
+}
+
+let parsed;
+try {
+  parsed = parseArgs({ options: {
+    help: { type: 'boolean', short: 'h', default: false },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     only: { type: 'string' },
@@ -49,8 +57,16 @@ const { values } = parseArgs({
     'no-compile': { type: 'boolean' },
     out: { type: 'string', default: 'bench-results.json' },
     'no-scaling': { type: 'boolean', default: false },
-  },
-});
+  } });
+} catch (error) {
+  // parseArgs names the option in its message, e.g. "Unknown option '--x'".
+  usageError(`${error.message.split('.')[0]}; see node scripts/bench/run.js --help`);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(usage());
+  process.exit(0);
+}
 const runtime = runtimeInfo();
 const device = values.device ?? (runtime.cudaAvailable ? 'cuda' : 'cpu');
 const threads = Number(values.threads ?? os.cpus().length);
