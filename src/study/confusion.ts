@@ -104,15 +104,8 @@ export async function adversarialConfusion(model: Model, data: ImageDataset | St
     seeds,
     ...targetStatistics(data.labels, runs, model.numClasses, options.topTargets ?? 3, clean.cleanPredictions),
     robustAccuracyPerSeed: robustAccuracyPerRun(data.labels, runs.slice(0, seeds), model.numClasses),
-    collapsed: collapsedClasses(model.config.classNames, countMatrix(data.labels, clean.cleanPredictions, model.numClasses)),
+    collapsed: collapsedClasses(model.config.classNames, clean.cleanConfusion),
   };
-}
-
-/** Counts [true][predicted]. */
-function countMatrix(labels: Int32Array, predictions: Int32Array, classes: number): number[][] {
-  const counts = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  labels.forEach((label, i) => counts[label][predictions[i]]++);
-  return counts;
 }
 
 /** Per class, the robust accuracy of each run: [class][run]. */
@@ -306,7 +299,7 @@ export function confusionSection(saved: ConfusionStudy): ReportSection {
  * A class the model (almost) never predicts clean: where its images go without attack, so that its 0% robust
  * accuracy is not read as an adversarial finding.
  */
-export function collapsedFinding(entry: CollapsedClass, names: readonly string[]): string {
+function collapsedFinding(entry: CollapsedClass, names: readonly string[]): string {
   const goesTo = entry.goesTo.map(([target, share]) => `${names[target]} (${percent(share)})`).join(', ') || 'no other class';
   return `${names[entry.index]}: collapsed, not an adversarial finding: the model predicts it for ${entry.predicted} of the studied images ` +
     `(${entry.count} of them ${names[entry.index]}); clean, its images already go to ${goesTo}.`;
