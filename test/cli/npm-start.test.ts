@@ -33,17 +33,16 @@ test('train --study quick ends in the report, its reading and the next commands 
   expect(closingLines(out)).toEqual(['', ...closing]);
 });
 
+/** A report whose only section is a confusion study of Coat, Shirt and Bag with these fields. */
+function confusionReport(data: Record<string, unknown>) {
+  return { sections: [{ id: 'confusion', data: { classNames: ['Coat', 'Shirt', 'Bag'], ...data } }] };
+}
+
 test('the reading names the weakest classes and their main adversarial targets', () => {
-  const report = {
-    sections: [{
-      id: 'confusion',
-      data: {
-        classNames: ['Coat', 'Shirt', 'Bag'],
-        robustAccuracy: [0.4, 0.2, 0.9],
-        topTargets: [[{ target: 1, share: 0.5 }], [{ target: 0, share: 0.6 }, { target: 2, share: 0.1 }], []],
-      },
-    }],
-  };
+  const report = confusionReport({
+    robustAccuracy: [0.4, 0.2, 0.9],
+    topTargets: [[{ target: 1, share: 0.5 }], [{ target: 0, share: 0.6 }, { target: 2, share: 0.1 }], []],
+  });
   expect(readingOf(report)).toBe('Reading: the weakest classes are Shirt (robust 20.0%, its adversarial examples going mostly to Coat (60.0%) and Bag (10.0%)); ' +
     'Coat (robust 40.0%, its adversarial examples going mostly to Shirt (50.0%)). The most robust is Bag (90.0%). ' +
     'Confusions between visually similar classes point to semantic targets (the removal section tests whether removing the target helps); ' +
@@ -52,16 +51,10 @@ test('the reading names the weakest classes and their main adversarial targets',
 });
 
 test('the reading calls a collapsed weakest class collapsed, with where its images go clean', () => {
-  const report = {
-    sections: [{
-      id: 'confusion',
-      data: {
-        classNames: ['Coat', 'Shirt', 'Bag'],
-        robustAccuracy: [0.4, 0, 0.9],
-        topTargets: [[{ target: 1, share: 0.5 }], [{ target: 0, share: 0.6 }], []],
-        collapsed: [{ index: 1, goesTo: [[0, 0.7], [2, 0.2]] }],
-      },
-    }],
-  };
+  const report = confusionReport({
+    robustAccuracy: [0.4, 0, 0.9],
+    topTargets: [[{ target: 1, share: 0.5 }], [{ target: 0, share: 0.6 }], []],
+    collapsed: [{ index: 1, goesTo: [[0, 0.7], [2, 0.2]] }],
+  });
   expect(readingOf(report)).toMatch(/^Reading: the weakest classes are Shirt \(robust 0\.0%: a collapsed class, which the model almost never predicts even without attack; clean, its images go to Coat \(70\.0%\) and Bag \(20\.0%\)\); Coat \(robust 40\.0%, its adversarial examples going mostly to Shirt \(50\.0%\)\)\. /);
 });
