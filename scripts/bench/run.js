@@ -60,7 +60,7 @@ try {
   } });
 } catch (error) {
   // parseArgs names the option in its message, e.g. "Unknown option '--x'".
-  usageError(`${error.message.split('.')[0]}; see node scripts/bench/run.js --help`);
+  usageError(`${error.message.split('. ')[0]}; see node scripts/bench/run.js --help`);
 }
 const { values } = parsed;
 if (values.help) {
