@@ -23,6 +23,7 @@ BASES=${BASES:-"pgd trades"}
 FAIRNESS=${FAIRNESS-"trades:frl-rw trades:frl-rm trades:frl-rwrm trades:cfa trades:wat trades:dafa trades:faal"}
 FINETUNE=${FINETUNE:-"frl-rw frl-rm frl-rwrm faal"}
 EPOCHS=${EPOCHS:-5}
+BATCH_SIZE=${BATCH_SIZE:-128}
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-2}
 # CFA: first epoch whose model may join the FAWA average (its default, 10, is past a short run's end).
 CFA_BEGIN=${CFA_BEGIN:-$(( (EPOCHS + 1) / 2 ))}
@@ -41,7 +42,7 @@ AA_PER_CLASS=${AA_PER_CLASS:-3}
 AA_CHECKPOINTS=${AA_CHECKPOINTS:-best}
 EXTRA=${EXTRA:-}
 
-common=(--dataset "$DATASET" --train-per-class "$TRAIN_PER_CLASS" --eval-per-class "$EVAL_PER_CLASS" --train-steps "$TRAIN_STEPS")
+common=(--dataset "$DATASET" --train-per-class "$TRAIN_PER_CLASS" --eval-per-class "$EVAL_PER_CLASS" --train-steps "$TRAIN_STEPS" --batch-size "$BATCH_SIZE")
 # LANES=2 uses both cores of a 2-core CPU better than one process on 2 threads (a SmallCNN batch parallelises
 # poorly): two processes of 1 thread each, lane 1 the base runs and the fine-tunes that start from them (in that
 # order), lane 2 the other fairness runs; then the evaluations split in two halves the same way.

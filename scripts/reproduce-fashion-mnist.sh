@@ -21,6 +21,7 @@ EPOCHS=${EPOCHS:-20}
 TRAIN_STEPS=${TRAIN_STEPS:-40}
 TRAIN_STEP_SIZE=${TRAIN_STEP_SIZE:-0.01}
 LR=${LR:-0.01}
+BATCH_SIZE=${BATCH_SIZE:-128}
 TRAIN_PER_CLASS=${TRAIN_PER_CLASS:-all}
 EVAL_PER_CLASS=${EVAL_PER_CLASS:-all}
 STUDY_PER_CLASS=${STUDY_PER_CLASS:-all}
@@ -31,7 +32,7 @@ case $LANES in 1 | 2) ;; *) echo "reproduce-fashion-mnist: LANES=$LANES: use 1 (
 [ "$LANES" = 2 ] && EXTRA="$EXTRA --threads 1"
 
 recipe=(--dataset fashion-mnist --train-per-class "$TRAIN_PER_CLASS" --eval-per-class "$EVAL_PER_CLASS" --epochs "$EPOCHS"
-  --train-steps "$TRAIN_STEPS" --train-step-size "$TRAIN_STEP_SIZE" --lr "$LR" --schedule cyclic)
+  --train-steps "$TRAIN_STEPS" --train-step-size "$TRAIN_STEP_SIZE" --lr "$LR" --batch-size "$BATCH_SIZE" --schedule cyclic)
 started=$(date +%s)
 mkdir -p "$OUT"
 echo "[reproduce] budget: ${recipe[*]} $EXTRA; study on $STUDY_PER_CLASS test images per class, $SEEDS seeds; $LANES lane(s)"

@@ -52,7 +52,7 @@ test('--help documents every option with its default', () => {
     expect(help).toContain(option);
   }
   expect(help).toContain('dataset: fashion-mnist, mnist, cifar10, cifar100, svhn, stl10, imagenet (default: "fashion-mnist")');
-  expect(help).toContain('--epochs <n> epochs (default: 3)');
+  expect(help).toContain('--epochs <n> epochs (default: 2 (fashion-mnist), 3 (mnist, cifar10, cifar100, svhn, stl10, imagenet))');
   expect(help).toContain('--precision <p> fp32 | bf16 | auto (bf16 where the device has fast bf16: AMX or AVX512-BF16 CPUs, CUDA compute capability 8.0+) (default: "auto")');
   expect(help).toContain('training method: standard, pgd, fgsm-rs, trades, mart (default: pgd; fgsm-rs for imagenet)');
   expect(help).toContain('--eps <e> Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)');

@@ -7,8 +7,8 @@ import { DATASET_NAMES, DatasetName } from '../data/index';
 import { setDataThreads } from '../data/imagenet';
 import { ARCHITECTURES, DeviceName } from '../model';
 import { nativeAddon } from '../native';
-import { QUICK_DEFAULTS, RECIPES } from '../recipes';
-import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, classRows, METRICS_FILE, parseClassList, runConfig, runTraining, RunReporter } from '../run';
+import { DEFAULT_SCHEDULE, QuickSettings, Recipe, RECIPES } from '../recipes';
+import { BEST_CHECKPOINT_FILE, CHECKPOINT_FILE, classRows, METRICS_FILE, parseClassList, RunConfig, runConfig, runTraining, RunReporter } from '../run';
 import { formatPercent, summarizeClasses } from '../report/class-table';
 import { MEMORY_FORMATS, PRECISIONS } from '../fast-path';
 import { FAIRNESS_KINDS, FAIRNESS_OURS, FairnessKind, FairnessOptions, SELECT_RULES, SELECT_SPLITS, selectionScore } from '../train/fairness';
@@ -56,18 +56,18 @@ export function trainCommand(): Command {
     .addOption(new Option('--select-on <split>', 'split that chooses best.safetensors (default: validation with --fairness, else test)').argParser(parseChoice(SELECT_SPLITS)))
     .addOption(new Option('--select-rule <rule>', 'score that chooses it: robust (overall robust accuracy) or robust+worst (plus the worst class\'s, as CFA)').argParser(parseChoice(SELECT_RULES)))
     .option('--init-from <run-or-checkpoint>', 'start from these weights: a run folder (its best checkpoint, else its last) or a .safetensors file (FRL and FAAL fine-tune a robust model)')
-    .addOption(new Option('--epochs <n>', 'epochs').default(QUICK_DEFAULTS.epochs).argParser(parseInteger(1, 100000)))
+    .addOption(new Option('--epochs <n>', `epochs (default: ${quickDefault('epochs')})`).argParser(parseInteger(1, 100000)))
     .addOption(new Option('--eps <e>', 'Linf budget in pixel units [0,1] (default: 0.1 fashion-mnist, 0.3 mnist, 8/255 cifar10/cifar100/svhn/stl10, 4/255 imagenet)').argParser(parseNumberIn(0, 1, ' (pixels are in [0,1])')))
-    .addOption(new Option('--train-steps <n>', 'PGD steps of the training attack (community recipe: 40)').default(QUICK_DEFAULTS.trainSteps).argParser(parseInteger(1, 10000)))
-    .addOption(new Option('--train-step-size <s>', 'training attack step (default: 2.5*eps/steps for pgd, 1.25*eps for fgsm-rs)').argParser(parseNumberIn(0, 1)))
+    .addOption(new Option('--train-steps <n>', `PGD steps of the training attack (default: ${quickDefault('trainSteps')}; community recipe: 40)`).argParser(parseInteger(1, 10000)))
+    .addOption(new Option('--train-step-size <s>', 'training attack step (default: 2.5*eps/steps for pgd, 1.25*eps for fgsm-rs; eps for fashion-mnist\'s default single step)').argParser(parseNumberIn(0, 1)))
     .addOption(new Option('--eval-steps <n>', 'PGD steps of the evaluation attack (default: 20 fashion-mnist and 32x32/96x96 datasets, 40 mnist, 10 imagenet)').argParser(parseInteger(1, 10000)))
     .addOption(new Option('--eval-step-size <s>', 'evaluation attack step (default: 2.5*eps/steps)').argParser(parseNumberIn(0, 1)))
     .addOption(new Option('--eval-restarts <n>', 'random restarts of the evaluation attack').default(1).argParser(parseInteger(1, 1000)))
-    .addOption(new Option('--train-per-class <n|all>', `training examples per class ("all" for the full set; default: ${QUICK_DEFAULTS.trainPerClass} (mnist, fashion-mnist), 100 cifar10/cifar100/svhn, 50 stl10, 10 imagenet)`).argParser(parsePerClass))
-    .addOption(new Option('--eval-per-class <n|all>', `test examples per class evaluated each epoch (default: ${QUICK_DEFAULTS.evalPerClass} (mnist, fashion-mnist), else a fifth of --train-per-class, at least 10)`).argParser(parsePerClass))
-    .addOption(new Option('--batch-size <n>', 'batch size (default: 128; 256 imagenet)').argParser(parseInteger(2, 1 << 20)))
-    .addOption(new Option('--lr <lr>', `learning rate (peak of the cyclic schedule; default: ${QUICK_DEFAULTS.learningRate} (mnist, fashion-mnist), else the recipe's)`).argParser(parseNumberIn(0, 100)))
-    .option('--schedule <s>', 'learning-rate schedule: cyclic | constant | piecewise:0.5,0.75 (x0.1 at those fractions of training)', QUICK_DEFAULTS.schedule)
+    .addOption(new Option('--train-per-class <n|all>', `training examples per class ("all" for the full set; default: ${quickDefault('trainPerClass')})`).argParser(parsePerClass))
+    .addOption(new Option('--eval-per-class <n|all>', `test examples per class evaluated each epoch (default: ${quickDefault('evalPerClass')}, else a fifth of --train-per-class, at least 10)`).argParser(parsePerClass))
+    .addOption(new Option('--batch-size <n>', `batch size (default: ${quickDefault('batchSize')}, else 128; 256 imagenet)`).argParser(parseInteger(2, 1 << 20)))
+    .addOption(new Option('--lr <lr>', `learning rate (peak of the cyclic schedule; default: ${quickDefault('learningRate')}, else the recipe's)`).argParser(parseNumberIn(0, 100)))
+    .option('--schedule <s>', 'learning-rate schedule: cyclic | constant | piecewise:0.5,0.75 (x0.1 at those fractions of training)', DEFAULT_SCHEDULE)
     .addOption(new Option('--momentum <m>', 'SGD momentum').default(0.9).argParser(parseNumberIn(0, 0.999999)))
     .addOption(new Option('--weight-decay <w>', 'SGD weight decay (default: 5e-4; 5e-5 imagenet)').argParser(parseNumberIn(0, 1)))
     .option('--nesterov', 'Nesterov momentum', false)
@@ -168,10 +168,9 @@ export function trainCommand(): Command {
             }
             if (config.selectOn) console.log(`checkpoint selection: best.safetensors by ${config.selectRule} on the ${config.selectOn === 'validation' ? 'validation split (carved from the training data)' : 'test subset'}`);
             if (config.initFrom) console.log(`initial weights: ${config.initFrom}`);
-            const quick = config.trainPerClass !== null || config.trainSteps < recipe.trainSteps || config.epochs < recipe.epochs;
-            if (quick && config.method === 'pgd' && mnistFamily) {
-              console.log(`note: quick settings (ours): ${config.trainPerClass ?? 'all'} training images per class, PGD-${config.trainSteps}, ${config.epochs} epochs; ` +
-                `the community recipe is --train-per-class all --train-steps ${recipe.trainSteps} --train-step-size ${recipe.trainStepSize} --epochs ${recipe.epochs}`);
+            const community = communityOptions(config, recipe);
+            if (community && mnistFamily) {
+              console.log(`note: quick settings (ours): ${describeQuick(config)}; the community recipe is ${community}`);
             }
             const parallel = ranks.describe();
             if (parallel) console.log(`${parallel}; global batch ${config.batchSize}, ${config.batchSize / ranks.group!.worldSize} per rank`);
@@ -250,4 +249,34 @@ function describeAugment(augment: { cropPadding: number; horizontalFlip: boolean
 
 function round(value: number): number {
   return Number(value.toPrecision(4));
+}
+
+/** A quick setting's default by dataset, for the help: "2 (fashion-mnist), 3 (mnist, cifar10, ...)". */
+function quickDefault(key: keyof QuickSettings): string {
+  const groups = new Map<string, string[]>();
+  for (const name of DATASET_NAMES) {
+    const value = RECIPES[name].quick[key];
+    if (value !== undefined) groups.set(String(value), [...(groups.get(String(value)) ?? []), name]);
+  }
+  return [...groups].map(([value, names]) => `${value} (${names.join(', ')})`).join(', ');
+}
+
+/** The options that turn this PGD run into the community recipe, or null when it is that recipe already. */
+function communityOptions(config: RunConfig, recipe: Recipe): string | null {
+  if (config.method !== 'pgd') return null;
+  const options = [
+    config.trainPerClass !== null && '--train-per-class all',
+    config.trainSteps !== recipe.trainSteps && `--train-steps ${recipe.trainSteps}`,
+    config.trainStepSize !== recipe.trainStepSize && `--train-step-size ${recipe.trainStepSize}`,
+    config.epochs < recipe.epochs && `--epochs ${recipe.epochs}`,
+    config.batchSize !== recipe.batchSize && `--batch-size ${recipe.batchSize}`,
+    config.learningRate !== recipe.learningRate && `--lr ${recipe.learningRate}`,
+  ].filter(Boolean);
+  return options.length > 0 ? options.join(' ') : null;
+}
+
+/** "4500 training images per class, 1-step attack from a random start (FGSM-RS, step 0.1), batch 64, 2 epochs". */
+function describeQuick(config: RunConfig): string {
+  const attack = config.trainSteps === 1 ? `1-step attack from a random start (FGSM-RS, step ${round(config.trainStepSize)})` : `PGD-${config.trainSteps}`;
+  return `${config.trainPerClass ?? 'all'} training images per class, ${attack}, batch ${config.batchSize}, lr ${config.learningRate}, ${config.epochs} epochs`;
 }

@@ -8,7 +8,7 @@ import { DecodeErrorPolicy } from '../data/imagenet';
 import { ClasswiseError, invalidArgument } from '../errors';
 import { Architecture } from '../model';
 import { NativeAugmentConfig } from '../native';
-import { QUICK_DEFAULTS, RECIPES } from '../recipes';
+import { DEFAULT_SCHEDULE, RECIPES } from '../recipes';
 import { parseSchedule } from '../train/schedule';
 import { FairnessOptions, recordedFairness, SELECT_RULES, SELECT_SPLITS, SelectRule, SelectSplit } from '../train/fairness';
 import { TrainMethod, TrainOptions } from '../train/trainer';
@@ -72,25 +72,25 @@ export interface RunConfig {
 /** What a user may leave out of a run's settings; `runConfig` fills it from the dataset's recipe. */
 export type RunSettings = Partial<RunConfig> & { dataset?: DatasetName };
 
-const MNIST_FAMILY: readonly DatasetName[] = ['mnist', 'fashion-mnist'];
-
 /**
- * A complete RunConfig from the settings given: every value left out comes from the dataset's recipe, or from
- * our quick defaults for the MNIST family (printed by the run). The CLI and the library share this one table.
+ * A complete RunConfig from the settings given: every value left out comes from the dataset's recipe and its quick
+ * budget (printed by the run). The CLI and the library share this one table.
  */
 export function runConfig(settings: RunSettings): RunConfig {
   if (!settings || typeof settings !== 'object') throw invalidArgument('run settings must be an object such as { dataset: "fashion-mnist" }');
   const dataset = settings.dataset ?? 'fashion-mnist';
   if (!isDatasetName(dataset)) throw new ClasswiseError('ERR_DATASET_UNKNOWN', `dataset is "${dataset}"; accepted: ${DATASET_NAMES.join(', ')}`);
   const recipe = RECIPES[dataset];
-  const quick = MNIST_FAMILY.includes(dataset);
+  const quick = recipe.quick;
   const method = settings.method ?? recipe.method;
   const eps = settings.eps ?? recipe.eps;
-  const trainSteps = method === 'fgsm-rs' ? 1 : settings.trainSteps ?? QUICK_DEFAULTS.trainSteps;
+  const trainSteps = method === 'fgsm-rs' ? 1 : settings.trainSteps ?? quick.trainSteps;
+  // The quick step belongs to the quick steps; steps given by the user take 2.5 eps spread over them.
+  const stepTimesEps = method === 'fgsm-rs' ? 1.25 : settings.trainSteps === undefined && quick.trainStepTimesEps ? quick.trainStepTimesEps : 2.5 / trainSteps;
   const evalSteps = settings.evalSteps ?? recipe.evalSteps;
-  const trainPerClass = settings.trainPerClass !== undefined ? settings.trainPerClass : quick ? QUICK_DEFAULTS.trainPerClass : recipe.quickTrainPerClass;
+  const trainPerClass = settings.trainPerClass !== undefined ? settings.trainPerClass : quick.trainPerClass;
   const evalPerClass = settings.evalPerClass !== undefined ? settings.evalPerClass
-    : quick ? QUICK_DEFAULTS.evalPerClass : Math.max(10, Math.round((trainPerClass ?? 50) / 5));
+    : quick.evalPerClass ?? Math.max(10, Math.round((trainPerClass ?? 50) / 5));
   const config: RunConfig = {
     dataset,
     dataDir: settings.dataDir,
@@ -103,17 +103,17 @@ export function runConfig(settings: RunSettings): RunConfig {
       ? { imageSize: settings.imageSize ?? recipe.imageSize, onDecodeError: settings.onDecodeError ?? 'fail', chunkBatches: settings.chunkBatches ?? 8 }
       : {}),
     method,
-    epochs: settings.epochs ?? QUICK_DEFAULTS.epochs,
-    batchSize: settings.batchSize ?? recipe.batchSize,
-    learningRate: settings.learningRate ?? (quick ? QUICK_DEFAULTS.learningRate : recipe.learningRate),
-    schedule: settings.schedule ?? QUICK_DEFAULTS.schedule,
+    epochs: settings.epochs ?? quick.epochs,
+    batchSize: settings.batchSize ?? quick.batchSize ?? recipe.batchSize,
+    learningRate: settings.learningRate ?? quick.learningRate ?? recipe.learningRate,
+    schedule: settings.schedule ?? DEFAULT_SCHEDULE,
     momentum: settings.momentum ?? 0.9,
     weightDecay: settings.weightDecay ?? recipe.weightDecay,
     nesterov: settings.nesterov ?? false,
     seed: settings.seed ?? 0,
     eps,
     trainSteps,
-    trainStepSize: settings.trainStepSize ?? (method === 'fgsm-rs' ? 1.25 * eps : (2.5 * eps) / trainSteps),
+    trainStepSize: settings.trainStepSize ?? stepTimesEps * eps,
     evalSteps,
     evalStepSize: settings.evalStepSize ?? (2.5 * eps) / evalSteps,
     evalRestarts: settings.evalRestarts ?? 1,

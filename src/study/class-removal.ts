@@ -239,6 +239,12 @@ export async function classRemoval(options: ClassRemovalOptions): Promise<ClassR
     config.epochs = options.retrainEpochs;
     overrides.push(`epochs ${options.retrainEpochs} (run: ${run.epochs})`);
   }
+  // The retrained run's own per-epoch evaluation only reports progress (stage 2 measures the model on the study's
+  // subset afterwards), so it takes no more test images than that subset.
+  if (testPerClass !== null && (run.evalPerClass === null || run.evalPerClass > testPerClass)) {
+    config.evalPerClass = testPerClass;
+    overrides.push(`evaluation per epoch on ${testPerClass} test images per class (run: ${run.evalPerClass ?? 'all'})`);
+  }
   // The retrained model depends on the selection's targets and on the retraining recipe.
   const retrainSettings = {
     selection: selectionSettings, config, evalAttack: attackLabel(options.removalAttacks[0]),

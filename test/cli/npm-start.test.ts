@@ -15,7 +15,7 @@ test('npm start trains, then studies the run with the quick preset', () => {
 
 test('train --study quick ends in the report, its reading and the next commands with this run', () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'npm-start-')), 'run');
-  const tiny = ['--train-per-class', '20', '--eval-per-class', '10', '--epochs', '1', '--train-steps', '1', '--eval-steps', '2', '--device', 'cpu'];
+  const tiny = ['--train-per-class', '20', '--eval-per-class', '10', '--epochs', '1', '--train-steps', '1', '--batch-size', '128', '--eval-steps', '2', '--device', 'cpu'];
   const result = spawnSync(process.execPath, [path.join(root, 'train.js'), ...tiny, '--study', 'quick', '--out', out], { cwd: root, encoding: 'utf8' });
   expect(result.status).toBe(0);
   const lines = result.stdout.trimEnd().split('\n');
