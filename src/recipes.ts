@@ -78,9 +78,9 @@ function cifarLike(mean: number[], std: number[]): Recipe {
 
 export const RECIPES: Record<DatasetName, Recipe> = {
   // SmallCNN as in TRADES' MNIST setup; eps 0.1 is the usual Fashion-MNIST budget. Quick: a one-step attack from a
-  // random start (FGSM-RS with step eps, where 1.25 eps overfat catastrophically in one of three seeds) on 4,500
-  // images per class at batch 64. PGD-5 on 1,000 per class costs as much and leaves Shirt never predicted: the
-  // hardest class needs about 90k adversarial images and several hundred updates (docs/study.md).
+  // random start (FGSM-RS with step eps; at 1.25 eps one seed of three overfit catastrophically) on 4,500 images per
+  // class at batch 64. PGD-5 on 1,000 per class costs as much and never predicts Shirt: the hardest class needs
+  // about 90k adversarial images and several hundred updates (docs/study.md#the-quick-run).
   'fashion-mnist': {
     architecture: 'smallcnn',
     mean: [0.286],

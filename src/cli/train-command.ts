@@ -1,5 +1,6 @@
 /** `classwise-at train` (also `node train.js`): adversarial training with a per-class table every epoch. */
 import { Command, Option } from 'commander';
+import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
@@ -129,7 +130,7 @@ export function trainCommand(): Command {
       const evalSteps = config.evalSteps;
       const addon = nativeAddon();
       const ranks = await joinRanks(options);
-      const out: string = options.out ?? path.join('runs', `${config.dataset}-${config.method}`);
+      const out: string = options.out ?? defaultRunFolder(path.join('runs', `${config.dataset}-${config.method}`), options.resume, ranks.leads);
       const runtime = addon.runtimeInfo();
       let bar: ProgressLine | undefined;
       const started = Date.now();
@@ -279,4 +280,16 @@ function communityOptions(config: RunConfig, recipe: Recipe): string | null {
 function describeQuick(config: RunConfig): string {
   const attack = config.trainSteps === 1 ? `1-step attack from a random start (FGSM-RS, step ${round(config.trainStepSize)})` : `PGD-${config.trainSteps}`;
   return `${config.trainPerClass ?? 'all'} training images per class, ${attack}, batch ${config.batchSize}, lr ${config.learningRate}, ${config.epochs} epochs`;
+}
+
+/**
+ * `runs/<dataset>-<method>`, or when it holds a finished or interrupted run already (npm start run twice) the first
+ * `-2`, `-3`, ... that does not: a run is never overwritten, and --resume (or --out) names the one to continue.
+ */
+function defaultRunFolder(base: string, resume: boolean, leads: boolean): string {
+  if (resume) return base;
+  let out = base;
+  for (let n = 2; fs.existsSync(path.join(out, CHECKPOINT_FILE)); n += 1) out = `${base}-${n}`;
+  if (out !== base && leads) console.log(`note: ${base} holds an earlier run; this one goes to ${out} (--out chooses the folder, --resume continues ${base})`);
+  return out;
 }

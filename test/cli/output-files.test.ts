@@ -54,3 +54,19 @@ test('an existing file of another kind needs --force; an earlier result is repla
   const again = cli(['evaluate', '--checkpoint', checkpoint, ...quick, '--json', notes]);
   expect(again.status).toBe(0);
 });
+
+test('train without --out puts a second run beside the first (runs/<dataset>-<method>-2) instead of refusing or overwriting', () => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'default-out-'));
+  const tiny = ['--train-per-class', '3', '--eval-per-class', '2', '--epochs', '1', '--train-steps', '1', '--eval-steps', '1', '--threads', '1', '--device', 'cpu'];
+  const train = () => spawnSync(process.execPath, [path.join(root, 'train.js'), ...tiny], { cwd, encoding: 'utf8' });
+  const first = train();
+  expect(first.status).toBe(0);
+  const firstCheckpoint = fs.readFileSync(path.join(cwd, 'runs/fashion-mnist-pgd/checkpoint.safetensors'));
+  const second = train();
+  expect(second.stderr).not.toContain('error');
+  expect(second.status).toBe(0);
+  expect(second.stdout).toContain('note: runs/fashion-mnist-pgd holds an earlier run; this one goes to runs/fashion-mnist-pgd-2 (--out chooses the folder, --resume continues runs/fashion-mnist-pgd)');
+  expect(second.stdout).toContain('run folder: runs/fashion-mnist-pgd-2');
+  expect(fs.existsSync(path.join(cwd, 'runs/fashion-mnist-pgd-2/checkpoint.safetensors'))).toBe(true);
+  expect(fs.readFileSync(path.join(cwd, 'runs/fashion-mnist-pgd/checkpoint.safetensors')).equals(firstCheckpoint)).toBe(true);
+});
