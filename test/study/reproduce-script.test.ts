@@ -25,7 +25,7 @@ test('the tiny budget in two lanes trains three runs, runs the seven experiments
   expect(first.stderr).toBe('');
   expect(first.status).toBe(0);
   expect(first.stdout.split('\n')[0]).toBe('[reproduce] budget: --dataset fashion-mnist --train-per-class 30 --eval-per-class 10 --epochs 1 ' +
-    '--train-steps 2 --train-step-size 0.05 --lr 0.1 --schedule cyclic  --threads 1; study on 10 test images per class, 1 seeds; 2 lane(s)');
+    '--train-steps 2 --train-step-size 0.05 --lr 0.1 --batch-size 128 --schedule cyclic  --threads 1; study on 10 test images per class, 1 seeds; 2 lane(s)');
   for (const run of ['pgd', 'trades', 'mitigated']) {
     const epochs = fs.readFileSync(path.join(out, run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(epochs.filter((record) => record.epoch === 1)).toHaveLength(1);
