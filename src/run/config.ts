@@ -85,8 +85,10 @@ export function runConfig(settings: RunSettings): RunConfig {
   const method = settings.method ?? recipe.method;
   const eps = settings.eps ?? recipe.eps;
   const trainSteps = method === 'fgsm-rs' ? 1 : settings.trainSteps ?? quick.trainSteps;
-  // The quick step belongs to the quick steps; steps given by the user take 2.5 eps spread over them.
-  const stepTimesEps = method === 'fgsm-rs' ? 1.25 : settings.trainSteps === undefined && quick.trainStepTimesEps ? quick.trainStepTimesEps : 2.5 / trainSteps;
+  // FGSM-RS: Wong et al.'s 1.25 eps. The quick step goes with the quick steps; steps given by the user take 2.5 eps
+  // spread over them.
+  const quickStep = settings.trainSteps === undefined ? quick.trainStepTimesEps : undefined;
+  const stepTimesEps = method === 'fgsm-rs' ? 1.25 : quickStep ?? 2.5 / trainSteps;
   const evalSteps = settings.evalSteps ?? recipe.evalSteps;
   const trainPerClass = settings.trainPerClass !== undefined ? settings.trainPerClass : quick.trainPerClass;
   const evalPerClass = settings.evalPerClass !== undefined ? settings.evalPerClass

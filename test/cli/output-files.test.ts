@@ -69,4 +69,5 @@ test('train without --out puts a second run beside the first (runs/<dataset>-<me
   expect(second.stdout).toContain('run folder: runs/fashion-mnist-pgd-2');
   expect(fs.existsSync(path.join(cwd, 'runs/fashion-mnist-pgd-2/checkpoint.safetensors'))).toBe(true);
   expect(fs.readFileSync(path.join(cwd, 'runs/fashion-mnist-pgd/checkpoint.safetensors')).equals(firstCheckpoint)).toBe(true);
+  fs.rmSync(cwd, { recursive: true, force: true });
 });
